@@ -1,0 +1,31 @@
+-- Reverts 0001: drops every object it created. Dropping the partitioned parent drops its partitions.
+
+DROP TABLE IF EXISTS appointment_audit;
+DROP TABLE IF EXISTS appointment;
+DROP TABLE IF EXISTS appointment_boundary_slot;
+DROP TABLE IF EXISTS patient;
+DROP TABLE IF EXISTS provider;
+DROP TABLE IF EXISTS tenant;
+
+DROP FUNCTION IF EXISTS app_tenant_id();
+DROP FUNCTION IF EXISTS appointment_audit_append_only();
+DROP FUNCTION IF EXISTS appointment_audit_write();
+DROP FUNCTION IF EXISTS touch_updated_at();
+DROP FUNCTION IF EXISTS create_appointment_partitions(date, date);
+DROP FUNCTION IF EXISTS create_appointment_partition(date);
+DROP FUNCTION IF EXISTS appointment_boundary_sync();
+DROP FUNCTION IF EXISTS appointment_near_boundary(tstzrange);
+DROP FUNCTION IF EXISTS appointment_slot(timestamptz, integer);
+DROP TYPE IF EXISTS appointment_status;
+
+-- The role is cluster-wide: drop it unless another database still grants it something.
+DO $$
+BEGIN
+    DROP ROLE IF EXISTS qcheck_app;
+EXCEPTION WHEN dependent_objects_still_exist THEN
+    RAISE NOTICE 'role qcheck_app is still used by another database; kept';
+END
+$$;
+
+DROP EXTENSION IF EXISTS pg_trgm;
+DROP EXTENSION IF EXISTS btree_gist;

@@ -1,0 +1,2 @@
+-- Reverts 0002: the column goes; nothing else depends on it.
+ALTER TABLE appointment DROP COLUMN IF EXISTS booked_via;

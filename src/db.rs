@@ -1,0 +1,306 @@
+//! Which server qcheck talks to, and how it connects.
+//!
+//! The embedded cluster is the default. `--database-url` / `DATABASE_URL`, or the libpq variables
+//! `PGHOST`, `PGHOSTADDR`, `PGPORT` and `PGDATABASE`, select an existing server instead (with `PGUSER`,
+//! `PGPASSWORD`, `PGCONNECT_TIMEOUT`, `PGAPPNAME` applied as libpq would). A password never appears in
+//! any output: targets are always displayed from the parsed configuration, which leaves it out.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use postgres::config::Host;
+use postgres::{Client, Config, NoTls};
+
+use crate::cluster::{self, Cluster, PgBin};
+use crate::error::{Error, Result};
+
+/// Where the database is.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The embedded cluster in a qcheck home.
+    Embedded(Cluster),
+    /// A server the user runs.
+    Server(Config),
+}
+
+/// What the command line says about the target.
+#[derive(Debug, Clone, Default)]
+pub struct TargetOptions {
+    pub database_url: Option<String>,
+    pub pg_bin_dir: Option<PathBuf>,
+    pub home: Option<PathBuf>,
+}
+
+const PG_SELECTORS: [&str; 4] = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE"];
+
+impl Target {
+    /// Chooses the target: an explicit URL, then the PG* variables, then the embedded cluster.
+    pub fn resolve(opts: &TargetOptions) -> Result<Target> {
+        if let Some(url) = opts
+            .database_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        {
+            return Ok(Target::Server(parse_url(url)?));
+        }
+        if PG_SELECTORS
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+        {
+            return Ok(Target::Server(config_from_env()));
+        }
+        Ok(Target::Embedded(Self::embedded_cluster(opts)?))
+    }
+
+    /// The embedded cluster the options describe (for `qcheck cluster ...`, which ignores URLs).
+    pub fn embedded_cluster(opts: &TargetOptions) -> Result<Cluster> {
+        let bin = PgBin::locate(opts.pg_bin_dir.as_deref())?;
+        Cluster::new(bin, opts.home.clone().unwrap_or_else(Cluster::default_home))
+    }
+
+    /// The target without a password, for messages and reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Embedded(c) => format!(
+                "embedded PostgreSQL {} in {}",
+                c.bin.version,
+                c.home.display()
+            ),
+            Target::Server(cfg) => describe_config(cfg),
+        }
+    }
+
+    /// Makes the target reachable: starts the embedded cluster if needed. The returned guard stops it
+    /// again when dropped if this call started it (a command leaves the machine as it found it).
+    pub fn open(&self) -> Result<Session> {
+        let started = match self {
+            Target::Embedded(c) => {
+                let started = c.ensure_running()?;
+                if started {
+                    create_database_if_missing(c)?;
+                }
+                started
+            }
+            Target::Server(_) => false,
+        };
+        Ok(Session {
+            target: self.clone(),
+            started,
+            keep_running: false,
+        })
+    }
+}
+
+/// An open target. Connect through it; dropping it stops a server it started.
+#[derive(Debug)]
+pub struct Session {
+    pub target: Target,
+    started: bool,
+    keep_running: bool,
+}
+
+impl Session {
+    /// Leave the embedded server running after this command (`qcheck cluster start|url`).
+    pub fn keep_running(&mut self) {
+        self.keep_running = true;
+    }
+
+    /// Connects to the target's database.
+    pub fn connect(&self) -> Result<Client> {
+        connect(&self.config(None))
+    }
+
+    /// Connects to another database of the same server (tests create one per test).
+    pub fn connect_to(&self, dbname: &str) -> Result<Client> {
+        connect(&self.config(Some(dbname)))
+    }
+
+    pub fn config(&self, dbname: Option<&str>) -> Config {
+        let mut cfg = match &self.target {
+            Target::Embedded(c) => {
+                let mut cfg = Config::new();
+                cfg.host_path(c.socket_dir())
+                    .port(cluster::PORT)
+                    .user(cluster::SUPERUSER)
+                    .dbname(cluster::DATABASE);
+                cfg
+            }
+            Target::Server(cfg) => cfg.clone(),
+        };
+        if let Some(db) = dbname {
+            cfg.dbname(db);
+        }
+        cfg
+    }
+
+    /// Stops the server now if this session started it.
+    pub fn close(mut self) -> Result<()> {
+        self.stop_if_started()
+    }
+
+    fn stop_if_started(&mut self) -> Result<()> {
+        if self.started && !self.keep_running {
+            self.started = false;
+            if let Target::Embedded(c) = &self.target {
+                c.stop()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.stop_if_started();
+    }
+}
+
+fn create_database_if_missing(cluster: &Cluster) -> Result<()> {
+    let mut cfg = Config::new();
+    cfg.host_path(cluster.socket_dir())
+        .port(cluster::PORT)
+        .user(cluster::SUPERUSER)
+        .dbname("postgres");
+    let mut client = connect(&cfg)?;
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            &[&cluster::DATABASE],
+        )
+        .map_err(|e| Error::db("looking up the qcheck database", e))?
+        .is_some();
+    if !exists {
+        client
+            .batch_execute(&format!("CREATE DATABASE {}", cluster::DATABASE))
+            .map_err(|e| Error::db("creating the qcheck database", e))?;
+    }
+    Ok(())
+}
+
+/// Connects, with a connect timeout so an unreachable host fails in seconds, not minutes.
+pub fn connect(cfg: &Config) -> Result<Client> {
+    let mut cfg = cfg.clone();
+    if cfg.get_connect_timeout().is_none() {
+        cfg.connect_timeout(Duration::from_secs(10));
+    }
+    if cfg.get_application_name().is_none() {
+        cfg.application_name("qcheck");
+    }
+    cfg.connect(NoTls).map_err(|source| Error::Connect {
+        target: describe_config(&cfg),
+        hint: "check that the server runs and the URL (host, port, user, database) is right".into(),
+        source,
+    })
+}
+
+/// Parses a URL or keyword/value string. The error never repeats the input, which may hold a password.
+pub fn parse_url(url: &str) -> Result<Config> {
+    let mut cfg: Config = url.parse().map_err(|e: postgres::Error| {
+        Error::Usage(format!(
+            "invalid --database-url (not shown, it may hold a password): {e}; expected e.g. \
+             postgresql://user@host:5432/dbname or 'host=... dbname=...'"
+        ))
+    })?;
+    apply_env_defaults(&mut cfg);
+    Ok(cfg)
+}
+
+/// A configuration from the libpq environment variables, as psql would read them.
+fn config_from_env() -> Config {
+    let mut cfg = Config::new();
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(hosts) = var("PGHOST").or_else(|| var("PGHOSTADDR")) {
+        for host in hosts.split(',') {
+            cfg.host(host);
+        }
+    }
+    if let Some(port) = var("PGPORT").and_then(|p| p.parse().ok()) {
+        cfg.port(port);
+    }
+    if let Some(db) = var("PGDATABASE") {
+        cfg.dbname(&db);
+    }
+    apply_env_defaults(&mut cfg);
+    cfg
+}
+
+/// libpq's fallbacks: PGUSER, PGPASSWORD, PGCONNECT_TIMEOUT, and the OS user name.
+fn apply_env_defaults(cfg: &mut Config) {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if cfg.get_hosts().is_empty() {
+        cfg.host("localhost");
+    }
+    if cfg.get_user().is_none() {
+        let user = var("PGUSER").or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::geteuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        });
+        if let Some(user) = user {
+            cfg.user(&user);
+        }
+    }
+    if cfg.get_password().is_none() {
+        if let Some(pw) = var("PGPASSWORD") {
+            cfg.password(pw);
+        }
+    }
+    if cfg.get_connect_timeout().is_none() {
+        if let Some(secs) = var("PGCONNECT_TIMEOUT").and_then(|s| s.parse().ok()) {
+            cfg.connect_timeout(Duration::from_secs(secs));
+        }
+    }
+}
+
+/// `host=… port=… user=… dbname=…` without the password.
+pub fn describe_config(cfg: &Config) -> String {
+    let hosts: Vec<String> = cfg
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            Host::Tcp(name) => name.clone(),
+            Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let ports: Vec<String> = cfg.get_ports().iter().map(|p| p.to_string()).collect();
+    let mut out = format!(
+        "host={}",
+        if hosts.is_empty() {
+            "localhost".into()
+        } else {
+            hosts.join(",")
+        }
+    );
+    out.push_str(&format!(
+        " port={}",
+        if ports.is_empty() {
+            "5432".into()
+        } else {
+            ports.join(",")
+        }
+    ));
+    if let Some(user) = cfg.get_user() {
+        out.push_str(&format!(" user={user}"));
+    }
+    if let Some(db) = cfg.get_dbname() {
+        out.push_str(&format!(" dbname={db}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        let cfg = parse_url("postgresql://alice:s3cret@db.example:6543/app").unwrap();
+        let shown = describe_config(&cfg);
+        assert_eq!(shown, "host=db.example port=6543 user=alice dbname=app");
+        let err = parse_url("postgresql://alice:s3cret@db.example:notaport/app")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+}

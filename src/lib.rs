@@ -1,0 +1,18 @@
+//! qcheck proves, at production scale, that a PostgreSQL schema's hot queries get the plans they were
+//! designed for, and compares index strategies with numbers.
+//!
+//! Layers, dependencies pointing down:
+//! - `cli`: the command-line commands (the binary is a thin wrapper around it);
+//! - `db`, `cluster`, `schema`: where the database is, the embedded PostgreSQL, migrations and index
+//!   strategies — everything that talks to a server;
+//! - `report`: pure rendering (tables, JSON, Markdown), no database access;
+//! - `error`: the typed errors everything returns.
+
+pub mod cli;
+pub mod cluster;
+pub mod db;
+pub mod error;
+pub mod report;
+pub mod schema;
+
+pub use error::{Error, Result};

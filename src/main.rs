@@ -1,0 +1,17 @@
+//! The `qcheck` binary: parse arguments, run the command, print the error, map the exit code.
+//! Exit codes: 0 all expectations hold, 1 an expectation failed, 2 usage, input or environment error.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = qcheck::cli::Cli::parse();
+    match qcheck::cli::run(cli) {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(err) => {
+            eprintln!("qcheck: error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
