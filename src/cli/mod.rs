@@ -1,0 +1,156 @@
+//! The command line: argument definitions (clap derive) and one function per command.
+//!
+//! Commands print their result on stdout in the chosen `--format`; progress and notes go to stderr so
+//! that `--format json` output can be piped. Errors are returned, never printed here: `main` prints
+//! them on one line and exits 2.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::db::TargetOptions;
+use crate::error::Result;
+use crate::report::Format;
+use crate::schema;
+
+mod cluster;
+mod migrate;
+
+const ABOUT: &str =
+    "Prove that a PostgreSQL schema's hot queries get the plans they were designed for.";
+
+const LONG_ABOUT: &str = "\
+qcheck ships an executable multi-tenant appointment schema, seeds it at production scale, runs its hot \
+queries under EXPLAIN (ANALYZE, BUFFERS) and checks the plans against declared expectations.
+
+By default it runs its own PostgreSQL (found on this machine, started on a private Unix socket in \
+QCHECK_HOME, no TCP). Point it at your own server with --database-url or the libpq PG* variables.";
+
+const EXAMPLES: &str = "\
+Examples:
+  qcheck migrate                       apply the schema to the embedded PostgreSQL
+  psql \"$(qcheck cluster url)\"         open psql on the embedded cluster
+  qcheck migrate status --format json  what is applied, machine-readable
+  qcheck --database-url postgresql://me@db:5432/scratch migrate
+  qcheck migrate down                  remove every qcheck object
+
+Exit codes: 0 success, 1 an expectation failed, 2 usage, input or environment error.";
+
+#[derive(Debug, Parser)]
+#[command(name = "qcheck", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Use this server instead of the embedded one (libpq URL or 'host=... dbname=...').
+    /// The libpq variables PGHOST, PGPORT, PGDATABASE also select a server; PGUSER/PGPASSWORD apply.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Folder holding the PostgreSQL server binaries (initdb, pg_ctl, postgres) for the embedded
+    /// cluster. Default: pg_config --bindir, then PATH, then the newest /usr/lib/postgresql/*/bin.
+    #[arg(long, env = "QCHECK_PG_BIN", global = true, value_name = "DIR")]
+    pub pg_bin_dir: Option<PathBuf>,
+
+    /// Where the embedded cluster and cached datasets live.
+    /// Default: ~/.cache/qcheck (root: /var/cache/qcheck).
+    #[arg(long, env = "QCHECK_HOME", global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+    pub format: Format,
+}
+
+impl Global {
+    pub fn target_options(&self) -> TargetOptions {
+        TargetOptions {
+            database_url: self.database_url.clone(),
+            pg_bin_dir: self.pg_bin_dir.clone(),
+            home: self.home.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage the embedded PostgreSQL cluster.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// Apply, revert or inspect the schema migrations (default: up).
+    Migrate {
+        #[command(subcommand)]
+        action: Option<MigrateCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Where the cluster lives, its version, whether it runs.
+    Status,
+    /// Start the cluster (if needed) and print a libpq connection URL: psql "$(qcheck cluster url)".
+    Url,
+    /// Start the cluster and leave it running.
+    Start,
+    /// Stop the cluster.
+    Stop,
+    /// Stop the cluster and delete its folder, with every dataset in it.
+    Destroy,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Apply pending migrations, then the index strategy (unless --no-indexes).
+    Up {
+        /// Index strategy to apply after the migrations (see sql/strategies).
+        #[arg(long, default_value = schema::DEFAULT_STRATEGY)]
+        strategy: String,
+        /// Apply only the migrations, no secondary indexes.
+        #[arg(long)]
+        no_indexes: bool,
+    },
+    /// Revert migrations, newest first. Without --to, reverts all and removes every qcheck object.
+    Down {
+        /// Keep migrations up to this version.
+        #[arg(long, default_value_t = 0, value_name = "VERSION")]
+        to: u32,
+    },
+    /// List migrations with their state (applied, pending, changed) and the applied index strategy.
+    Status,
+}
+
+/// What a command concluded, beyond errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    ExpectationFailed,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::ExpectationFailed => 1,
+        }
+    }
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Cluster(cmd) => cluster::run(g, cmd),
+        Command::Migrate { action } => {
+            let default = MigrateCommand::Up {
+                strategy: schema::DEFAULT_STRATEGY.into(),
+                no_indexes: false,
+            };
+            migrate::run(g, action.as_ref().unwrap_or(&default))
+        }
+    }
+}
