@@ -1,0 +1,126 @@
+//! Shared fixture of the integration tests: one throwaway embedded cluster per test binary, started
+//! on first use and stopped when the process exits, and a fresh database per test so tests run in
+//! parallel without seeing each other's rows.
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use postgres::Client;
+use qcheck::cluster::{Cluster, PgBin};
+use qcheck::db::{Session, Target};
+
+pub struct TestCluster {
+    pub session: Session,
+    pub cluster: Cluster,
+    pub home: PathBuf,
+}
+
+static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
+static STOP: OnceLock<(Cluster, PathBuf)> = OnceLock::new();
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn stop_cluster_at_exit() {
+    if let Some((cluster, base)) = STOP.get() {
+        let _ = cluster.stop();
+        let _ = std::fs::remove_dir_all(base);
+    }
+}
+
+/// A temp folder the unprivileged server user can enter (when the tests run as root).
+pub fn temp_home(tag: &str) -> PathBuf {
+    let base = std::env::temp_dir().join(format!("qcheck-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+    base
+}
+
+pub fn pg_bin() -> PgBin {
+    PgBin::locate(
+        std::env::var_os("QCHECK_PG_BIN")
+            .map(PathBuf::from)
+            .as_deref(),
+    )
+    .expect("PostgreSQL server binaries (set QCHECK_PG_BIN)")
+}
+
+/// The binary's shared cluster, started on first use.
+pub fn cluster() -> &'static TestCluster {
+    CLUSTER.get_or_init(|| {
+        let base = temp_home(env!("CARGO_CRATE_NAME"));
+        let cluster = Cluster::new(pg_bin(), base.join("home")).unwrap();
+        let target = Target::Embedded(cluster.clone());
+        let mut session = target.open().expect("start the test cluster");
+        session.keep_running();
+        STOP.set((cluster.clone(), base.clone())).ok();
+        unsafe {
+            libc::atexit(stop_cluster_at_exit);
+        }
+        TestCluster {
+            session,
+            cluster,
+            home: base.join("home"),
+        }
+    })
+}
+
+/// A new empty database on the shared cluster; returns its name and a client.
+pub fn fresh_db(tag: &str) -> (String, Client) {
+    let tc = cluster();
+    let name = format!("t_{}_{}", tag, NEXT_DB.fetch_add(1, Ordering::SeqCst));
+    let mut admin = tc.session.connect().unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let client = tc.session.connect_to(&name).unwrap();
+    (name, client)
+}
+
+/// A fresh database with the schema migrated (no secondary indexes).
+pub fn migrated_db(tag: &str) -> (String, Client) {
+    let (name, mut client) = fresh_db(tag);
+    qcheck::schema::migrate_up(&mut client).unwrap();
+    (name, client)
+}
+
+/// Another connection to a test database.
+pub fn connect(dbname: &str) -> Client {
+    cluster().session.connect_to(dbname).unwrap()
+}
+
+/// libpq URL of a test database (for the binary and psql).
+pub fn url(dbname: &str) -> String {
+    cluster().cluster.url(dbname)
+}
+
+/// Runs the qcheck binary with a clean environment (no PG* variables leaking in from the caller).
+pub fn qcheck(args: &[&str], home: &Path) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_qcheck"));
+    cmd.args(args).env("QCHECK_HOME", home);
+    for var in [
+        "DATABASE_URL",
+        "PGHOST",
+        "PGHOSTADDR",
+        "PGPORT",
+        "PGDATABASE",
+        "PGUSER",
+        "PGPASSWORD",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.output().expect("run qcheck")
+}
+
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
