@@ -8,6 +8,7 @@
 //! - `report`: pure rendering (tables, JSON, Markdown), no database access;
 //! - `error`: the typed errors everything returns.
 
+pub mod catalog;
 pub mod cli;
 pub mod cluster;
 pub mod db;

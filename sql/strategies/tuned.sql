@@ -21,7 +21,7 @@ CREATE INDEX appointment_patient_time_idx
 -- A tenant's daily schedule by status.
 CREATE INDEX appointment_tenant_day_idx
     ON appointment (tenant_id, scheduled_at)
-    INCLUDE (status);
+    INCLUDE (status, duration_min);
 
 -- Patient name search: trigram similarity over "family given".
 CREATE INDEX patient_name_trgm_idx

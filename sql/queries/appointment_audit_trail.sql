@@ -1,0 +1,13 @@
+-- name: appointment_audit_trail
+-- summary: Everything that happened to one appointment, oldest first (who changed what, when).
+-- params: appointment_id <- SELECT appointment_id FROM appointment_audit WHERE operation = 'UPDATE'
+--     ORDER BY appointment_id LIMIT 1
+-- expect: index-scan appointment_audit using appointment_audit_appointment_idx
+-- expect: no sort
+-- expect: rows >= 2
+SELECT au.changed_at, au.operation, au.actor,
+       au.old_row ->> 'status' AS old_status,
+       au.new_row ->> 'status' AS new_status
+  FROM appointment_audit au
+ WHERE au.appointment_id = $1
+ ORDER BY au.changed_at;

@@ -1,0 +1,19 @@
+-- name: booking_conflict
+-- summary: Does the provider already have a live appointment overlapping the requested slot? (checked before booking)
+-- params: provider_id, start_at, minutes <- SELECT a.provider_id, a.scheduled_at + interval '10 minutes', 30
+--     FROM appointment a
+--     WHERE a.provider_id = (SELECT id FROM provider WHERE deleted_at IS NULL ORDER BY id LIMIT 1)
+--       AND a.status = 'booked'
+--     ORDER BY a.scheduled_at LIMIT 1
+-- expect: no seq-scan
+-- expect: partitions appointment <= 2
+-- expect: rows >= 1
+-- note: An appointment lasts at most 8 hours, so one that overlaps the slot starts at most 8 hours before
+-- note: it: that bound lets the planner prune to the slot's month (two partitions near a boundary).
+SELECT a.id, a.scheduled_at, a.duration_min
+  FROM appointment a
+ WHERE a.provider_id = $1
+   AND a.slot && appointment_slot($2::timestamptz, $3::int)
+   AND a.status <> 'cancelled'
+   AND a.scheduled_at >  $2::timestamptz - interval '8 hours'
+   AND a.scheduled_at <  $2::timestamptz + $3::int * interval '1 minute';

@@ -1,0 +1,20 @@
+-- name: patient_history
+-- summary: One page of a patient's past appointments, newest first, with keyset pagination.
+-- params: patient_id, before_at, before_id <- SELECT a.patient_id, a.scheduled_at, a.id
+--     FROM appointment a
+--     WHERE a.patient_id = (SELECT id FROM patient WHERE deleted_at IS NULL ORDER BY id LIMIT 1)
+--       AND a.status <> 'booked'
+--     ORDER BY a.scheduled_at DESC, a.id DESC LIMIT 1
+-- expect: index-scan appointment using appointment_patient_time_idx
+-- expect: no sort
+-- expect: no seq-scan
+-- expect: rows <= 20
+-- note: The row comparison drives the index (keyset); the redundant `scheduled_at <= $2` lets the planner
+-- note: prune the partitions after the cursor, which a row comparison alone cannot.
+SELECT a.id, a.scheduled_at, a.duration_min, a.provider_id, a.status
+  FROM appointment a
+ WHERE a.patient_id = $1
+   AND (a.scheduled_at, a.id) < ($2::timestamptz, $3::uuid)
+   AND a.scheduled_at <= $2::timestamptz
+ ORDER BY a.scheduled_at DESC, a.id DESC
+ LIMIT 20;

@@ -1,0 +1,21 @@
+-- name: provider_day
+-- summary: A provider's appointments for one day in time order, cancelled ones hidden (the calendar day view).
+-- params: provider_id, day <- SELECT a.provider_id, date_trunc('day', a.scheduled_at, 'UTC')
+--     FROM appointment a
+--     WHERE a.provider_id = (SELECT id FROM provider WHERE deleted_at IS NULL ORDER BY id LIMIT 1)
+--       AND a.status = 'booked'
+--     ORDER BY a.scheduled_at LIMIT 1
+-- expect: index-only-scan appointment using appointment_provider_day_idx
+-- expect: heap-fetches = 0
+-- expect: partitions appointment = 1
+-- expect: no sort
+-- expect: estimate-error <= 10x
+-- note: The upper bound `$2 + interval '1 day'` is STABLE: a custom plan prunes on the lower bound at
+-- note: plan time and the executor removes the rest (Subplans Removed); a generic plan prunes only at run time.
+SELECT a.scheduled_at, a.duration_min, a.status, a.patient_id, a.id
+  FROM appointment a
+ WHERE a.provider_id = $1
+   AND a.scheduled_at >= $2::timestamptz
+   AND a.scheduled_at <  $2::timestamptz + interval '1 day'
+   AND a.status <> 'cancelled'
+ ORDER BY a.scheduled_at;

@@ -1,0 +1,20 @@
+-- name: provider_no_show_rate
+-- summary: A provider's no-show rate over the 90 days before a date (reporting).
+-- params: provider_id, until <- SELECT a.provider_id, date_trunc('day', a.scheduled_at, 'UTC')
+--     FROM appointment a
+--     WHERE a.provider_id = (SELECT id FROM provider WHERE deleted_at IS NULL ORDER BY id LIMIT 1)
+--       AND a.status = 'booked'
+--     ORDER BY a.scheduled_at LIMIT 1
+-- expect: index-only-scan appointment using appointment_provider_day_idx
+-- expect: heap-fetches = 0
+-- expect: partitions appointment <= 4
+-- expect: rows = 1
+SELECT count(*) FILTER (WHERE a.status = 'no_show') AS no_shows,
+       count(*) FILTER (WHERE a.status IN ('completed', 'no_show')) AS attended_or_missed,
+       round(count(*) FILTER (WHERE a.status = 'no_show')::numeric
+             / nullif(count(*) FILTER (WHERE a.status IN ('completed', 'no_show')), 0), 4) AS no_show_rate
+  FROM appointment a
+ WHERE a.provider_id = $1
+   AND a.scheduled_at >= $2::timestamptz - interval '90 days'
+   AND a.scheduled_at <  $2::timestamptz
+   AND a.status <> 'cancelled';

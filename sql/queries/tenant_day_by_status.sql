@@ -1,0 +1,18 @@
+-- name: tenant_day_by_status
+-- summary: A tenant's schedule for one day summarised by status: appointments and booked minutes.
+-- params: tenant_id, day <- SELECT a.tenant_id, date_trunc('day', a.scheduled_at, 'UTC')
+--     FROM appointment a
+--     WHERE a.tenant_id = (SELECT id FROM tenant ORDER BY id LIMIT 1)
+--       AND a.status = 'booked'
+--     ORDER BY a.scheduled_at LIMIT 1
+-- expect: index-only-scan appointment using appointment_tenant_day_idx
+-- expect: heap-fetches = 0
+-- expect: partitions appointment = 1
+-- expect: no spill
+SELECT a.status, count(*) AS appointments, sum(a.duration_min) AS minutes
+  FROM appointment a
+ WHERE a.tenant_id = $1
+   AND a.scheduled_at >= $2::timestamptz
+   AND a.scheduled_at <  $2::timestamptz + interval '1 day'
+ GROUP BY a.status
+ ORDER BY a.status;
