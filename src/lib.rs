@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod db;
 pub mod error;
 pub mod report;
+pub mod runner;
 pub mod schema;
 
 pub use error::{Error, Result};
