@@ -2,9 +2,9 @@
 -- summary: One page of a patient's past appointments, newest first, with keyset pagination.
 -- params: patient_id, before_at, before_id <- SELECT a.patient_id, a.scheduled_at, a.id
 --     FROM appointment a
---     WHERE a.patient_id = (SELECT id FROM patient WHERE deleted_at IS NULL ORDER BY id LIMIT 1)
+--     WHERE a.patient_id = (SELECT patient_id FROM appointment GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1)
 --       AND a.status <> 'booked'
---     ORDER BY a.scheduled_at DESC, a.id DESC LIMIT 1
+--     ORDER BY a.scheduled_at DESC, a.id DESC OFFSET 4 LIMIT 1
 -- expect: index-scan appointment using appointment_patient_time_idx
 -- expect: no sort
 -- expect: no seq-scan

@@ -2,9 +2,8 @@
 -- summary: A patient's next booked appointments (the patient portal's "upcoming" list).
 -- params: patient_id, now <- SELECT a.patient_id, a.scheduled_at - interval '1 day'
 --     FROM appointment a
---     WHERE a.patient_id = (SELECT id FROM patient WHERE deleted_at IS NULL ORDER BY id LIMIT 1)
---       AND a.status = 'booked'
---     ORDER BY a.scheduled_at LIMIT 1
+--     WHERE a.status = 'booked'
+--     ORDER BY a.patient_id, a.scheduled_at LIMIT 1
 -- expect: index-scan appointment using appointment_patient_time_idx
 -- expect: no sort
 -- expect: no seq-scan
