@@ -13,8 +13,11 @@ pub mod cli;
 pub mod cluster;
 pub mod db;
 pub mod error;
+pub mod expect;
+pub mod plan;
 pub mod report;
 pub mod runner;
 pub mod schema;
+pub mod tips;
 
 pub use error::{Error, Result};

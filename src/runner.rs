@@ -240,14 +240,15 @@ pub fn time_executions(
     Ok(samples)
 }
 
-/// Partition (leaf) name to its partitioned root, from the catalog: plans name the leaves they scan.
+/// Partition (leaf) name to its partitioned root, from the catalog: plans name the leaves they scan
+/// and the leaf indexes they use, so tables and indexes are both mapped.
 pub fn partition_roots(client: &mut Client) -> Result<BTreeMap<String, String>> {
     let rows = client
         .query(
             "SELECT c.relname::text, r.relname::text
                FROM pg_class c
                JOIN pg_class r ON r.oid = pg_partition_root(c.oid)
-              WHERE c.relispartition AND c.relkind IN ('r', 'p', 'f')",
+              WHERE c.relispartition AND c.relkind IN ('r', 'p', 'f', 'i', 'I')",
             &[],
         )
         .db("reading the partition tree")?;

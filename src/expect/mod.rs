@@ -1,0 +1,294 @@
+//! Plan expectations: what a query file declares about its plan (`-- expect: ...` header lines),
+//! and their evaluation against a plan into [`Verdict`]s with reasons.
+//!
+//! Why it exists: a hot query's plan is part of its design. Writing the design down next to the
+//! SQL, in a small grammar, lets qcheck fail CI when a migration, a setting or data growth changes
+//! the plan — and say exactly where and how.
+//!
+//! Grammar (one expectation per `-- expect:` line, keywords case-insensitive, `OP` is one of
+//! `=`, `<=`, `<`, `>=`, `>`; relation and index names follow SQL identifier rules: unquoted names
+//! are lower-cased, `"Quoted"` ones kept, a `schema.` prefix is ignored because EXPLAIN prints bare
+//! relation names):
+//!
+//! ```text
+//! seq-scan REL                       every scan of REL (or its partitions) is a Seq Scan,
+//! index-scan REL [using IDX]         ... an Index Scan (using IDX),
+//! index-only-scan REL [using IDX]    ... an Index Only Scan (using IDX),
+//! bitmap-scan REL [using IDX]        ... a Bitmap Heap Scan (one of whose Bitmap Index Scans uses IDX);
+//!                                    and REL is scanned at least once
+//! no KIND [on REL]                   no node of that kind, executed or not (`sort`, `hash-join`,
+//!                                    `nested-loop`, `hash-aggregate`, `parallel-seq-scan`, ...);
+//!                                    with `on REL`: scans of REL, or nodes above a scan of REL
+//! no spill                           no disk sort, no hash batches > 1, no hash-aggregate spill,
+//!                                    no temp blocks
+//! heap-fetches OP N [on REL]         heap fetches of index-only scans (of REL)
+//! partitions REL OP N                partitions of REL actually scanned (loops > 0)
+//! estimate-error OP N[x]             worst row-estimate q-error over the plan
+//! shared-buffers OP N                shared blocks hit + read (root node, inclusive)
+//! temp-buffers OP N                  temp blocks read + written (root node, inclusive)
+//! rows OP N                          rows returned by the root node
+//! ```
+//!
+//! Checks that need run-time data (`heap-fetches`, `partitions`, `estimate-error`, `rows`,
+//! `*-buffers`, `no spill`) fail with a "needs EXPLAIN ANALYZE" reason on a plan without it rather
+//! than pass silently. Scan-kind and `no KIND` checks are plan-shape checks and work on plain
+//! EXPLAIN too.
+//!
+//! The header key `-- generic: exempt <reason>` exempts a query from the rule that expectations
+//! must also hold under `plan_cache_mode = force_generic_plan`; see [`parse_generic`].
+
+mod eval;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::plan::ScanKind;
+
+pub use eval::evaluate;
+pub use parse::{parse_expectation, parse_generic};
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Op {
+    #[serde(rename = "=")]
+    Eq,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = ">=")]
+    Ge,
+    #[serde(rename = ">")]
+    Gt,
+}
+
+impl Op {
+    /// Whether `actual OP bound` holds.
+    pub fn holds(self, actual: f64, bound: f64) -> bool {
+        match self {
+            Op::Eq => actual == bound,
+            Op::Le => actual <= bound,
+            Op::Lt => actual < bound,
+            Op::Ge => actual >= bound,
+            Op::Gt => actual > bound,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Le => "<=",
+            Op::Lt => "<",
+            Op::Ge => ">=",
+            Op::Gt => ">",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.symbol())
+    }
+}
+
+/// What an expectation checks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "check", rename_all = "kebab-case")]
+pub enum Check {
+    /// `seq-scan` / `index-scan` / `index-only-scan` / `bitmap-scan REL [using IDX]`.
+    Scan {
+        kind: ScanKind,
+        relation: String,
+        index: Option<String>,
+    },
+    /// `no KIND [on REL]` (KIND in kebab case, as `plan::node_kinds` names nodes).
+    NoNode {
+        kind: String,
+        relation: Option<String>,
+    },
+    /// `no spill`.
+    NoSpill,
+    HeapFetches {
+        op: Op,
+        n: u64,
+        relation: Option<String>,
+    },
+    Partitions {
+        relation: String,
+        op: Op,
+        n: u64,
+    },
+    /// `estimate-error OP Nx`: worst q-error.
+    EstimateError {
+        op: Op,
+        factor: f64,
+    },
+    SharedBuffers {
+        op: Op,
+        n: u64,
+    },
+    TempBuffers {
+        op: Op,
+        n: u64,
+    },
+    Rows {
+        op: Op,
+        n: u64,
+    },
+}
+
+/// One parsed `-- expect:` line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expectation {
+    pub check: Check,
+    /// The text after `expect:`, trimmed, as written.
+    pub text: String,
+    pub file: String,
+    pub line: usize,
+}
+
+impl Expectation {
+    /// The kebab-case id of the expectation kind (`index-only-scan`, `no`, `no-spill`, ...).
+    pub fn id(&self) -> &'static str {
+        match &self.check {
+            Check::Scan { kind, .. } => kind.keyword(),
+            Check::NoNode { .. } => "no",
+            Check::NoSpill => "no-spill",
+            Check::HeapFetches { .. } => "heap-fetches",
+            Check::Partitions { .. } => "partitions",
+            Check::EstimateError { .. } => "estimate-error",
+            Check::SharedBuffers { .. } => "shared-buffers",
+            Check::TempBuffers { .. } => "temp-buffers",
+            Check::Rows { .. } => "rows",
+        }
+    }
+
+    /// The relation this expectation names, if any.
+    pub fn relation(&self) -> Option<&str> {
+        match &self.check {
+            Check::Scan { relation, .. } | Check::Partitions { relation, .. } => Some(relation),
+            Check::NoNode { relation, .. } | Check::HeapFetches { relation, .. } => {
+                relation.as_deref()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Every relation the expectations name: the parents the offline partition heuristic may use
+/// (`PartitionMap::heuristic(relations_named(&exps))`).
+pub fn relations_named(expectations: &[Expectation]) -> BTreeSet<String> {
+    expectations
+        .iter()
+        .filter_map(|e| e.relation().map(str::to_owned))
+        .collect()
+}
+
+/// `-- generic: exempt <reason>`: the query need not keep its expectations under a generic plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GenericExemption {
+    pub reason: String,
+    pub file: String,
+    pub line: usize,
+}
+
+/// The outcome of one expectation on one plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// Expectation kind id (see [`Expectation::id`]).
+    pub id: &'static str,
+    pub text: String,
+    pub file: String,
+    pub line: usize,
+    pub passed: bool,
+    /// What was expected, in words.
+    pub expected: String,
+    /// What the plan shows, with the actual value.
+    pub found: String,
+    /// Nodes the verdict concerns (the offending ones when it failed).
+    pub nodes: Vec<usize>,
+    /// Human location, e.g. `Seq Scan on appointment_y2026m03 (#2)`.
+    pub location: Option<String>,
+    /// Set when the plan lacks the data the check needs (the verdict then fails), e.g.
+    /// `EXPLAIN ANALYZE` or `EXPLAIN (ANALYZE, BUFFERS)`.
+    pub needs: Option<&'static str>,
+}
+
+/// Which header key a parse error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderKey {
+    Expect,
+    Generic,
+}
+
+impl fmt::Display for HeaderKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HeaderKey::Expect => "expect",
+            HeaderKey::Generic => "generic",
+        })
+    }
+}
+
+/// What is wrong with an expectation's text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParseProblem {
+    #[error("the expectation is empty")]
+    Empty,
+    #[error("unknown expectation `{found}`{}; known: {known}", suggestion_text(.suggestion))]
+    UnknownKind {
+        found: String,
+        suggestion: Option<String>,
+        known: &'static str,
+    },
+    #[error("unknown node kind `{found}`{}; use a node type in kebab case (sort, seq-scan, hash-join, nested-loop, hash-aggregate, ...) or `spill`", suggestion_text(.suggestion))]
+    UnknownNodeKind {
+        found: String,
+        suggestion: Option<String>,
+    },
+    #[error("`{kind}` is missing {what}")]
+    Missing { kind: String, what: &'static str },
+    #[error("expected {expected}, found `{found}`")]
+    Expected {
+        expected: &'static str,
+        found: String,
+    },
+    #[error("`{found}` is not a comparison operator (use =, <=, <, >=, >)")]
+    BadOperator { found: String },
+    #[error("`{found}` is not {what}")]
+    BadNumber { found: String, what: &'static str },
+    #[error("unexpected `{found}` at the end")]
+    Trailing { found: String },
+    #[error("`using IDX` only applies to index-scan, index-only-scan and bitmap-scan")]
+    UsingOnSeqScan,
+    #[error("an exemption needs a reason, e.g. `exempt <why the generic plan is acceptable>`")]
+    MissingReason,
+}
+
+fn suggestion_text(s: &Option<String>) -> String {
+    match s {
+        Some(s) => format!(" (did you mean `{s}`?)"),
+        None => String::new(),
+    }
+}
+
+/// A header line that could not be parsed, naming file:line, the problem, and valid syntax.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{file}:{line}: invalid `-- {key}:` line: {problem}\n  line:    -- {key}: {text}\n  example: -- {key}: {example}"
+)]
+pub struct ExpectParseError {
+    pub file: String,
+    pub line: usize,
+    pub key: HeaderKey,
+    pub text: String,
+    /// Boxed to keep the error small (`Result` in hot parsing paths, clippy's result_large_err).
+    pub problem: Box<ParseProblem>,
+    /// A valid line of the kind that was attempted.
+    pub example: &'static str,
+}

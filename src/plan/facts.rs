@@ -1,0 +1,531 @@
+//! Derived facts: everything expectations and tips ask about a plan, computed once.
+//!
+//! Decisions worth knowing:
+//! - Totals (buffers) come from the root node: PostgreSQL's per-node buffer counters are inclusive
+//!   of children and of sub-plans run inside the node, so summing nodes would double count.
+//! - q-error = max(est/actual, actual/est) on rows × loops, each side floored at 1 row, so an
+//!   estimate of 1 row for 0 actual rows (the planner never estimates fewer than 1) counts as
+//!   exact. Nodes that may legitimately stop early (below a Limit, either side of a Merge Join,
+//!   the inner side of a semi/anti join, down to the next node that reads all its input) are
+//!   skipped: their full-run estimate is not comparable with a cut-short actual count.
+//!   Never-executed nodes are skipped too.
+//! - Partitions scanned: the partitions of a table whose scan node ran (loops > 0). Plan-time
+//!   pruned partitions never appear; run-time pruned ones either vanish into "Subplans Removed"
+//!   (pruning at executor start-up) or show as never executed (pruning per execution, e.g. by an
+//!   InitPlan value): both are thus not counted as scanned.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::describe::{node_kinds, scan_kind};
+use super::model::{Buffers, Plan, PlanNode};
+use super::partition::PartitionMap;
+
+/// How a relation is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScanKind {
+    Seq,
+    Index,
+    IndexOnly,
+    Bitmap,
+    Tid,
+    Other,
+}
+
+impl ScanKind {
+    /// The expectation keyword for this scan kind (`index-only-scan`).
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ScanKind::Seq => "seq-scan",
+            ScanKind::Index => "index-scan",
+            ScanKind::IndexOnly => "index-only-scan",
+            ScanKind::Bitmap => "bitmap-scan",
+            ScanKind::Tid => "tid-scan",
+            ScanKind::Other => "other-scan",
+        }
+    }
+}
+
+/// One node that reads a relation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanFact {
+    pub node: usize,
+    /// The relation the node names (a partition, or the table itself).
+    pub relation: String,
+    /// The table facts are keyed by (the partition's parent, or `relation`).
+    pub table: String,
+    pub kind: ScanKind,
+    /// Indexes as printed (for bitmap scans: every Bitmap Index Scan below the heap scan).
+    pub indexes: Vec<String>,
+    /// The same indexes resolved through the partition map (partition index → parent index).
+    pub parent_indexes: Vec<String>,
+    /// `Some(loops > 0)` with ANALYZE data, `None` without.
+    pub executed: Option<bool>,
+}
+
+/// What the plan does with one table (partitions folded into their parent).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RelationFacts {
+    pub scan_kinds: BTreeSet<ScanKind>,
+    /// Indexes used, resolved to the parent index where the map knows it.
+    pub indexes: BTreeSet<String>,
+    /// Scan node ids.
+    pub nodes: Vec<usize>,
+    /// Partitions that appear in the plan (after plan-time and start-up pruning).
+    pub partitions_in_plan: BTreeSet<String>,
+    /// Partitions whose scan actually ran (ANALYZE only).
+    pub partitions_scanned: BTreeSet<String>,
+    /// "Subplans Removed" of Append/MergeAppend nodes over this table's partitions.
+    pub subplans_removed: u64,
+    /// Heap fetches of index-only scans of this table (ANALYZE only).
+    pub heap_fetches: f64,
+}
+
+/// A per-node number (e.g. heap fetches).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct NodeValue {
+    pub node: usize,
+    pub value: f64,
+}
+
+/// A node's row estimate against reality, totals over loops.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Estimate {
+    pub node: usize,
+    pub estimated_rows: f64,
+    pub actual_rows: f64,
+    pub loops: u64,
+    pub q_error: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpillKind {
+    /// Sort or Incremental Sort on disk (external sort).
+    Sort,
+    /// Hash table split into batches (Hash Batches > 1).
+    Hash,
+    /// Hash aggregate spilled partitions (PG13+).
+    HashAgg,
+    /// Any other node writing temp files (tuplestores, CTEs, ...).
+    TempFiles,
+}
+
+/// Work that did not fit in `work_mem`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spill {
+    pub node: usize,
+    pub kind: SpillKind,
+    /// What PostgreSQL reported, e.g. "external merge, 23040 kB on disk" or "128 batches".
+    pub detail: String,
+    /// kB on disk when PostgreSQL reports it (sort space, hash aggregate disk usage).
+    pub disk_kb: Option<u64>,
+    /// Temp blocks written by this node itself (exclusive of its children).
+    pub temp_written_blocks: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JitFacts {
+    pub functions: Option<u64>,
+    pub total_ms: Option<f64>,
+}
+
+/// Everything derived from one plan. Serialisable for the JSON report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Facts {
+    /// Whether the plan had EXPLAIN ANALYZE data at all.
+    pub analyzed: bool,
+    pub node_count: usize,
+    /// Keyed by table (partitions folded into their parent).
+    pub relations: BTreeMap<String, RelationFacts>,
+    pub scans: Vec<ScanFact>,
+    /// kebab-case kind → node ids (see `node_kinds`).
+    pub node_kinds: BTreeMap<String, Vec<usize>>,
+    /// Total heap fetches; `None` without ANALYZE.
+    pub heap_fetches: Option<f64>,
+    pub heap_fetches_by_node: Vec<NodeValue>,
+    /// Every comparable node's estimate (ANALYZE only), in node order.
+    pub estimates: Vec<Estimate>,
+    pub worst_estimate: Option<Estimate>,
+    /// Root node's (inclusive) buffers.
+    pub buffers: Buffers,
+    pub planning_buffers: Option<Buffers>,
+    pub spills: Vec<Spill>,
+    pub lossy_heap_blocks: u64,
+    pub lossy_nodes: Vec<usize>,
+    /// Root actual rows × loops.
+    pub result_rows: Option<f64>,
+    pub planning_time_ms: Option<f64>,
+    pub execution_time_ms: Option<f64>,
+    pub trigger_time_ms: Option<f64>,
+    pub jit: Option<JitFacts>,
+    pub never_executed: Vec<usize>,
+    /// Nodes whose actual counts may be cut short by a parent (not compared with estimates).
+    pub early_stop_nodes: Vec<usize>,
+    /// "Subplans Removed" that could not be tied to one table (e.g. every subplan removed).
+    pub unattributed_subplans_removed: u64,
+}
+
+/// Node types that read all their input before returning a row: below them, a parent's early
+/// stop no longer cuts the input short.
+fn reads_all_input(n: &PlanNode) -> bool {
+    match n.node_type.as_str() {
+        "Sort" | "Hash" => true,
+        "Aggregate" => matches!(
+            n.strategy.as_deref(),
+            Some("Hashed" | "Plain" | "Mixed") | None
+        ),
+        "SetOp" => n.strategy.as_deref() == Some("Hashed"),
+        _ => false,
+    }
+}
+
+/// The q-error of two row counts, both floored at 1.
+pub(crate) fn q_error(estimated: f64, actual: f64) -> f64 {
+    let e = estimated.max(1.0);
+    let a = actual.max(1.0);
+    (e / a).max(a / e)
+}
+
+impl Facts {
+    /// Computes the facts of `plan`, folding partitions into parents with `partitions`.
+    pub fn compute(plan: &Plan, partitions: &PartitionMap) -> Facts {
+        let nodes = plan.nodes();
+        let analyzed = nodes.iter().any(|r| r.node.has_actuals());
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+        for r in &nodes {
+            if let Some(p) = r.parent {
+                children[p].push(r.id);
+            }
+        }
+
+        // Early-stop flags, parents before children (preorder guarantees it).
+        let mut early = vec![false; nodes.len()];
+        for r in &nodes {
+            let Some(p) = r.parent else { continue };
+            let parent = nodes[p].node;
+            let rel = r.node.parent_relationship.as_deref();
+            early[r.id] = if matches!(rel, Some("InitPlan" | "SubPlan")) {
+                false
+            } else {
+                match parent.node_type.as_str() {
+                    "Limit" | "Merge Join" => true,
+                    "Nested Loop" | "Hash Join"
+                        if matches!(
+                            parent.join_type.as_deref(),
+                            Some("Semi" | "Anti" | "Right Semi" | "Right Anti")
+                        ) && rel == Some("Inner") =>
+                    {
+                        true
+                    }
+                    _ if reads_all_input(parent) => false,
+                    _ => early[p],
+                }
+            };
+        }
+
+        let mut f = Facts {
+            analyzed,
+            node_count: nodes.len(),
+            relations: BTreeMap::new(),
+            scans: Vec::new(),
+            node_kinds: BTreeMap::new(),
+            heap_fetches: None,
+            heap_fetches_by_node: Vec::new(),
+            estimates: Vec::new(),
+            worst_estimate: None,
+            buffers: plan.root.buffers.clone(),
+            planning_buffers: plan.planning.as_ref().map(|p| p.buffers.clone()),
+            spills: Vec::new(),
+            lossy_heap_blocks: 0,
+            lossy_nodes: Vec::new(),
+            result_rows: plan.root.total_actual_rows(),
+            planning_time_ms: plan.planning_time,
+            execution_time_ms: plan.execution_time,
+            trigger_time_ms: plan.trigger_time(),
+            jit: plan.jit.as_ref().map(|j| JitFacts {
+                functions: j.functions,
+                total_ms: j.total_time(),
+            }),
+            never_executed: Vec::new(),
+            early_stop_nodes: Vec::new(),
+            unattributed_subplans_removed: 0,
+        };
+
+        let mut total_heap_fetches = 0.0;
+        for r in &nodes {
+            let n = r.node;
+            for k in node_kinds(n) {
+                f.node_kinds.entry(k).or_default().push(r.id);
+            }
+            if analyzed && n.never_executed() {
+                f.never_executed.push(r.id);
+            }
+            if early[r.id] {
+                f.early_stop_nodes.push(r.id);
+            }
+            if let Some(kind) = scan_kind(n) {
+                let relation = n.relation_name.clone().unwrap_or_default();
+                let table = partitions.root_of(&relation);
+                let indexes = scan_indexes(r.id, &nodes, &children);
+                let parent_indexes: Vec<String> =
+                    indexes.iter().map(|i| partitions.parent_index(i)).collect();
+                let executed = analyzed.then(|| n.actual_loops.unwrap_or(0) > 0);
+                let rf = f.relations.entry(table.clone()).or_default();
+                rf.scan_kinds.insert(kind);
+                rf.indexes.extend(parent_indexes.iter().cloned());
+                rf.nodes.push(r.id);
+                if relation != table {
+                    rf.partitions_in_plan.insert(relation.clone());
+                    if executed == Some(true) {
+                        rf.partitions_scanned.insert(relation.clone());
+                    }
+                }
+                if let Some(h) = n.heap_fetches.filter(|_| analyzed) {
+                    rf.heap_fetches += h;
+                }
+                f.scans.push(ScanFact {
+                    node: r.id,
+                    relation,
+                    table,
+                    kind,
+                    indexes,
+                    parent_indexes,
+                    executed,
+                });
+            }
+            if analyzed {
+                if let Some(h) = n.heap_fetches {
+                    total_heap_fetches += h;
+                    f.heap_fetches_by_node.push(NodeValue {
+                        node: r.id,
+                        value: h,
+                    });
+                }
+                if let (Some(est), Some(loops)) = (n.plan_rows, n.actual_loops)
+                    && loops > 0
+                    && !early[r.id]
+                {
+                    let lf = loops as f64;
+                    let actual = n.actual_rows.unwrap_or(0.0) * lf;
+                    let estimated = est * lf;
+                    f.estimates.push(Estimate {
+                        node: r.id,
+                        estimated_rows: estimated,
+                        actual_rows: actual,
+                        loops,
+                        q_error: q_error(estimated, actual),
+                    });
+                }
+            }
+            if let Some(l) = n.lossy_heap_blocks.filter(|l| *l > 0) {
+                f.lossy_heap_blocks = f.lossy_heap_blocks.saturating_add(l);
+                f.lossy_nodes.push(r.id);
+            }
+        }
+        if analyzed {
+            f.heap_fetches = Some(total_heap_fetches);
+        }
+        f.worst_estimate = f
+            .estimates
+            .iter()
+            .copied()
+            .fold(None, |best: Option<Estimate>, e| match best {
+                Some(b) if b.q_error >= e.q_error => Some(b),
+                _ => Some(e),
+            });
+        f.attribute_subplans_removed(&nodes, &children);
+        f.spills = spills(&nodes, &children);
+        f
+    }
+
+    /// Ties each Append/MergeAppend's "Subplans Removed" to the table its members scan.
+    fn attribute_subplans_removed(
+        &mut self,
+        nodes: &[super::NodeRef<'_>],
+        children: &[Vec<usize>],
+    ) {
+        for r in nodes {
+            let Some(removed) = r.node.subplans_removed.filter(|s| *s > 0) else {
+                continue;
+            };
+            let mut tables = BTreeSet::new();
+            let mut stack = children[r.id].clone();
+            while let Some(c) = stack.pop() {
+                if let Some(s) = self.scans.iter().find(|s| s.node == c) {
+                    tables.insert(s.table.clone());
+                }
+                stack.extend(children[c].iter().copied());
+            }
+            // Only tables whose scans in the plan are partitions can have removed subplans.
+            let partitioned: Vec<String> = tables
+                .into_iter()
+                .filter(|t| {
+                    self.relations
+                        .get(t)
+                        .is_some_and(|rf| !rf.partitions_in_plan.is_empty())
+                })
+                .collect();
+            if partitioned.is_empty() {
+                self.unattributed_subplans_removed =
+                    self.unattributed_subplans_removed.saturating_add(removed);
+            }
+            for t in partitioned {
+                if let Some(rf) = self.relations.get_mut(&t) {
+                    rf.subplans_removed = rf.subplans_removed.saturating_add(removed);
+                }
+            }
+        }
+    }
+
+    /// The facts of one table (already resolved to the parent).
+    pub fn relation(&self, table: &str) -> Option<&RelationFacts> {
+        self.relations.get(super::partition::bare(table))
+    }
+
+    /// The estimate of node `id`, when it was comparable.
+    pub fn estimate(&self, id: usize) -> Option<&Estimate> {
+        self.estimates.iter().find(|e| e.node == id)
+    }
+}
+
+/// Index names a scan node uses: its own "Index Name", or for a Bitmap Heap Scan every Bitmap
+/// Index Scan below it (through BitmapAnd/BitmapOr).
+fn scan_indexes(id: usize, nodes: &[super::NodeRef<'_>], children: &[Vec<usize>]) -> Vec<String> {
+    let n = nodes[id].node;
+    if n.node_type != "Bitmap Heap Scan" {
+        return n.index_name.iter().cloned().collect();
+    }
+    let mut out = Vec::new();
+    let mut stack = children[id].clone();
+    while let Some(c) = stack.pop() {
+        let cn = nodes[c].node;
+        match cn.node_type.as_str() {
+            "Bitmap Index Scan" => out.extend(cn.index_name.iter().cloned()),
+            "BitmapAnd" | "BitmapOr" => stack.extend(children[c].iter().copied()),
+            _ => {}
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Finds every node that spilled to disk.
+fn spills(nodes: &[super::NodeRef<'_>], children: &[Vec<usize>]) -> Vec<Spill> {
+    let exclusive_temp = |id: usize| -> u64 {
+        let own = nodes[id].node.buffers.temp_written.unwrap_or(0);
+        let kids = children[id]
+            .iter()
+            .map(|c| nodes[*c].node.buffers.temp_written.unwrap_or(0))
+            .fold(0u64, u64::saturating_add);
+        own.saturating_sub(kids)
+    };
+    let mut out: Vec<Spill> = Vec::new();
+    for r in nodes {
+        let n = r.node;
+        let temp = exclusive_temp(r.id);
+        let sort_on_disk = |method: Option<&str>, space_type: Option<&str>| {
+            space_type == Some("Disk") || method.is_some_and(|m| m.contains("external"))
+        };
+        let spill = if sort_on_disk(n.sort_method.as_deref(), n.sort_space_type.as_deref())
+            || n.workers
+                .iter()
+                .any(|w| sort_on_disk(w.sort_method.as_deref(), w.sort_space_type.as_deref()))
+        {
+            let disk_kb = (n.sort_space_type.as_deref() == Some("Disk"))
+                .then_some(n.sort_space_used)
+                .flatten();
+            Some(Spill {
+                node: r.id,
+                kind: SpillKind::Sort,
+                detail: format!(
+                    "{}{}",
+                    n.sort_method.as_deref().unwrap_or("sort"),
+                    disk_kb
+                        .map(|k| format!(", {k} kB on disk"))
+                        .unwrap_or_default()
+                ),
+                disk_kb,
+                temp_written_blocks: temp,
+            })
+        } else if let Some(peak) = incremental_sort_disk(n) {
+            Some(Spill {
+                node: r.id,
+                kind: SpillKind::Sort,
+                detail: format!("incremental sort groups on disk, peak {peak} kB"),
+                disk_kb: Some(peak),
+                temp_written_blocks: temp,
+            })
+        } else if n.hash_batches.unwrap_or(0) > 1 || n.original_hash_batches.unwrap_or(0) > 1 {
+            // The Hash Join above writes the outer side's batch files: count them here.
+            let join_temp = r
+                .parent
+                .filter(|p| nodes[*p].node.node_type == "Hash Join")
+                .map(exclusive_temp)
+                .unwrap_or(0);
+            Some(Spill {
+                node: r.id,
+                kind: SpillKind::Hash,
+                detail: format!("{} batches", n.hash_batches.unwrap_or(0)),
+                disk_kb: None,
+                temp_written_blocks: temp.saturating_add(join_temp),
+            })
+        } else if n.hashagg_batches.unwrap_or(0) > 1 || n.disk_usage.unwrap_or(0) > 0 {
+            Some(Spill {
+                node: r.id,
+                kind: SpillKind::HashAgg,
+                detail: format!(
+                    "{} batches, {} kB on disk",
+                    n.hashagg_batches.unwrap_or(0),
+                    n.disk_usage.unwrap_or(0)
+                ),
+                disk_kb: n.disk_usage,
+                temp_written_blocks: temp,
+            })
+        } else if temp > 0 && !is_join_over_batched_hash(r.id, nodes, children) {
+            Some(Spill {
+                node: r.id,
+                kind: SpillKind::TempFiles,
+                detail: format!("{temp} temp blocks written"),
+                disk_kb: None,
+                temp_written_blocks: temp,
+            })
+        } else {
+            None
+        };
+        out.extend(spill);
+    }
+    out
+}
+
+fn is_join_over_batched_hash(
+    id: usize,
+    nodes: &[super::NodeRef<'_>],
+    children: &[Vec<usize>],
+) -> bool {
+    nodes[id].node.node_type == "Hash Join"
+        && children[id].iter().any(|c| {
+            let h = nodes[*c].node;
+            h.node_type == "Hash"
+                && (h.hash_batches.unwrap_or(0) > 1 || h.original_hash_batches.unwrap_or(0) > 1)
+        })
+}
+
+/// Incremental Sort reports per group kind ("Full-sort Groups", "Pre-sorted Groups") and adds a
+/// "Sort Space Disk" object when a group went to disk. Returns the peak kB on disk.
+fn incremental_sort_disk(n: &PlanNode) -> Option<u64> {
+    if n.node_type != "Incremental Sort" {
+        return None;
+    }
+    ["Full-sort Groups", "Pre-sorted Groups"]
+        .iter()
+        .filter_map(|g| n.extra.get(*g)?.get("Sort Space Disk"))
+        .filter_map(|d| {
+            d.get("Peak Sort Space Used")
+                .and_then(super::lenient::value_u64)
+        })
+        .max()
+}

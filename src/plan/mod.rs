@@ -1,0 +1,185 @@
+//! The plan model: a lossless, lenient reader of `EXPLAIN (ANALYZE, BUFFERS, SETTINGS, FORMAT JSON)`
+//! output of PostgreSQL 13-18, tree walks with stable node ids, and the derived [`Facts`] that
+//! expectations, tips and reports are computed from.
+//!
+//! Why it exists: qcheck's verdicts are only as good as its reading of a plan, and plans come from
+//! many places (the embedded server, a user's server of another major version, files passed to
+//! `qcheck explain --plan`, Citus coordinators). So the reader never panics and never rejects a
+//! plan because of a key it does not know: see [`model`] for how unknown and oddly-typed keys are
+//! kept in `extra`.
+//!
+//! Node ids are preorder positions (0 = root, children in "Plans" order, depth first). They are
+//! stable for a given document, so verdicts, tips and the tree renderer can point at nodes.
+//!
+//! Partitions: facts are keyed by the *parent* table when a scanned relation is a partition. The
+//! database runner supplies the catalog's partition → parent map ([`PartitionMap::from_catalog`],
+//! which may also map partition indexes to their parent index). Offline plans have no catalog, so
+//! [`PartitionMap::heuristic`] treats a relation `R_suffix` as a partition of `R` when `R` is a
+//! relation the expectations name and the suffix contains a digit: `appointment_y2026m03` and
+//! `appointment_p1` map to `appointment`, `appointment_audit` does not.
+
+mod describe;
+mod facts;
+#[cfg(test)]
+mod facts_tests;
+#[cfg(test)]
+mod fuzz_tests;
+mod lenient;
+pub mod model;
+mod partition;
+#[cfg(test)]
+pub(crate) mod tests;
+
+use serde_json::Value;
+
+pub use describe::{describe_node, fmt_num, node_kinds, node_label, scan_kind};
+pub use facts::{
+    Estimate, Facts, JitFacts, NodeValue, RelationFacts, ScanFact, ScanKind, Spill, SpillKind,
+};
+pub use model::{Buffers, Jit, Plan, PlanNode, Planning, Trigger, Worker};
+pub use partition::PartitionMap;
+
+/// Why a document could not be read as an EXPLAIN plan at all.
+///
+/// Only the outer shape can fail; anything inside "Plan" is read leniently.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanParseError {
+    #[error(
+        "not valid JSON at line {line}, column {column}: {message} (capture plans with \
+         `psql -XAtq -c 'EXPLAIN (ANALYZE, BUFFERS, SETTINGS, FORMAT JSON) ...'` so psql adds no header or `+` continuations)"
+    )]
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error(
+        "expected EXPLAIN (FORMAT JSON) output: a JSON array holding one object with a \"Plan\" key, found {found}"
+    )]
+    NotAPlan { found: String },
+    #[error("the JSON array holds {count} statements' plans; qcheck reads one plan per document")]
+    MultipleStatements { count: usize },
+    #[error(
+        "the object has no \"Plan\" key (its keys: {keys}); is this EXPLAIN (FORMAT JSON) output?"
+    )]
+    MissingPlan { keys: String },
+    #[error("\"Plan\" must be a JSON object, found {found}")]
+    PlanNotObject { found: String },
+}
+
+/// Short human name of a JSON value's type, for error messages.
+fn json_type(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(_) => "a boolean".into(),
+        Value::Number(_) => "a number".into(),
+        Value::String(_) => "a string".into(),
+        Value::Array(a) if a.is_empty() => "an empty array".into(),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+/// Parses EXPLAIN JSON text. Accepts the array PostgreSQL prints (`[ { "Plan": ... } ]`), the bare
+/// object, and arrays nested in single-element arrays (as Citus embeds remote plans).
+pub fn parse_plan(text: &str) -> Result<Plan, PlanParseError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| PlanParseError::Json {
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    plan_from_value(value)
+}
+
+/// Reads an already-parsed JSON value (e.g. a `json` column fetched by the runner).
+pub fn plan_from_value(value: Value) -> Result<Plan, PlanParseError> {
+    let mut value = value;
+    // Unwrap single-element arrays; bounded so a pathological input cannot loop long.
+    for _ in 0..8 {
+        match value {
+            Value::Array(mut items) => match items.len() {
+                0 => {
+                    return Err(PlanParseError::NotAPlan {
+                        found: "an empty array".into(),
+                    });
+                }
+                1 => value = items.remove(0),
+                n => return Err(PlanParseError::MultipleStatements { count: n }),
+            },
+            _ => break,
+        }
+    }
+    let Value::Object(map) = value else {
+        return Err(PlanParseError::NotAPlan {
+            found: json_type(&value),
+        });
+    };
+    match map.get("Plan") {
+        None => Err(PlanParseError::MissingPlan {
+            keys: if map.is_empty() {
+                "none".into()
+            } else {
+                map.keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        }),
+        Some(Value::Object(_)) => Ok(Plan::from_map(map)),
+        Some(other) => Err(PlanParseError::PlanNotObject {
+            found: json_type(other),
+        }),
+    }
+}
+
+/// A node together with its position in the tree.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeRef<'a> {
+    /// Preorder id, 0 = root.
+    pub id: usize,
+    /// 0 for the root.
+    pub depth: usize,
+    pub parent: Option<usize>,
+    pub node: &'a PlanNode,
+}
+
+impl Plan {
+    /// All nodes in preorder (ids are indexes into this vector).
+    pub fn nodes(&self) -> Vec<NodeRef<'_>> {
+        let mut out = Vec::new();
+        // Explicit stack: no recursion depth concerns; children pushed in reverse to keep order.
+        let mut stack = vec![(&self.root, 0usize, None)];
+        while let Some((node, depth, parent)) = stack.pop() {
+            let id = out.len();
+            out.push(NodeRef {
+                id,
+                depth,
+                parent,
+                node,
+            });
+            for child in node.plans.iter().rev() {
+                stack.push((child, depth + 1, Some(id)));
+            }
+        }
+        out
+    }
+
+    /// The node with preorder id `id`.
+    pub fn node(&self, id: usize) -> Option<&PlanNode> {
+        self.nodes().get(id).map(|r| r.node)
+    }
+
+    /// Whether the plan carries EXPLAIN ANALYZE data ("Actual Loops" on any node).
+    pub fn is_analyzed(&self) -> bool {
+        self.nodes().iter().any(|r| r.node.has_actuals())
+    }
+
+    /// Human description of node `id`, e.g.
+    /// `Index Only Scan using appointment_provider_day_idx on appointment_y2026m03 (#3)`.
+    pub fn describe(&self, id: usize) -> String {
+        match self.node(id) {
+            Some(n) => describe_node(n, id),
+            None => format!("node #{id} (not in this plan)"),
+        }
+    }
+}

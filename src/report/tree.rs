@@ -1,0 +1,283 @@
+//! The plan tree as text: indented like psql's EXPLAIN text format (`->` arrows, InitPlan/SubPlan
+//! headers), one line per node with what a reader checks first — actual vs estimated rows, loops,
+//! time, shared buffers, heap fetches — and the verdict/tip marks that point at the node.
+//!
+//! Why it exists: a failed expectation is only actionable when the reader can see *where* in the
+//! plan it failed; `qcheck explain` and the reports print this tree with the marks attached.
+//! ANSI colour is opt-in (`color`), so the same text serves terminals, files and snapshots.
+
+use std::fmt::Write as _;
+
+use crate::plan::{Plan, PlanNode, describe_node, fmt_num};
+
+/// A label attached to a node, e.g. `FAIL partitions` or `tip: seq-scan-large`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    pub node: usize,
+    pub label: String,
+}
+
+impl Mark {
+    pub fn new(node: usize, label: impl Into<String>) -> Self {
+        Mark {
+            node,
+            label: label.into(),
+        }
+    }
+}
+
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[33m";
+const CYAN: &str = "\x1b[36m";
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+fn paint(s: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("{code}{s}{RESET}")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Milliseconds the way PostgreSQL prints them.
+fn ms(v: f64) -> String {
+    format!("{v:.3} ms")
+}
+
+/// The statistics part of a node line.
+fn stats(n: &PlanNode, analyzed: bool) -> (String, bool) {
+    let mut parts: Vec<String> = Vec::new();
+    let est = n.plan_rows.map(fmt_num);
+    let never = analyzed && n.never_executed();
+    if analyzed && n.has_actuals() && !never {
+        let rows = fmt_num(n.actual_rows.unwrap_or(0.0));
+        parts.push(match &est {
+            Some(e) => format!("rows {rows} (est {e})"),
+            None => format!("rows {rows}"),
+        });
+        parts.push(format!("loops {}", n.actual_loops.unwrap_or(0)));
+        if let Some(t) = n.actual_total_time {
+            parts.push(ms(t));
+        }
+    } else {
+        if let Some(e) = &est {
+            parts.push(format!("est rows {e}"));
+        }
+        if let (false, Some(s), Some(t)) = (analyzed, n.startup_cost, n.total_cost) {
+            parts.push(format!("cost {s:.2}..{t:.2}"));
+        }
+    }
+    if n.buffers.shared_hit.is_some() || n.buffers.shared_read.is_some() {
+        let hit = n.buffers.shared_hit.unwrap_or(0);
+        let read = n.buffers.shared_read.unwrap_or(0);
+        if !never || hit.saturating_add(read) > 0 {
+            parts.push(format!("shared hit {hit} read {read}"));
+        }
+    }
+    if let Some(h) = n.heap_fetches.filter(|_| n.has_actuals() && !never) {
+        parts.push(format!("heap fetches {}", fmt_num(h)));
+    }
+    if let Some(s) = n.subplans_removed.filter(|s| *s > 0) {
+        parts.push(format!("subplans removed {s}"));
+    }
+    (parts.join(", "), never)
+}
+
+/// Renders `plan` as an indented tree with `marks` appended to their nodes.
+pub fn render_tree(plan: &Plan, marks: &[Mark], color: bool) -> String {
+    let nodes = plan.nodes();
+    let analyzed = nodes.iter().any(|r| r.node.has_actuals());
+    // Column where each node's "->" starts (root: 0, no arrow), like psql's text format.
+    let mut col = vec![0usize; nodes.len()];
+    let mut out = String::new();
+    for r in &nodes {
+        let n = r.node;
+        let mut indent = 0;
+        if let Some(p) = r.parent {
+            let base = if nodes[p].parent.is_none() {
+                2
+            } else {
+                col[p] + 6
+            };
+            indent = base;
+            if let Some(name) = &n.subplan_name {
+                let _ = writeln!(out, "{}{}", " ".repeat(base), name);
+                indent = base + 2;
+            }
+        }
+        col[r.id] = indent;
+        let arrow = if r.parent.is_some() {
+            format!("{}->  ", " ".repeat(indent))
+        } else {
+            String::new()
+        };
+        let desc = describe_node(n, r.id);
+        let (stat, never) = stats(n, analyzed);
+        let mut line = format!("{arrow}{}", paint(&desc, BOLD, color));
+        if !stat.is_empty() {
+            line.push_str("  ");
+            line.push_str(&stat);
+        }
+        if never {
+            line.push_str(&format!("  {}", paint("never executed", DIM, color)));
+        }
+        for m in marks.iter().filter(|m| m.node == r.id) {
+            let code = if m.label.starts_with("FAIL") {
+                RED
+            } else if m.label.starts_with("tip") {
+                YELLOW
+            } else {
+                CYAN
+            };
+            line.push_str(&format!(
+                "  {}",
+                paint(&format!("[{}]", m.label), code, color)
+            ));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    footer(plan, &mut out);
+    out
+}
+
+/// psql-style summary lines: triggers, JIT, planning and execution time.
+fn footer(plan: &Plan, out: &mut String) {
+    for t in plan.triggers.iter().flatten() {
+        let _ = writeln!(
+            out,
+            "Trigger {}{}: {}{}",
+            t.trigger_name.as_deref().unwrap_or("?"),
+            t.relation
+                .as_deref()
+                .map(|r| format!(" on {r}"))
+                .unwrap_or_default(),
+            t.time.map(ms).unwrap_or_else(|| "time not measured".into()),
+            t.calls.map(|c| format!(", calls {c}")).unwrap_or_default()
+        );
+    }
+    if let Some(j) = &plan.jit {
+        let _ = writeln!(
+            out,
+            "JIT: {} function(s){}",
+            j.functions.unwrap_or(0),
+            j.total_time()
+                .map(|t| format!(", {} total", ms(t)))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(p) = plan.planning_time {
+        let _ = writeln!(out, "Planning Time: {}", ms(p));
+    }
+    if let Some(e) = plan.execution_time {
+        let _ = writeln!(out, "Execution Time: {}", ms(e));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::parse_plan;
+
+    fn plan(text: &str) -> Plan {
+        parse_plan(text).expect("fixture parses")
+    }
+
+    #[test]
+    fn renders_run_time_pruning_with_marks() {
+        let p = plan(include_str!(
+            "../../tests/fixtures/plans/pg15_partition_prune_run_time_generic.json"
+        ));
+        let marks = [
+            Mark::new(0, "FAIL partitions"),
+            Mark::new(1, "tip: row-estimate"),
+        ];
+        let out = render_tree(&p, &marks, false);
+        insta::assert_snapshot!(out, @r#"
+Append (#0)  rows 33 (est 12), loops 1, 0.052 ms, shared hit 4 read 0, subplans removed 11  [FAIL partitions]
+  ->  Index Only Scan using appointment_y2026m03_provider_id_scheduled_at_status_patien_idx on appointment_y2026m03 (#1)  rows 33 (est 1), loops 1, 0.048 ms, shared hit 4 read 0, heap fetches 0  [tip: row-estimate]
+Planning Time: 2.433 ms
+Execution Time: 0.112 ms
+"#);
+    }
+
+    #[test]
+    fn renders_initplan_subplan_pg18_fractional_rows() {
+        let p = plan(include_str!(
+            "../../tests/fixtures/plans/pg18_initplan_subplan.json"
+        ));
+        insta::assert_snapshot!(render_tree(&p, &[], false), @r#"
+Index Scan using patient_pkey on patient (#0)  rows 4 (est 4), loops 1, 0.077 ms, shared hit 13 read 0
+  InitPlan 2
+    ->  Aggregate (#1)  rows 1 (est 1), loops 1, 0.019 ms, shared hit 1 read 0
+          ->  Seq Scan on tenant (#2)  rows 5 (est 5), loops 1, 0.009 ms, shared hit 1 read 0
+  SubPlan 1
+    ->  Aggregate (#3)  rows 1 (est 1), loops 4, 0.009 ms, shared hit 9 read 0
+          ->  Index Only Scan using appointment_y2026m03_patient_id_scheduled_at_idx on appointment_y2026m03 (#4)  rows 0.5 (est 1), loops 4, 0.007 ms, shared hit 9 read 0, heap fetches 0
+Planning Time: 1.530 ms
+Execution Time: 0.176 ms
+"#);
+    }
+
+    #[test]
+    fn renders_never_executed_and_plain_explain() {
+        let p = plan(include_str!(
+            "../../tests/fixtures/plans/pg15_partition_prune_initplan.json"
+        ));
+        insta::assert_snapshot!(render_tree(&p, &[Mark::new(13, "tip: seq-scan-large")], false), @r#"
+Aggregate (#0)  rows 1 (est 1), loops 1, 7.715 ms, shared hit 188 read 0
+  InitPlan 1 (returns $0)
+    ->  Result (#1)  rows 1 (est 1), loops 1, 0.002 ms, shared hit 0 read 0
+  ->  Append (#2)  rows 15416 (est 40001), loops 1, 6.222 ms, shared hit 188 read 0
+        ->  Seq Scan on appointment_y2026m01 (#3)  est rows 3399  never executed
+        ->  Seq Scan on appointment_y2026m02 (#4)  est rows 3071  never executed
+        ->  Seq Scan on appointment_y2026m03 (#5)  est rows 3400  never executed
+        ->  Seq Scan on appointment_y2026m04 (#6)  est rows 3290  never executed
+        ->  Seq Scan on appointment_y2026m05 (#7)  est rows 3400  never executed
+        ->  Seq Scan on appointment_y2026m06 (#8)  est rows 3290  never executed
+        ->  Seq Scan on appointment_y2026m07 (#9)  est rows 3400  never executed
+        ->  Seq Scan on appointment_y2026m08 (#10)  est rows 3400  never executed
+        ->  Seq Scan on appointment_y2026m09 (#11)  est rows 3290  never executed
+        ->  Seq Scan on appointment_y2026m10 (#12)  est rows 3392  never executed
+        ->  Seq Scan on appointment_y2026m11 (#13)  rows 5248 (est 3280), loops 1, 2.025 ms, shared hit 92 read 0  [tip: seq-scan-large]
+        ->  Seq Scan on appointment_y2026m12 (#14)  rows 10168 (est 3389), loops 1, 2.055 ms, shared hit 96 read 0
+Planning Time: 2.493 ms
+Execution Time: 7.871 ms
+"#);
+        let p = plan(include_str!(
+            "../../tests/fixtures/plans/pg18_no_analyze_day.json"
+        ));
+        insta::assert_snapshot!(render_tree(&p, &[], false), @r#"
+Index Only Scan using appointment_y2026m03_provider_id_scheduled_at_status_patien_idx on appointment_y2026m03 (#0)  est rows 6, cost 0.29..4.42
+"#);
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let p = plan(include_str!(
+            "../../tests/fixtures/plans/pg15_sort_external_disk.json"
+        ));
+        let marks = [
+            Mark::new(0, "FAIL no-spill"),
+            Mark::new(1, "tip: seq-scan-large"),
+        ];
+        let plain = render_tree(&p, &marks, false);
+        assert!(!plain.contains('\x1b'));
+        let coloured = render_tree(&p, &marks, true);
+        assert!(coloured.contains("\x1b[1;31m[FAIL no-spill]\x1b[0m"));
+        assert!(coloured.contains("\x1b[33m[tip: seq-scan-large]\x1b[0m"));
+    }
+
+    #[test]
+    fn renders_citus_and_marks_on_missing_nodes_are_ignored() {
+        let p = plan(include_str!(
+            "../../tests/fixtures/plans/citus/02_multi_shard_colocated_join_mx_pg18.json"
+        ));
+        let out = render_tree(&p, &[Mark::new(99, "FAIL nowhere")], false);
+        assert!(out.starts_with("Aggregate (#0)"));
+        assert!(out.contains("->  Custom Scan (Citus Adaptive) (#1)"));
+        assert!(!out.contains("nowhere"));
+    }
+}

@@ -1,0 +1,57 @@
+//! `nested-loop-inner`: a Nested Loop whose inner side ran many times. Each loop is cheap, but
+//! thousands add up; it often follows an underestimate of the outer side.
+
+use super::{Ctx, Severity, Tip, num};
+
+pub const ID: &str = "nested-loop-inner";
+
+pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
+    let mut out = Vec::new();
+    for r in &ctx.nodes {
+        if r.node.node_type != "Nested Loop" {
+            continue;
+        }
+        let kids: Vec<_> = ctx
+            .nodes
+            .iter()
+            .filter(|c| c.parent == Some(r.id))
+            .collect();
+        let inner = kids
+            .iter()
+            .find(|c| c.node.parent_relationship.as_deref() == Some("Inner"))
+            .or_else(|| kids.get(1));
+        let outer = kids
+            .iter()
+            .find(|c| c.node.parent_relationship.as_deref() == Some("Outer"))
+            .or_else(|| kids.first());
+        let Some(inner) = inner else { continue };
+        let Some(loops) = inner
+            .node
+            .actual_loops
+            .filter(|l| *l > ctx.t.nested_loop_inner_loops)
+        else {
+            continue;
+        };
+        let outer_note = outer
+            .and_then(|o| ctx.facts.estimate(o.id))
+            .map(|e| {
+                format!(
+                    " The outer side was estimated at {} rows and produced {}.",
+                    num(e.estimated_rows),
+                    num(e.actual_rows)
+                )
+            })
+            .unwrap_or_default();
+        out.push(ctx.tip(
+            ID,
+            Severity::Info,
+            r.id,
+            format!(
+                "the inner side ({}) ran {loops} times: a Hash Join or Merge Join may be cheaper, \
+                 or a Memoize node if the inner lookups repeat.{outer_note}",
+                ctx.plan.describe(inner.id)
+            ),
+        ));
+    }
+    out
+}
