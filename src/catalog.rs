@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use include_dir::{Dir, include_dir};
 
 use crate::error::{Error, IoContext, Result};
+use crate::expect::{Expectation, parse_expectation};
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/sql/queries");
 
@@ -33,12 +34,23 @@ pub enum PlanMode {
     Generic,
 }
 
-/// One `expect` line, as written.
+/// One `expect` line: the plan it applies to and the parsed expectation (text, file, line inside).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ExpectLine {
     pub mode: PlanMode,
-    pub text: String,
-    pub line: usize,
+    #[serde(flatten)]
+    pub expectation: Expectation,
+}
+
+impl ExpectLine {
+    /// Whether it applies to a plan of this mode.
+    pub fn applies_to(&self, generic: bool) -> bool {
+        match self.mode {
+            PlanMode::Both => true,
+            PlanMode::Custom => !generic,
+            PlanMode::Generic => generic,
+        }
+    }
 }
 
 /// A query file.
@@ -138,14 +150,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
                             "expect-custom" => PlanMode::Custom,
                             _ => PlanMode::Generic,
                         };
-                        if value.is_empty() {
-                            return Err(err(path, line_no, format!("{key}: empty expectation")));
-                        }
-                        expects.push(ExpectLine {
-                            mode,
-                            text: value.to_string(),
-                            line: line_no,
-                        });
+                        let expectation = parse_expectation(value, &path.display().to_string(), line_no)
+                            .map_err(|e| Error::Usage(e.to_string()))?;
+                        expects.push(ExpectLine { mode, expectation });
                     }
                     "generic" => {
                         let reason = value.strip_prefix("exempt").map(str::trim).filter(|r| !r.is_empty()).ok_or_else(|| {
@@ -349,7 +356,7 @@ SELECT * FROM t WHERE a = $1 AND b = $2 AND c = '$9' -- $7 in a comment
         assert_eq!(q.params, vec!["a", "b"]);
         assert_eq!(q.params_sql.as_deref(), Some("SELECT 1, 2"));
         assert_eq!(q.expects.len(), 2);
-        assert_eq!((q.expects[0].mode, q.expects[0].line), (PlanMode::Both, 6));
+        assert_eq!((q.expects[0].mode, q.expects[0].expectation.line), (PlanMode::Both, 6));
         assert_eq!(q.expects[1].mode, PlanMode::Generic);
         assert_eq!(q.generic_exempt.as_deref(), Some("because reasons"));
         assert!(

@@ -9,11 +9,13 @@
 //! - `error`: the typed errors everything returns.
 
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod db;
 pub mod error;
 pub mod expect;
+pub mod outcome;
 pub mod plan;
 pub mod report;
 pub mod runner;

@@ -15,48 +15,7 @@ use postgres::{Client, SimpleQueryMessage};
 
 use crate::catalog::Query;
 use crate::error::{DbContext, Error, Result};
-
-/// Which plan the server uses for the prepared statement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    Custom,
-    Generic,
-}
-
-impl Mode {
-    pub fn plan_cache_mode(self) -> &'static str {
-        match self {
-            Mode::Custom => "force_custom_plan",
-            Mode::Generic => "force_generic_plan",
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Custom => "custom",
-            Mode::Generic => "generic",
-        }
-    }
-}
-
-/// Parameter values by position (`$1..$n`), as text; `None` is SQL NULL.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Params {
-    pub names: Vec<String>,
-    pub values: Vec<Option<String>>,
-}
-
-impl Params {
-    /// `name=value` pairs, for display.
-    pub fn display(&self) -> String {
-        self.names
-            .iter()
-            .zip(&self.values)
-            .map(|(n, v)| format!("{n}={}", v.as_deref().unwrap_or("NULL")))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
+pub use crate::outcome::{Mode, Params};
 
 /// Picks a query's parameters: runs its `params:` SQL (first row) and applies `overrides`
 /// (`--param name=value`). Unknown override names are an error that lists the query's parameters.

@@ -2,9 +2,12 @@
 -- summary: Everything that happened to one appointment, oldest first (who changed what, when).
 -- params: appointment_id <- SELECT appointment_id FROM appointment_audit WHERE operation = 'UPDATE'
 --     ORDER BY appointment_id LIMIT 1
--- expect: index-scan appointment_audit using appointment_audit_appointment_idx
--- expect: no sort
+-- expect: index-access appointment_audit using appointment_audit_appointment_idx
+-- expect: no seq-scan
 -- expect: rows >= 2
+-- expect: shared-buffers <= 16
+-- note: A trail has a handful of rows: the planner may read them with a bitmap scan and sort them, or
+-- note: with an index scan in index order; both read a few pages through the audit index.
 SELECT au.changed_at, au.operation, au.actor,
        au.old_row ->> 'status' AS old_status,
        au.new_row ->> 'status' AS new_status

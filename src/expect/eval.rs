@@ -48,7 +48,15 @@ pub fn evaluate(exp: &Expectation, plan: &Plan, facts: &Facts) -> Verdict {
             kind,
             relation,
             index,
-        } => scan(plan, facts, *kind, relation, index.as_deref()),
+        } => scan(plan, facts, &[*kind], scan_noun(*kind), relation, index.as_deref()),
+        Check::IndexAccess { relation, index } => scan(
+            plan,
+            facts,
+            &[ScanKind::Index, ScanKind::IndexOnly, ScanKind::Bitmap],
+            "an index-based scan (index, index-only or bitmap)",
+            relation,
+            index.as_deref(),
+        ),
         Check::NoNode { kind, relation } => no_node(plan, facts, kind, relation.as_deref()),
         Check::NoSpill => no_spill(plan, facts),
         Check::HeapFetches { op, n, relation } => {
@@ -149,10 +157,17 @@ fn scanned_tables(facts: &Facts) -> String {
     }
 }
 
-fn scan(plan: &Plan, facts: &Facts, kind: ScanKind, rel: &str, index: Option<&str>) -> Outcome {
+fn scan(
+    plan: &Plan,
+    facts: &Facts,
+    kinds: &[ScanKind],
+    noun: &str,
+    rel: &str,
+    index: Option<&str>,
+) -> Outcome {
     let expected = match index {
-        Some(i) => format!("every scan of {rel} is {} using {i}", scan_noun(kind)),
-        None => format!("every scan of {rel} is {}", scan_noun(kind)),
+        Some(i) => format!("every scan of {rel} is {noun} using {i}"),
+        None => format!("every scan of {rel} is {noun}"),
     };
     let scans: Vec<_> = facts.scans.iter().filter(|s| s.table == rel).collect();
     if scans.is_empty() {
@@ -166,7 +181,7 @@ fn scan(plan: &Plan, facts: &Facts, kind: ScanKind, rel: &str, index: Option<&st
     }
     let wrong_kind: Vec<usize> = scans
         .iter()
-        .filter(|s| s.kind != kind)
+        .filter(|s| !kinds.contains(&s.kind))
         .map(|s| s.node)
         .collect();
     if !wrong_kind.is_empty() {

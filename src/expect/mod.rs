@@ -106,6 +106,12 @@ pub enum Check {
         relation: String,
         index: Option<String>,
     },
+    /// `index-access REL [using IDX]`: every scan of REL reads through an index (index, index-only or
+    /// bitmap scan), whichever the planner prefers for the data at hand.
+    IndexAccess {
+        relation: String,
+        index: Option<String>,
+    },
     /// `no KIND [on REL]` (KIND in kebab case, as `plan::node_kinds` names nodes).
     NoNode {
         kind: String,
@@ -157,6 +163,7 @@ impl Expectation {
     pub fn id(&self) -> &'static str {
         match &self.check {
             Check::Scan { kind, .. } => kind.keyword(),
+            Check::IndexAccess { .. } => "index-access",
             Check::NoNode { .. } => "no",
             Check::NoSpill => "no-spill",
             Check::HeapFetches { .. } => "heap-fetches",
@@ -171,7 +178,9 @@ impl Expectation {
     /// The relation this expectation names, if any.
     pub fn relation(&self) -> Option<&str> {
         match &self.check {
-            Check::Scan { relation, .. } | Check::Partitions { relation, .. } => Some(relation),
+            Check::Scan { relation, .. }
+            | Check::IndexAccess { relation, .. }
+            | Check::Partitions { relation, .. } => Some(relation),
             Check::NoNode { relation, .. } | Check::HeapFetches { relation, .. } => {
                 relation.as_deref()
             }
@@ -280,7 +289,7 @@ fn suggestion_text(s: &Option<String>) -> String {
 /// A header line that could not be parsed, naming file:line, the problem, and valid syntax.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
-    "{file}:{line}: invalid `-- {key}:` line: {problem}\n  line:    -- {key}: {text}\n  example: -- {key}: {example}"
+    "{file}:{line}: invalid `-- {key}: {text}`: {problem}; a valid example: `-- {key}: {example}`"
 )]
 pub struct ExpectParseError {
     pub file: String,

@@ -5,7 +5,7 @@
 use super::{Check, ExpectParseError, Expectation, GenericExemption, HeaderKey, Op, ParseProblem};
 use crate::plan::ScanKind;
 
-const KNOWN_KINDS: &str = "seq-scan, index-scan, index-only-scan, bitmap-scan, no, heap-fetches, \
+const KNOWN_KINDS: &str = "seq-scan, index-scan, index-only-scan, bitmap-scan, index-access, no, heap-fetches, \
                            partitions, estimate-error, shared-buffers, temp-buffers, rows";
 
 const KIND_NAMES: &[&str] = &[
@@ -13,6 +13,7 @@ const KIND_NAMES: &[&str] = &[
     "index-scan",
     "index-only-scan",
     "bitmap-scan",
+    "index-access",
     "no",
     "heap-fetches",
     "partitions",
@@ -79,6 +80,7 @@ fn example_for(kind: &str) -> &'static str {
         "index-scan" => "index-scan patient using patient_pkey",
         "index-only-scan" => "index-only-scan appointment using appointment_provider_day_idx",
         "bitmap-scan" => "bitmap-scan patient using patient_name_trgm_idx",
+        "index-access" => "index-access appointment_audit using appointment_audit_appointment_idx",
         "no" => "no sort",
         "heap-fetches" => "heap-fetches = 0",
         "partitions" => "partitions appointment = 1",
@@ -311,6 +313,17 @@ fn parse_check(toks: &[String]) -> Result<(Check, &'static str), (ParseProblem, 
                     relation,
                     index,
                 }
+            }
+            "index-access" => {
+                let relation = c.relation()?;
+                let index = if c.peek_is("using") {
+                    c.pos += 1;
+                    let t = c.require("an index name after `using`")?;
+                    Some(identifier(&t))
+                } else {
+                    None
+                };
+                Check::IndexAccess { relation, index }
             }
             "no" => {
                 let k = c

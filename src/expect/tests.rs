@@ -175,9 +175,8 @@ fn parse_errors_name_file_line_problem_and_example() {
     let e = err("index-only-scan");
     assert_eq!(
         e.to_string(),
-        "sql/queries/provider_day.sql:7: invalid `-- expect:` line: `index-only-scan` is missing a relation name\n  \
-         line:    -- expect: index-only-scan\n  \
-         example: -- expect: index-only-scan appointment using appointment_provider_day_idx"
+        "sql/queries/provider_day.sql:7: invalid `-- expect: index-only-scan`: `index-only-scan` is missing a \
+         relation name; a valid example: `-- expect: index-only-scan appointment using appointment_provider_day_idx`"
     );
     let e = err("no sotr");
     assert_eq!(
@@ -205,7 +204,7 @@ fn parse_errors_name_file_line_problem_and_example() {
     assert!(matches!(*e.problem, ParseProblem::BadNumber { .. }));
     assert!(
         e.to_string()
-            .contains("example: -- expect: heap-fetches = 0")
+            .contains("example: `-- expect: heap-fetches = 0`")
     );
     assert!(matches!(
         *err("rows = 5 extra words").problem,
@@ -255,9 +254,10 @@ fn generic_exemption_needs_a_reason() {
     assert_eq!(*e.problem, ParseProblem::MissingReason);
     assert!(
         e.to_string()
-            .starts_with("sql/queries/provider_day.sql:9: invalid `-- generic:` line")
+            .starts_with("sql/queries/provider_day.sql:9: invalid `-- generic: exempt`")
     );
-    assert!(e.to_string().contains("example: -- generic: exempt "));
+    assert!(e.to_string().contains("example: `-- generic: exempt "));
+    assert_eq!(e.to_string().lines().count(), 1, "one line for the terminal");
     assert!(matches!(
         *parse_generic("required", FILE, 9).unwrap_err().problem,
         ParseProblem::Expected { .. }
@@ -330,6 +330,16 @@ fn scan_kinds_pass_and_fail() {
     assert!(v.nodes.is_empty() && v.location.is_none());
     // A plan-shape check works on plain EXPLAIN.
     pass("index-only-scan appointment", "pg18_no_analyze_day.json");
+}
+
+#[test]
+fn index_access_accepts_any_index_based_scan() {
+    pass("index-access big using big_val_idx", "pg18_bitmap_lossy.json");
+    pass("index-access patient using patient_pkey", "pg15_nested_loop_many.json");
+    pass("index-access appointment", "pg18_no_analyze_day.json");
+    let v = fail("index-access big", "pg15_seq_scan_filter.json");
+    assert!(v.expected.contains("an index-based scan"), "{}", v.expected);
+    fail("index-access big using other_idx", "pg18_bitmap_lossy.json");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! Pure: no database, no I/O beyond returning strings. Commands build plain data (serde types) and
 //! hand them here, so every output format is produced from the same values.
 
+pub mod check;
 pub mod tree;
 
 use comfy_table::{ContentArrangement, Table, presets};

@@ -1,0 +1,191 @@
+//! Rendering of `qcheck explain` (one plan: tree, verdicts, tips) and `qcheck check` (a summary row
+//! per query) for the terminal and Markdown. JSON is the serialized `outcome` types themselves.
+
+use crate::outcome::{PlanCheck, QueryCheck};
+use crate::plan::fmt_num;
+use crate::report::tree::{Mark, render_tree};
+use crate::report::{Format, table};
+use crate::tips::Severity;
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into())
+}
+
+/// `3/3 ok`, `1/3 FAIL`, `exempt (2/3)`.
+pub fn verdict_cell(p: &PlanCheck) -> String {
+    let total = p.verdicts.len();
+    let ok = total - p.failed();
+    if p.exempt {
+        format!("exempt ({ok}/{total})")
+    } else if ok == total {
+        format!("{ok}/{total} ok")
+    } else {
+        format!("{ok}/{total} FAIL")
+    }
+}
+
+fn buffers(p: &PlanCheck) -> String {
+    let b = &p.facts.buffers;
+    match (b.shared_hit, b.shared_read) {
+        (None, None) => "-".into(),
+        (h, r) => fmt_num((h.unwrap_or(0) + r.unwrap_or(0)) as f64),
+    }
+}
+
+/// The `qcheck check` summary: one row per query.
+pub fn summary(checks: &[QueryCheck], format: Format) -> String {
+    let header = [
+        "query",
+        "plan (custom)",
+        "custom",
+        "generic",
+        "exec ms (custom/generic)",
+        "plan ms (custom/generic)",
+        "shared buffers",
+        "result",
+    ];
+    let rows: Vec<Vec<String>> = checks
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                c.custom.shape(),
+                verdict_cell(&c.custom),
+                verdict_cell(&c.generic),
+                format!("{} / {}", ms(c.custom.facts.execution_time_ms), ms(c.generic.facts.execution_time_ms)),
+                format!("{} / {}", ms(c.custom.facts.planning_time_ms), ms(c.generic.facts.planning_time_ms)),
+                buffers(&c.custom),
+                if c.passed { "pass".into() } else { "FAIL".into() },
+            ]
+        })
+        .collect();
+    let mut out = table(format, &header, &rows);
+    let failures: Vec<String> = checks.iter().flat_map(failure_lines).collect();
+    if !failures.is_empty() {
+        out.push_str(if format == Format::Markdown { "\n**Failed expectations**\n\n" } else { "\nFailed expectations:\n" });
+        for f in failures {
+            out.push_str(&format!("{}{f}\n", if format == Format::Markdown { "- " } else { "  " }));
+        }
+    }
+    let passed = checks.iter().filter(|c| c.passed).count();
+    out.push_str(&format!("\n{passed} of {} queries pass\n", checks.len()));
+    out
+}
+
+/// One line per failed verdict: `query (mode) file:line expect: found ... at ...`.
+pub fn failure_lines(c: &QueryCheck) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in [&c.custom, &c.generic] {
+        if p.exempt {
+            continue;
+        }
+        let mode = p.mode.map(|m| m.as_str()).unwrap_or("plan");
+        for v in p.verdicts.iter().filter(|v| !v.passed) {
+            let at = v.location.as_deref().map(|l| format!(" at {l}")).unwrap_or_default();
+            out.push(format!(
+                "{} ({mode}) {}:{}: `{}`: expected {}, found {}{at}",
+                c.name, v.file, v.line, v.text, v.expected, v.found
+            ));
+        }
+    }
+    out
+}
+
+/// Marks for the tree: failed verdicts and tips, on the nodes they point at.
+fn marks(p: &PlanCheck) -> Vec<Mark> {
+    let mut marks = Vec::new();
+    for v in &p.verdicts {
+        let label = format!("{} {}", if v.passed { "ok" } else { "FAIL" }, v.text);
+        for node in &v.nodes {
+            if !v.passed {
+                marks.push(Mark::new(*node, label.clone()));
+            }
+        }
+    }
+    for t in &p.tips {
+        marks.push(Mark::new(t.node, format!("tip: {}", t.id)));
+    }
+    marks
+}
+
+/// `qcheck explain` for one plan: tree, verdicts, tips.
+pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> String {
+    let mut out = String::new();
+    let md = format == Format::Markdown;
+    if md {
+        out.push_str(&format!("### {title}\n\n```text\n"));
+    } else {
+        out.push_str(&format!("{title}\n"));
+    }
+    out.push_str(&render_tree(&p.parsed, &marks(p), color && !md));
+    let f = &p.facts;
+    out.push_str(&format!(
+        "Planning {} ms, execution {} ms, shared buffers hit {} read {}\n",
+        ms(f.planning_time_ms),
+        ms(f.execution_time_ms),
+        f.buffers.shared_hit.map(|v| fmt_num(v as f64)).unwrap_or_else(|| "-".into()),
+        f.buffers.shared_read.map(|v| fmt_num(v as f64)).unwrap_or_else(|| "-".into())
+    ));
+    if md {
+        out.push_str("```\n");
+    }
+    out.push('\n');
+    if p.verdicts.is_empty() {
+        out.push_str("No expectations.\n");
+    } else {
+        let rows: Vec<Vec<String>> = p
+            .verdicts
+            .iter()
+            .map(|v| {
+                vec![
+                    if v.passed { "ok".into() } else if p.exempt { "fail (exempt)".into() } else { "FAIL".into() },
+                    v.text.clone(),
+                    v.expected.clone(),
+                    v.found.clone(),
+                    v.location.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(format, &["", "expectation", "expected", "found", "where"], &rows));
+        out.push('\n');
+    }
+    if !p.tips.is_empty() {
+        out.push_str(if md { "\n**Tips**\n\n" } else { "\nTips:\n" });
+        for t in &p.tips {
+            let sev = match t.severity {
+                Severity::Info => "info",
+                Severity::Warning => "warning",
+            };
+            out.push_str(&format!("{}[{sev}] {} at {}: {}\n", if md { "- " } else { "  " }, t.id, t.location, t.message));
+        }
+    }
+    out
+}
+
+/// `qcheck explain --query` output: the chosen plan in full, the other one's verdicts in a line.
+pub fn explain_query(c: &QueryCheck, generic: bool, format: Format, color: bool) -> String {
+    let mut out = if format == Format::Markdown {
+        format!("## {}\n\n{}\n\nparams: `{}`\n\n", c.name, c.summary, c.params.display())
+    } else {
+        format!("{} — {}\nparams: {}\n\n", c.name, c.summary, c.params.display())
+    };
+    let generic_title = match &c.generic_exempt {
+        Some(reason) => format!("Generic plan (plan_cache_mode = force_generic_plan; exempt: {reason})"),
+        None => "Generic plan (plan_cache_mode = force_generic_plan)".into(),
+    };
+    let custom_title = "Custom plan (plan_cache_mode = force_custom_plan)";
+    let (shown, title, other, other_name) = if generic {
+        (&c.generic, generic_title.as_str(), &c.custom, "custom")
+    } else {
+        (&c.custom, custom_title, &c.generic, "generic")
+    };
+    out.push_str(&explain_plan(title, shown, format, color));
+    out.push_str(&format!(
+        "\nThe {other_name} plan: {} — {} (see it with{} --generic)\n",
+        verdict_cell(other),
+        other.shape(),
+        if generic { "out" } else { "" }
+    ));
+    out.push_str(&format!("\nResult: {}\n", if c.passed { "pass" } else { "FAIL" }));
+    out
+}
