@@ -69,6 +69,18 @@ pub enum Error {
 
     #[error("{0}")]
     Usage(String),
+
+    /// A dataset profile that does not parse or validate: file, line (when known), what is wrong.
+    #[error("{origin}{}: {message}", .line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Profile {
+        origin: String,
+        line: Option<usize>,
+        message: String,
+    },
+
+    /// Seeding cannot proceed (the dataset would not fit, the profile cannot be satisfied, ...).
+    #[error("{0}")]
+    Dataset(String),
 }
 
 fn stderr_suffix(stderr: &str) -> String {

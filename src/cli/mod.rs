@@ -13,8 +13,10 @@ use crate::error::Result;
 use crate::report::Format;
 use crate::schema;
 
+mod check;
 mod cluster;
 mod migrate;
+mod seed;
 
 const ABOUT: &str =
     "Prove that a PostgreSQL schema's hot queries get the plans they were designed for.";
@@ -87,6 +89,27 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<MigrateCommand>,
     },
+    /// Seed the dataset (deterministic; an unchanged request is not seeded again).
+    Seed(seed::SeedArgs),
+    /// List the hot queries: what each answers, its parameters, its expectations.
+    List {
+        #[command(flatten)]
+        source: check::QuerySource,
+    },
+    /// Explain one query: plan tree, expectation verdicts, tips (seeds the dataset first if needed).
+    #[command(after_help = "Examples:
+  qcheck explain --query provider_day
+  qcheck explain --query provider_day --generic --save-plan day.json
+  qcheck explain --query provider_day --param day=2026-03-02
+  qcheck explain --plan prod-plan.json --expect-from sql/queries/provider_day.sql")]
+    Explain(check::ExplainArgs),
+    /// Check every query's plans against its expectations: the CI gate (exit 0 pass, 1 fail, 2 error).
+    #[command(after_help = "Examples:
+  qcheck check
+  qcheck check --query provider_day --query patient_by_mrn
+  qcheck check --profile tiny --format json
+  qcheck --database-url postgresql://me@db/app check --queries ./my-queries")]
+    Check(check::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +168,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let g = &cli.global;
     match &cli.command {
         Command::Cluster(cmd) => cluster::run(g, cmd),
+        Command::Seed(args) => seed::run(g, args),
+        Command::List { source } => check::list(g, source),
+        Command::Explain(args) => check::explain(g, args),
+        Command::Check(args) => check::check(g, args),
         Command::Migrate { action } => {
             let default = MigrateCommand::Up {
                 strategy: schema::DEFAULT_STRATEGY.into(),

@@ -1,0 +1,76 @@
+//! `cargo bench --bench seed`: how fast the dataset is generated and seeded.
+//!
+//! 1. criterion: the generator alone (generate and encode to binary COPY on this thread, digest on
+//!    the receiving one) over the appointments of `clinic` at scale 0.1 (100,000 rows), in rows per
+//!    second (target: 3M/s).
+//! 2. The seed's ratios on a throwaway embedded cluster, as `qcheck seed --timings` prints them: load
+//!    throughput against a raw server-side binary COPY of the same rows, end to end against the serial
+//!    sum of the unavoidable steps. Scale `QCHECK_BENCH_SCALE` (default 1, about 1M appointments;
+//!    takes a minute or two); `QCHECK_BENCH_SCALE=0` skips it.
+
+use std::hint::black_box;
+use std::os::unix::fs::PermissionsExt;
+
+use criterion::{Criterion, Throughput};
+use qcheck::cluster::{Cluster, PgBin};
+use qcheck::dataset::Profile;
+use qcheck::db::Target;
+use qcheck::generate::produce::{Segment, produce_to_nothing};
+use qcheck::generate::{Progress, ProgressMode, SeedRequest, World};
+use qcheck::report::{self, Format};
+
+fn generator(c: &mut Criterion) {
+    let profile = Profile::resolve("clinic").expect("clinic profile");
+    let world = World::plan(&profile, 0.1, 42).expect("plan");
+    let segs: Vec<Segment> = (0..world.months.len()).map(Segment::Appointments).collect();
+    let mut group = c.benchmark_group("generate");
+    group.throughput(Throughput::Elements(world.counts.appointments));
+    group.sample_size(10);
+    group.bench_function("appointments (clinic, scale 0.1)", |b| {
+        b.iter(|| black_box(produce_to_nothing(&world, &segs)))
+    });
+    group.finish();
+}
+
+fn seed_ratios(scale: f64) {
+    let base = std::env::temp_dir().join(format!("qcheck-bench-seed-{}", std::process::id()));
+    std::fs::create_dir_all(&base).expect("bench folder");
+    // When root, the server runs as an unprivileged user that must be able to enter the folder.
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let run = || -> qcheck::Result<qcheck::generate::Timings> {
+        let explicit = std::env::var_os("QCHECK_PG_BIN").map(std::path::PathBuf::from);
+        let bin = PgBin::locate(explicit.as_deref())?;
+        let cluster = Cluster::new(bin, base.join("home"))?;
+        let session = Target::Embedded(cluster).open()?;
+        let request = SeedRequest::new("clinic", scale, 42, "tuned")?;
+        let timings =
+            qcheck::generate::measure(&session, &request, &Progress::new(ProgressMode::Plain))?;
+        session.close()?;
+        Ok(timings)
+    };
+    let result = run();
+    let _ = std::fs::remove_dir_all(&base);
+    match result {
+        Ok(t) => println!(
+            "\nseed ratios (clinic, scale {scale}, {} appointments):\n{}",
+            t.appointments,
+            report::table(Format::Table, &["measure", "value", "target"], &t.rows())
+        ),
+        Err(e) => eprintln!("seed ratios skipped: {e}"),
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    generator(&mut c);
+    c.final_summary();
+    let scale: f64 = std::env::var("QCHECK_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    // `cargo bench -- --list` and friends only enumerate; do not seed then.
+    let listing = std::env::args().any(|a| a == "--list" || a == "--test");
+    if scale > 0.0 && !listing {
+        seed_ratios(scale);
+    }
+}

@@ -1,0 +1,264 @@
+//! `qcheck list`, `qcheck explain` and `qcheck check`: the hot queries, one plan in depth, all of
+//! them as a CI gate.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{Global, Outcome};
+use crate::catalog::{Catalog, PlanMode};
+use crate::check;
+use crate::db::{Session, Target};
+use crate::error::{Error, IoContext, Result};
+use crate::generate::{self, Progress, ProgressMode, SeedRequest};
+use crate::outcome::{PlanCheck, QueryCheck};
+use crate::plan::PartitionMap;
+use crate::report::{self, Format};
+use crate::{runner, schema};
+
+/// Which dataset the built-in queries run against; seeded first when missing or different.
+#[derive(Debug, Clone, Args)]
+pub struct DatasetArgs {
+    /// Dataset profile: a built-in name (clinic, tiny) or a path to a .toml file.
+    #[arg(long, default_value = crate::dataset::DEFAULT_PROFILE, value_name = "NAME|FILE")]
+    pub profile: String,
+    /// Size: 1 is the profile's base size (clinic: about 1,000,000 appointments).
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
+    pub scale: f64,
+    /// Random seed: the same profile, scale and seed always give identical rows.
+    #[arg(long, default_value_t = generate::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Index strategy (see sql/strategies).
+    #[arg(long, default_value = schema::DEFAULT_STRATEGY)]
+    pub strategy: String,
+}
+
+impl DatasetArgs {
+    pub fn request(&self) -> Result<SeedRequest> {
+        SeedRequest::new(&self.profile, self.scale, self.seed, &self.strategy)
+    }
+}
+
+/// Where the queries come from.
+#[derive(Debug, Clone, Args)]
+pub struct QuerySource {
+    /// Read query files from this folder instead of the built-in ten. No dataset is seeded then:
+    /// the queries run against whatever the database holds.
+    #[arg(long, value_name = "DIR")]
+    pub queries: Option<PathBuf>,
+}
+
+impl QuerySource {
+    pub fn catalog(&self) -> Result<Catalog> {
+        match &self.queries {
+            Some(dir) => Catalog::from_dir(dir),
+            None => Catalog::builtin(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The query to explain (see `qcheck list`).
+    #[arg(long, required_unless_present = "plan", conflicts_with = "plan")]
+    pub query: Option<String>,
+    /// Override a parameter: --param day=2026-03-02 (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Show the generic plan (plan_cache_mode = force_generic_plan) instead of the custom one.
+    #[arg(long)]
+    pub generic: bool,
+    /// Write the shown plan's raw EXPLAIN JSON here (loadable by PEV2 / explain.dalibo.com).
+    #[arg(long, value_name = "FILE")]
+    pub save_plan: Option<PathBuf>,
+    /// Analyse a saved plan (EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) output) offline: no database.
+    #[arg(long, value_name = "FILE.json")]
+    pub plan: Option<PathBuf>,
+    /// With --plan: check the expectations of this query file.
+    #[arg(long, value_name = "QUERY.sql", requires = "plan")]
+    pub expect_from: Option<PathBuf>,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    #[command(flatten)]
+    pub source: QuerySource,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Check only these queries (repeatable). Default: all.
+    #[arg(long = "query", value_name = "NAME")]
+    pub names: Vec<String>,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    #[command(flatten)]
+    pub source: QuerySource,
+}
+
+fn parse_param(s: &str) -> std::result::Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected NAME=VALUE, got `{s}`"))
+}
+
+fn color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn progress(format: Format) -> Progress {
+    Progress::new(if format == Format::Json { ProgressMode::Quiet } else { ProgressMode::Auto })
+}
+
+/// Opens the target and, for the built-in queries, makes sure the requested dataset is there.
+fn open(g: &Global, dataset: &DatasetArgs, source: &QuerySource) -> Result<Session> {
+    // Validate the request before starting anything.
+    let request = dataset.request()?;
+    let target = Target::resolve(&g.target_options())?;
+    let session = target.open()?;
+    if source.queries.is_none() {
+        generate::ensure_seeded(&session, &request, &progress(g.format))?;
+    }
+    Ok(session)
+}
+
+pub(super) fn list(g: &Global, source: &QuerySource) -> Result<Outcome> {
+    let catalog = source.catalog()?;
+    if g.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&catalog.queries).expect("queries serialize"));
+        return Ok(Outcome::Success);
+    }
+    let rows: Vec<Vec<String>> = catalog
+        .queries
+        .iter()
+        .map(|q| {
+            let expects: Vec<String> = q
+                .expects
+                .iter()
+                .map(|e| match e.mode {
+                    PlanMode::Both => e.expectation.text.clone(),
+                    PlanMode::Custom => format!("{} (custom)", e.expectation.text),
+                    PlanMode::Generic => format!("{} (generic)", e.expectation.text),
+                })
+                .chain(q.generic_exempt.iter().map(|r| format!("generic plan exempt: {r}")))
+                .collect();
+            vec![q.name.clone(), q.summary.clone(), q.params.join(", "), expects.join("\n")]
+        })
+        .collect();
+    println!("{}", report::table(g.format, &["query", "answers", "params", "expectations"], &rows));
+    Ok(Outcome::Success)
+}
+
+pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
+    if let Some(plan_file) = &args.plan {
+        return explain_offline(g, plan_file, args.expect_from.as_deref(), args.save_plan.as_deref());
+    }
+    let catalog = args.source.catalog()?;
+    let query = catalog.get(args.query.as_deref().unwrap_or_default())?;
+    let session = open(g, &args.dataset, &args.source)?;
+    let mut client = session.connect()?;
+    let roots = runner::partition_roots(&mut client)?;
+    let partitions = PartitionMap::from_catalog(roots.clone());
+    let result = check::check_query(&mut client, query, &args.params, &partitions)?;
+    drop(client);
+    session.close()?;
+
+    let shown = if args.generic { &result.generic } else { &result.custom };
+    if let Some(path) = &args.save_plan {
+        save_plan(path, shown, Some(&roots))?;
+    }
+    if g.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&result).expect("check serializes"));
+    } else {
+        print!("{}", report::check::explain_query(&result, args.generic, g.format, color()));
+    }
+    Ok(if result.passed { Outcome::Success } else { Outcome::ExpectationFailed })
+}
+
+/// Key under which a saved plan carries the partition tree it was captured on, so that offline
+/// analysis can map partition tables and indexes to their parents. Viewers ignore unknown keys.
+const SAVED_PARTITIONS_KEY: &str = "qcheck partitions";
+
+fn save_plan(path: &Path, plan: &PlanCheck, roots: Option<&BTreeMap<String, String>>) -> Result<()> {
+    let mut value = plan.plan.clone();
+    if let (Some(roots), Some(obj)) = (roots, value.get_mut(0).and_then(|v| v.as_object_mut())) {
+        obj.insert(SAVED_PARTITIONS_KEY.into(), serde_json::to_value(roots).expect("map serializes"));
+    }
+    let text = serde_json::to_string_pretty(&value).expect("plan serializes");
+    std::fs::write(path, text + "\n").at(path)?;
+    eprintln!("qcheck: plan written to {}", path.display());
+    Ok(())
+}
+
+fn explain_offline(g: &Global, plan_file: &Path, expect_from: Option<&Path>, save: Option<&Path>) -> Result<Outcome> {
+    let json = std::fs::read_to_string(plan_file).at(plan_file)?;
+    let query = match expect_from {
+        Some(path) => Some(crate::catalog::parse(path, &std::fs::read_to_string(path).at(path)?)?),
+        None => None,
+    };
+    // A plan captured elsewhere is usually a custom plan (EXPLAIN with literal values).
+    let expectations: Vec<_> = query
+        .iter()
+        .flat_map(|q| q.expects.iter().filter(|e| e.mode != PlanMode::Generic))
+        .collect();
+    // The partition tree saved with the plan by `--save-plan`, else a guess from the relation names
+    // the expectations use (see plan::partition).
+    let saved: Option<BTreeMap<String, String>> = serde_json::from_str::<serde_json::Value>(&json)
+        .ok()
+        .and_then(|v| v.get(0).and_then(|o| o.get(SAVED_PARTITIONS_KEY)).cloned())
+        .and_then(|m| serde_json::from_value(m).ok());
+    let partitions = match saved {
+        Some(roots) => PartitionMap::from_catalog(roots),
+        None => {
+            let named: Vec<_> = expectations.iter().map(|e| e.expectation.clone()).collect();
+            PartitionMap::heuristic(crate::expect::relations_named(&named))
+        }
+    };
+    let plan = PlanCheck::analyse(&json, None, &expectations, &partitions, false)
+        .map_err(|e| Error::Usage(format!("{}: not an EXPLAIN (FORMAT JSON) plan: {e}", plan_file.display())))?;
+    if let Some(path) = save {
+        save_plan(path, &plan, None)?;
+    }
+    if g.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&plan).expect("plan serializes"));
+    } else {
+        let title = format!("Plan from {}", plan_file.display());
+        print!("{}", report::check::explain_plan(&title, &plan, g.format, color()));
+    }
+    Ok(if plan.passed() { Outcome::Success } else { Outcome::ExpectationFailed })
+}
+
+/// The JSON document of `qcheck check --format json`.
+#[derive(serde::Serialize)]
+struct CheckDocument<'a> {
+    passed: bool,
+    target: String,
+    dataset: Option<crate::generate::DatasetMeta>,
+    queries: &'a [QueryCheck],
+}
+
+pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
+    let catalog = args.source.catalog()?;
+    let selected = catalog.select(&args.names)?;
+    let session = open(g, &args.dataset, &args.source)?;
+    let mut client = session.connect()?;
+    let dataset = generate::current_dataset(&mut client)?;
+    let partitions = check::partition_map(&mut client)?;
+    let mut results = Vec::with_capacity(selected.len());
+    for query in selected {
+        results.push(check::check_query(&mut client, query, &[], &partitions)?);
+    }
+    drop(client);
+    let target = session.target.describe();
+    session.close()?;
+
+    let passed = results.iter().all(|r| r.passed);
+    if g.format == Format::Json {
+        let doc = CheckDocument { passed, target, dataset, queries: &results };
+        println!("{}", serde_json::to_string_pretty(&doc).expect("check serializes"));
+    } else {
+        print!("{}", report::check::summary(&results, g.format));
+    }
+    Ok(if passed { Outcome::Success } else { Outcome::ExpectationFailed })
+}

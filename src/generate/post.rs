@@ -1,0 +1,394 @@
+//! After the load: the work that makes the dataset usable, spread over two connections.
+//!
+//! Each partition's exclusion constraint, the strategy's indexes and VACUUM (ANALYZE) are independent
+//! per partition, and the machine has two cores, so two connections pull steps from one queue. What
+//! would serialize them is locking, so the steps are chosen to lock one leaf each:
+//! - exclusion constraints are added per leaf (`add_appointment_partition_exclusion`);
+//! - the strategy's indexes on `appointment` are first built per leaf (`CREATE INDEX ON leaf ...`),
+//!   then `schema::apply_strategy` creates the parent index, which *attaches* the matching leaf indexes
+//!   instead of building them again (PostgreSQL does so for every partition that already has an
+//!   equivalent index), records the strategy, and builds its indexes on the other tables;
+//! - VACUUM (ANALYZE) runs per leaf and per table.
+//!
+//! The derived rows come first: `appointment_boundary_slot` (what the boundary trigger would have
+//! mirrored) and a deterministic sample of audit trails, so that the constraints, indexes and
+//! statistics built afterwards see them.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use postgres::Client;
+
+use super::progress::{Progress, Unit};
+use super::world::World;
+use crate::error::{DbContext, Result};
+use crate::schema::{self, Strategy};
+
+/// One unit of work for a connection.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Sql {
+        label: String,
+        sql: String,
+    },
+    /// A statement whose row count is reported (the derived-data inserts).
+    Insert {
+        label: String,
+        sql: String,
+    },
+    /// `schema::apply_strategy`: attaches the prebuilt leaf indexes, builds the others, records them.
+    ApplyStrategy(Strategy),
+}
+
+impl Step {
+    fn label(&self) -> String {
+        match self {
+            Step::Sql { label, .. } | Step::Insert { label, .. } => label.clone(),
+            Step::ApplyStrategy(s) => format!("strategy {}", s.name),
+        }
+    }
+
+    fn sql(label: impl Into<String>, sql: impl Into<String>) -> Step {
+        Step::Sql {
+            label: label.into(),
+            sql: sql.into(),
+        }
+    }
+}
+
+/// How long one step took.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepTiming {
+    pub phase: String,
+    pub step: String,
+    pub seconds: f64,
+    /// Rows a derived-data step inserted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+}
+
+/// Runs `steps` on the given connections, each pulling the next step when done. The first error
+/// stops the others (after their current step) and is returned.
+pub fn run_parallel(
+    clients: &mut [&mut Client],
+    phase_name: &str,
+    steps: &[Step],
+    progress: &Progress,
+) -> Result<Vec<StepTiming>> {
+    let phase = progress.phase(phase_name, steps.len() as u64, Unit::Steps);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let timings = Mutex::new(Vec::new());
+    let errors = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for client in clients.iter_mut() {
+            let client: &mut Client = client;
+            let (next, failed, timings, errors, phase) =
+                (&next, &failed, &timings, &errors, &phase);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= steps.len() || failed.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let step = &steps[i];
+                    phase.message(&step.label());
+                    let start = Instant::now();
+                    match run_step(client, step) {
+                        Ok(rows) => {
+                            if let Ok(mut t) = timings.lock() {
+                                t.push((
+                                    i,
+                                    StepTiming {
+                                        phase: phase_name.to_string(),
+                                        step: step.label(),
+                                        seconds: start.elapsed().as_secs_f64(),
+                                        rows,
+                                    },
+                                ));
+                            }
+                            phase.inc(1);
+                        }
+                        Err(e) => {
+                            failed.store(true, Ordering::SeqCst);
+                            if let Ok(mut errs) = errors.lock() {
+                                errs.push(e);
+                            }
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let done = steps.len() as u64;
+    if let Some(e) = errors.into_inner().ok().and_then(|mut e| e.pop()) {
+        phase.finish(0);
+        return Err(e);
+    }
+    phase.finish(done);
+    let mut t = timings.into_inner().unwrap_or_default();
+    t.sort_by_key(|(i, _)| *i);
+    Ok(t.into_iter().map(|(_, t)| t).collect())
+}
+
+fn run_step(client: &mut Client, step: &Step) -> Result<Option<u64>> {
+    match step {
+        Step::Sql { label, sql } => {
+            client.batch_execute(sql).db(label.clone())?;
+            Ok(None)
+        }
+        Step::Insert { label, sql } => {
+            Ok(Some(client.execute(sql.as_str(), &[]).db(label.clone())?))
+        }
+        Step::ApplyStrategy(s) => {
+            schema::apply_strategy(client, s)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Session settings for every seeding connection: no statement or lock timeout from the server's
+/// defaults can cut an index build short, and jsonb images of timestamps (the audit trail) are
+/// rendered in UTC whatever the server's TimeZone, so they are the same on every machine.
+pub fn prepare_session(client: &mut Client) -> Result<()> {
+    client
+        .batch_execute(
+            "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0;
+             SET TimeZone = 'UTC';",
+        )
+        .db("preparing a seeding session")
+}
+
+/// The steps that derive data from the loaded appointments and build constraints and leaf indexes.
+pub fn build_steps(w: &World, strategy: &Strategy) -> Vec<Step> {
+    let audited = (w.profile.spec.audit.share * 65536.0).round() as i64;
+    // The order only matters for locks. The derived-data inserts read every leaf (ACCESS SHARE), so
+    // they go first, one per connection; the leaf index builds (SHARE) do not conflict with them; the
+    // exclusion constraints (ACCESS EXCLUSIVE on their leaf) come last, oldest leaf first, while the
+    // last index builds run on the newest leaves.
+    let mut steps = vec![
+        Step::Insert {
+            label: "appointment_boundary_slot".into(),
+            sql: boundary_sql(w),
+        },
+        Step::Insert {
+            label: "appointment_audit".into(),
+            sql: audit_sql(audited),
+        },
+    ];
+    for stmt in schema::split_statements(strategy.sql) {
+        for m in &w.months {
+            if let Some((index, sql)) = leaf_index_statement(&stmt, &m.leaf) {
+                steps.push(Step::sql(format!("{} {index}", m.leaf), sql));
+            }
+        }
+    }
+    for m in &w.months {
+        steps.push(Step::sql(
+            format!("{} exclusion", m.leaf),
+            format!(
+                "SELECT add_appointment_partition_exclusion('{}'::regclass)",
+                m.leaf
+            ),
+        ));
+    }
+    steps
+}
+
+/// The strategy (attach and other tables' indexes) and VACUUM (ANALYZE) of every leaf and table.
+/// The strategy goes first: one connection runs it while the other vacuums the leaves, and the
+/// tables whose statistics may depend on its expression indexes are vacuumed last.
+///
+/// The partitioned parent itself gets no statistics on PostgreSQL before 18: `ANALYZE appointment`
+/// would sample every leaf again (7 s at scale 1, on one core), and autovacuum never analyzes a
+/// partitioned parent either, so production servers look the same. From 18 on, `ANALYZE ONLY`
+/// gathers the parent's own statistics cheaply, and it is done.
+pub fn finish_steps(w: &World, strategy: &Strategy, server_version_num: i32) -> Vec<Step> {
+    let mut steps = vec![Step::ApplyStrategy(strategy.clone())];
+    if server_version_num >= 180000 {
+        steps.push(Step::sql(
+            "analyze only appointment",
+            "ANALYZE ONLY appointment",
+        ));
+    }
+    for m in &w.months {
+        steps.push(Step::sql(
+            format!("vacuum {}", m.leaf),
+            format!("VACUUM (ANALYZE) {}", m.leaf),
+        ));
+    }
+    for t in [
+        "tenant",
+        "provider",
+        "appointment_boundary_slot",
+        "appointment_audit",
+        "patient",
+    ] {
+        steps.push(Step::sql(
+            format!("vacuum {t}"),
+            format!("VACUUM (ANALYZE) {t}"),
+        ));
+    }
+    steps
+}
+
+/// The rows the boundary trigger would have mirrored: the live appointments for which the schema's
+/// own `appointment_near_boundary(slot)` holds. That function is a SQL function PostgreSQL cannot
+/// inline (it is STRICT around a non-strict OR), so calling it on every row costs microseconds each;
+/// a cheap pre-filter keeps only rows that start within the guard's window (480 minutes, the longest
+/// appointment the schema allows) of a month boundary, a superset of the rows it can accept.
+fn boundary_sql(w: &World) -> String {
+    // The bounds are literals: `literal - interval` would be evaluated on every row (timestamptz
+    // arithmetic is only STABLE, so it is not folded into a constant).
+    const WINDOW: i64 = 480 * super::copy::MICROS_PER_MIN;
+    let mut bounds: Vec<i64> = w.months.iter().map(|m| m.lo).collect();
+    bounds.extend(w.months.last().map(|m| m.hi));
+    let near: Vec<String> = bounds
+        .iter()
+        .map(|b| {
+            format!(
+                "(scheduled_at >= {} AND scheduled_at < {})",
+                timestamptz_literal(b - WINDOW),
+                timestamptz_literal(b + WINDOW)
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO appointment_boundary_slot (appointment_id, scheduled_at, tenant_id, provider_id, slot)
+         SELECT id, scheduled_at, tenant_id, provider_id, slot FROM appointment
+          WHERE status <> 'cancelled' AND ({}) AND appointment_near_boundary(slot)",
+        near.join("\n             OR ")
+    )
+}
+
+/// `TIMESTAMPTZ '2026-01-01 00:00:00+00'` from micros since 2000-01-01 UTC.
+fn timestamptz_literal(micros: i64) -> String {
+    let secs = micros.div_euclid(1_000_000) + super::copy::PG_EPOCH_UNIX_SECS;
+    let dt = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
+    format!("TIMESTAMPTZ '{}'", dt.format("%Y-%m-%d %H:%M:%S+00"))
+}
+
+/// The audit trail of a deterministic sample of appointments (by two bytes of their random ids): an
+/// INSERT row with the appointment as booked and, when it is no longer booked, an UPDATE row from
+/// that image to the current one, stamped when the change happened. In key order, so the identity
+/// ids are the same on every run.
+fn audit_sql(threshold: i64) -> String {
+    format!(
+        "WITH s AS (
+             SELECT a.tenant_id, a.id, a.scheduled_at, a.status, a.booked_via, a.created_at, a.updated_at,
+                    to_jsonb(a) AS image,
+                    to_jsonb(a) || jsonb_build_object('status', 'booked', 'cancelled_at', NULL,
+                                                      'updated_at', a.created_at) AS booked
+               FROM appointment a
+              WHERE get_byte(uuid_send(a.id), 14) * 256 + get_byte(uuid_send(a.id), 15) < {threshold})
+         INSERT INTO appointment_audit (tenant_id, appointment_id, operation, actor, changed_at, old_row, new_row)
+         SELECT s.tenant_id, s.id, e.operation, e.actor, e.changed_at, e.old_row, e.new_row
+           FROM s CROSS JOIN LATERAL (VALUES
+                    ('INSERT', s.booked_via, s.created_at, NULL::jsonb, s.booked),
+                    ('UPDATE', 'staff', s.updated_at, s.booked, s.image)
+                ) AS e (operation, actor, changed_at, old_row, new_row)
+          WHERE e.operation = 'INSERT' OR s.status <> 'booked'
+          ORDER BY s.scheduled_at, s.id, e.changed_at, e.operation"
+    )
+}
+
+/// Rewrites a strategy statement `CREATE [UNIQUE] INDEX [IF NOT EXISTS] name ON [ONLY] appointment
+/// ...` into `CREATE [UNIQUE] INDEX ON leaf ...`: the same definition on one partition, unnamed so
+/// PostgreSQL picks a name. Returns the index name and the statement; `None` for statements on
+/// other tables or in another form (those are left to `apply_strategy` as they are).
+pub fn leaf_index_statement(stmt: &str, leaf: &str) -> Option<(String, String)> {
+    let code: String = stmt
+        .lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let code = code.trim().trim_end_matches(';').trim();
+    let mut rest = code;
+    let word = |rest: &mut &str| -> Option<String> {
+        let r = rest.trim_start();
+        let end = r
+            .find(|c: char| c.is_whitespace() || c == '(')
+            .unwrap_or(r.len());
+        let (w, tail) = r.split_at(end);
+        *rest = tail;
+        (!w.is_empty()).then(|| w.to_string())
+    };
+    if !word(&mut rest)?.eq_ignore_ascii_case("CREATE") {
+        return None;
+    }
+    let mut head = "CREATE INDEX".to_string();
+    let mut w = word(&mut rest)?;
+    if w.eq_ignore_ascii_case("UNIQUE") {
+        head = "CREATE UNIQUE INDEX".into();
+        w = word(&mut rest)?;
+    }
+    if !w.eq_ignore_ascii_case("INDEX") {
+        return None;
+    }
+    let mut name = word(&mut rest)?;
+    if name.eq_ignore_ascii_case("IF") {
+        word(&mut rest)?; // NOT
+        word(&mut rest)?; // EXISTS
+        name = word(&mut rest)?;
+    }
+    if name.eq_ignore_ascii_case("CONCURRENTLY") || name.eq_ignore_ascii_case("ON") {
+        return None;
+    }
+    if !word(&mut rest)?.eq_ignore_ascii_case("ON") {
+        return None;
+    }
+    let mut table = word(&mut rest)?;
+    if table.eq_ignore_ascii_case("ONLY") {
+        table = word(&mut rest)?;
+    }
+    if !matches!(
+        table.as_str(),
+        "appointment" | "public.appointment" | "\"appointment\""
+    ) {
+        return None;
+    }
+    Some((
+        name,
+        format!("{head} ON {} {}", schema::quote_ident(leaf), rest.trim()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strategy_statements_become_leaf_statements() {
+        let stmt = "-- day view\nCREATE INDEX appointment_provider_day_idx\n    ON appointment (provider_id, scheduled_at)\n    INCLUDE (status)\n    WHERE status <> 'cancelled';\n";
+        let (name, sql) = leaf_index_statement(stmt, "appointment_y2026m01").unwrap();
+        assert_eq!(name, "appointment_provider_day_idx");
+        assert_eq!(
+            sql,
+            "CREATE INDEX ON \"appointment_y2026m01\" (provider_id, scheduled_at)     INCLUDE (status)     WHERE status <> 'cancelled'"
+        );
+        let (_, sql) = leaf_index_statement(
+            "create unique index if not exists x on only appointment using btree(id)",
+            "l",
+        )
+        .unwrap();
+        assert_eq!(sql, "CREATE UNIQUE INDEX ON \"l\" using btree(id)");
+        assert!(leaf_index_statement("CREATE INDEX p ON patient (mrn);", "l").is_none());
+        assert!(leaf_index_statement("CREATE INDEX ON appointment (id);", "l").is_none());
+        assert!(
+            leaf_index_statement("CREATE INDEX appointment_x ON appointment_audit (id)", "l")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_tuned_strategy_prebuilds_its_appointment_indexes() {
+        let tuned = schema::strategy("tuned").unwrap();
+        let n = schema::split_statements(tuned.sql)
+            .iter()
+            .filter(|s| leaf_index_statement(s, "l").is_some())
+            .count();
+        assert_eq!(n, 3);
+    }
+}

@@ -1,0 +1,457 @@
+//! Seeding end to end: decide whether the database already holds the requested dataset, and if not,
+//! plan, load, build and vacuum it, then record it in `qcheck_meta`.
+//!
+//! This is what other commands call (`ensure_seeded`) before they explain, check or compare queries:
+//! an unchanged request returns at once, a different one re-seeds, a different index strategy on the
+//! same data only swaps the indexes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use postgres::Client;
+use postgres::config::Host;
+use serde::Serialize;
+
+use super::load::{self, TABLES, TriggerMode};
+use super::meta::{self, DatasetMeta, GENERATOR_VERSION};
+use super::post::{self, Step, StepTiming, prepare_session, run_parallel};
+use super::progress::Progress;
+use super::world::World;
+use crate::dataset::{self, Counts, Profile};
+use crate::db::{Session, Target};
+use crate::error::{DbContext, Error, Result};
+use crate::schema::{self, Strategy};
+
+/// `--seed` unless given.
+pub const DEFAULT_SEED: u64 = 42;
+/// Advisory lock key that serializes seeds of one database ("qseed").
+const SEED_LOCK: i64 = 0x71_7365_6564;
+
+/// Estimated bytes on disk per appointment, with its share of patients, every index and constraint,
+/// the audit sample, and headroom for WAL during the load (measured: ~440 bytes at scale 1).
+const EST_BYTES_PER_APPOINTMENT: f64 = 700.0;
+const EST_BYTES_PER_PATIENT: f64 = 400.0;
+/// Cap for servers whose free space qcheck cannot see.
+const EXTERNAL_CAP_BYTES: f64 = 1024.0 * 1024.0 * 1024.0 * 1024.0;
+
+/// What to seed.
+#[derive(Debug, Clone)]
+pub struct SeedRequest {
+    pub profile: Profile,
+    pub scale: f64,
+    pub seed: u64,
+    /// Index strategy (a name from `sql/strategies`).
+    pub strategy: String,
+    /// Seed even if the database holds this dataset already.
+    pub force: bool,
+}
+
+impl SeedRequest {
+    /// Resolves the profile (a built-in name or a .toml path) and checks scale and strategy.
+    pub fn new(profile: &str, scale: f64, seed: u64, strategy: &str) -> Result<SeedRequest> {
+        let scale = dataset::validate_scale(scale)?;
+        schema::strategy(strategy)?;
+        Ok(SeedRequest {
+            profile: Profile::resolve(profile)?,
+            scale,
+            seed,
+            strategy: strategy.to_string(),
+            force: false,
+        })
+    }
+
+    /// The default dataset: `clinic`, scale 1, seed 42, the default strategy.
+    pub fn default_dataset() -> Result<SeedRequest> {
+        SeedRequest::new(
+            dataset::DEFAULT_PROFILE,
+            1.0,
+            DEFAULT_SEED,
+            schema::DEFAULT_STRATEGY,
+        )
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.profile.counts(self.scale)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeedStatus {
+    /// Generated and loaded now.
+    Seeded,
+    /// The database already held this dataset.
+    UpToDate,
+    /// Same data; only the index strategy was swapped.
+    StrategyApplied,
+}
+
+/// One table in the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableSummary {
+    pub table: String,
+    pub rows: u64,
+    /// Leaf partitions (1 for an unpartitioned table).
+    pub partitions: u32,
+    /// Sum over the leaves of `pg_table_size` (heap, TOAST, FSM, VM).
+    pub table_bytes: i64,
+    pub index_bytes: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseTiming {
+    pub phase: String,
+    pub seconds: f64,
+}
+
+/// What `ensure_seeded` did and what the database holds now.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedOutcome {
+    pub status: SeedStatus,
+    /// The target, without password.
+    pub target: String,
+    pub dataset: DatasetMeta,
+    pub tables: Vec<TableSummary>,
+    /// Time per phase of this run (empty when up to date).
+    pub phases: Vec<PhaseTiming>,
+    pub total_seconds: f64,
+    /// Every step of the parallel phases (for `--timings`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepTiming>,
+    /// Seconds from the first appointment COPY to the end of the last (0 when not seeded).
+    #[serde(skip)]
+    pub appointment_copy_seconds: f64,
+}
+
+/// Makes sure the session's database holds the requested dataset, seeding it when it does not.
+pub fn ensure_seeded(
+    session: &Session,
+    request: &SeedRequest,
+    progress: &Progress,
+) -> Result<SeedOutcome> {
+    let start = Instant::now();
+    let mut client = session.connect()?;
+    prepare_session(&mut client)?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&SEED_LOCK])
+        .db("waiting for another seed of this database to finish")?;
+    let result = ensure_locked(session, &mut client, request, progress, start);
+    let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&SEED_LOCK]);
+    result
+}
+
+fn ensure_locked(
+    session: &Session,
+    client: &mut Client,
+    request: &SeedRequest,
+    progress: &Progress,
+    start: Instant,
+) -> Result<SeedOutcome> {
+    let strategy = schema::strategy(&request.strategy)?;
+    // Before anything else: an absurd scale is refused without touching the database.
+    check_disk(session, client, request)?;
+    let migrated = schema::migrate_up(client)?;
+    if !migrated.is_empty() {
+        progress.note(&format!("applied migrations {migrated:?}"));
+    }
+    let wanted = DatasetMeta {
+        profile: request.profile.name.clone(),
+        profile_hash: request.profile.content_hash.clone(),
+        scale: request.scale,
+        seed: request.seed,
+        generator_version: GENERATOR_VERSION,
+        schema_checksum: meta::schema_checksum(client)?,
+        strategy: strategy.name.clone(),
+        digest: String::new(),
+        row_counts: BTreeMap::new(),
+        partitions: request.profile.months().len() as u32,
+        completed_at: String::new(),
+    };
+    if !request.force {
+        if let Some(current) = meta::current_dataset(client)?.filter(|c| c.same_data(&wanted)) {
+            let applied = schema::status(client)?.strategy;
+            if current.strategy == strategy.name && applied.as_deref() == Some(&strategy.name) {
+                return Ok(SeedOutcome {
+                    status: SeedStatus::UpToDate,
+                    target: session.target.describe(),
+                    tables: summary(client, &current.row_counts)?,
+                    dataset: current,
+                    phases: Vec::new(),
+                    total_seconds: start.elapsed().as_secs_f64(),
+                    steps: Vec::new(),
+                    appointment_copy_seconds: 0.0,
+                });
+            }
+            return switch_strategy(session, client, current, &strategy, progress, start);
+        }
+    }
+    reseed(session, client, request, wanted, &strategy, progress, start)
+}
+
+/// Same data, another index strategy: drop the old indexes, build the new ones per leaf on two
+/// connections, attach them, refresh the statistics of the unpartitioned tables (expression indexes
+/// get statistics of their own).
+fn switch_strategy(
+    session: &Session,
+    client: &mut Client,
+    current: DatasetMeta,
+    strategy: &Strategy,
+    progress: &Progress,
+    start: Instant,
+) -> Result<SeedOutcome> {
+    // Until the switch completes the record names no strategy, so an interrupted switch is redone.
+    meta::set_strategy(client, "")?;
+    schema::drop_strategy_indexes(client)?;
+    let mut second = session.connect()?;
+    prepare_session(&mut second)?;
+    let leaves = load::existing_leaves(client)?;
+    let mut steps = Vec::new();
+    for stmt in schema::split_statements(strategy.sql) {
+        for leaf in &leaves {
+            if let Some((index, sql)) = post::leaf_index_statement(&stmt, leaf) {
+                steps.push(Step::Sql {
+                    label: format!("{leaf} {index}"),
+                    sql,
+                });
+            }
+        }
+    }
+    let t = Instant::now();
+    let mut timings = run_parallel(
+        &mut [&mut *client, &mut second],
+        "indexes",
+        &steps,
+        progress,
+    )?;
+    let mut phases = vec![PhaseTiming {
+        phase: "indexes".into(),
+        seconds: t.elapsed().as_secs_f64(),
+    }];
+    let mut finish = vec![Step::ApplyStrategy(strategy.clone())];
+    for table in ["tenant", "provider", "patient", "appointment_audit"] {
+        finish.push(Step::Sql {
+            label: format!("analyze {table}"),
+            sql: format!("ANALYZE {table}"),
+        });
+    }
+    let t = Instant::now();
+    timings.extend(run_parallel(
+        &mut [&mut *client, &mut second],
+        "strategy",
+        &finish,
+        progress,
+    )?);
+    phases.push(PhaseTiming {
+        phase: "strategy".into(),
+        seconds: t.elapsed().as_secs_f64(),
+    });
+    meta::set_strategy(client, &strategy.name)?;
+    let dataset = meta::current_dataset(client)?.unwrap_or(current);
+    Ok(SeedOutcome {
+        status: SeedStatus::StrategyApplied,
+        target: session.target.describe(),
+        tables: summary(client, &dataset.row_counts)?,
+        dataset,
+        phases,
+        total_seconds: start.elapsed().as_secs_f64(),
+        steps: timings,
+        appointment_copy_seconds: 0.0,
+    })
+}
+
+fn reseed(
+    session: &Session,
+    client: &mut Client,
+    request: &SeedRequest,
+    mut wanted: DatasetMeta,
+    strategy: &Strategy,
+    progress: &Progress,
+    start: Instant,
+) -> Result<SeedOutcome> {
+    // First of all: from here on the database holds no trusted dataset until the end.
+    meta::clear(client)?;
+    let mut phases = Vec::new();
+    let mut phase = |name: &str, since: Instant| {
+        phases.push(PhaseTiming {
+            phase: name.into(),
+            seconds: since.elapsed().as_secs_f64(),
+        })
+    };
+
+    let t = Instant::now();
+    let world = World::plan(&request.profile, request.scale, request.seed)?;
+    phase("plan", t);
+
+    let superuser: bool = client
+        .query_one("SELECT current_setting('is_superuser') = 'on'", &[])
+        .db("checking privileges")?
+        .get(0);
+    let mode = if superuser {
+        TriggerMode::Replica
+    } else {
+        TriggerMode::DisableUserTriggers
+    };
+    let mut second = session.connect()?;
+    prepare_session(&mut second)?;
+
+    let t = Instant::now();
+    let loaded = load::load(&mut [&mut *client, &mut second], &world, mode, progress)?;
+    phase("load", t);
+
+    let t = Instant::now();
+    let build = post::build_steps(&world, strategy);
+    let mut steps = run_parallel(&mut [&mut *client, &mut second], "build", &build, progress)?;
+    phase("constraints+indexes", t);
+
+    let t = Instant::now();
+    let version: i32 = client
+        .query_one("SELECT current_setting('server_version_num')::int4", &[])
+        .db("reading the server version")?
+        .get(0);
+    let finish = post::finish_steps(&world, strategy, version);
+    steps.extend(run_parallel(
+        &mut [&mut *client, &mut second],
+        "vacuum",
+        &finish,
+        progress,
+    )?);
+    phase("strategy+vacuum", t);
+    drop(second);
+
+    let mut row_counts: BTreeMap<String, u64> = BTreeMap::new();
+    for (seg, rows) in loaded.segments.iter().zip(&loaded.produced.rows) {
+        *row_counts.entry(seg.table().to_string()).or_default() += rows;
+    }
+    for s in &steps {
+        if let Some(rows) = s.rows {
+            row_counts.insert(s.step.clone(), rows);
+        }
+    }
+    wanted.digest = loaded.produced.digest.clone();
+    wanted.row_counts = row_counts;
+    let t = Instant::now();
+    let dataset = meta::write(client, &wanted)?;
+    let tables = summary(client, &dataset.row_counts)?;
+    phase("record", t);
+    Ok(SeedOutcome {
+        status: SeedStatus::Seeded,
+        target: session.target.describe(),
+        dataset,
+        tables,
+        phases,
+        total_seconds: start.elapsed().as_secs_f64(),
+        steps,
+        appointment_copy_seconds: loaded.appointment_copy.as_secs_f64(),
+    })
+}
+
+/// Rows (as recorded), partitions and sizes of every dataset table. A partitioned table's own size
+/// is 0: the leaves of `pg_partition_tree` are summed.
+pub fn summary(client: &mut Client, rows: &BTreeMap<String, u64>) -> Result<Vec<TableSummary>> {
+    let names: Vec<String> = TABLES.iter().rev().map(|t| t.to_string()).collect();
+    let result = client
+        .query(
+            "SELECT t.name, count(*)::int4,
+                    coalesce(sum(pg_table_size(p.relid)), 0)::int8,
+                    coalesce(sum(pg_indexes_size(p.relid)), 0)::int8
+               FROM unnest($1::text[]) WITH ORDINALITY AS t(name, ord)
+               CROSS JOIN LATERAL (
+                     SELECT relid FROM pg_partition_tree(t.name::regclass) WHERE isleaf
+                     UNION ALL -- pg_partition_tree lists nothing for an unpartitioned table
+                     SELECT oid FROM pg_class WHERE oid = t.name::regclass AND relkind = 'r'
+                    ) AS p
+              GROUP BY t.name, t.ord ORDER BY t.ord",
+            &[&names],
+        )
+        .db("measuring table sizes")?;
+    Ok(result
+        .iter()
+        .map(|r| {
+            let table: String = r.get(0);
+            TableSummary {
+                rows: rows.get(&table).copied().unwrap_or(0),
+                table,
+                partitions: r.get::<_, i32>(1) as u32,
+                table_bytes: r.get(2),
+                index_bytes: r.get(3),
+            }
+        })
+        .collect())
+}
+
+/// Refuses a scale whose estimated size does not fit the server's disk (free space plus what the
+/// current dataset occupies, which the seed replaces), or a sane cap when the disk is not visible.
+fn check_disk(session: &Session, client: &mut Client, request: &SeedRequest) -> Result<()> {
+    let c = request.counts();
+    let need = c.appointments as f64 * EST_BYTES_PER_APPOINTMENT
+        + c.patients as f64 * EST_BYTES_PER_PATIENT;
+    let current: i64 = client
+        .query_one("SELECT pg_database_size(current_database())", &[])
+        .db("measuring the database")?
+        .get(0);
+    let (room, what) = match free_space(session, client) {
+        Some((path, free)) => (
+            free as f64 + current as f64,
+            format!("{} has {} free", path.display(), human_bytes(free as f64)),
+        ),
+        None => (
+            EXTERNAL_CAP_BYTES,
+            format!(
+                "qcheck cannot see this server's disk and caps datasets at {}",
+                human_bytes(EXTERNAL_CAP_BYTES)
+            ),
+        ),
+    };
+    if need > room {
+        return Err(Error::Dataset(format!(
+            "--scale {} of profile `{}` needs about {} on disk ({} appointments), but {what}: lower --scale",
+            request.scale,
+            request.profile.name,
+            human_bytes(need),
+            super::progress::thousands(c.appointments)
+        )));
+    }
+    Ok(())
+}
+
+/// The server's data folder and its free bytes, when qcheck can see them: the embedded cluster, or a
+/// server on this machine (Unix socket or localhost) that tells a superuser its data_directory.
+fn free_space(session: &Session, client: &mut Client) -> Option<(PathBuf, u64)> {
+    let path = match &session.target {
+        Target::Embedded(c) => c.data_dir(),
+        Target::Server(cfg) => {
+            let local = cfg.get_hosts().iter().all(|h| match h {
+                Host::Unix(_) => true,
+                Host::Tcp(name) => matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1"),
+            });
+            if !local {
+                return None;
+            }
+            let row = client
+                .query_one("SELECT current_setting('data_directory', true)", &[])
+                .ok()?;
+            PathBuf::from(row.get::<_, Option<String>>(0)?)
+        }
+    };
+    let st = nix::sys::statvfs::statvfs(&path).ok()?;
+    Some((
+        path,
+        st.blocks_available() as u64 * st.fragment_size() as u64,
+    ))
+}
+
+pub fn human_bytes(b: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = b;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{v:.0} {}", UNITS[i])
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}

@@ -1,0 +1,324 @@
+//! `qcheck seed --timings`: the seed's performance as ratios measured in one run on one server.
+//!
+//! Three figures, each against its own baseline, so they mean the same on a fast or a slow machine:
+//! - the seed's appointment load throughput against a raw server-side binary `COPY appointment FROM
+//!   'file'` of the identical rows into the same (empty, constraint-free) partitioned table — and, for
+//!   the record, text COPY of the same rows, which is why the loader uses binary;
+//! - the generator alone (generation and encoding on one core; the digest on the receiving thread,
+//!   as in a load), in rows per second;
+//! - the seed end to end against the serial sum of its unavoidable steps, each run alone one after
+//!   another: the COPY, every exclusion constraint, every strategy index, VACUUM (ANALYZE).
+//!
+//! It seeds (forced), then measures the baselines in the same database, which leaves the same complete
+//! dataset behind (the appointments are reloaded from the file, constraints and indexes rebuilt).
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use postgres::Client;
+use serde::Serialize;
+
+use super::load::{existing_leaves, in_transaction};
+use super::meta;
+use super::post::prepare_session;
+use super::produce::{Segment, produce_to_nothing};
+use super::progress::Progress;
+use super::rows::{APPOINTMENT_COLUMNS, Appointment};
+use super::seed::{SeedOutcome, SeedRequest, ensure_seeded};
+use super::world::World;
+use crate::db::Session;
+use crate::error::{DbContext, Error, IoContext, Result};
+use crate::schema;
+
+/// One step of the serial baseline.
+#[derive(Debug, Clone, Serialize)]
+pub struct SerialStep {
+    pub step: String,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Timings {
+    pub seed: SeedOutcome,
+    pub appointments: u64,
+    pub generator_seconds: f64,
+    pub copy_binary_seconds: f64,
+    pub copy_text_seconds: f64,
+    pub serial: Vec<SerialStep>,
+}
+
+impl Timings {
+    pub fn generator_rows_per_sec(&self) -> f64 {
+        self.appointments as f64 / self.generator_seconds
+    }
+    pub fn seed_load_rows_per_sec(&self) -> f64 {
+        self.appointments as f64 / self.seed.appointment_copy_seconds
+    }
+    pub fn copy_binary_rows_per_sec(&self) -> f64 {
+        self.appointments as f64 / self.copy_binary_seconds
+    }
+    pub fn copy_text_rows_per_sec(&self) -> f64 {
+        self.appointments as f64 / self.copy_text_seconds
+    }
+    /// Seed load throughput / raw binary COPY throughput (target >= 0.8).
+    pub fn load_ratio(&self) -> f64 {
+        self.seed_load_rows_per_sec() / self.copy_binary_rows_per_sec()
+    }
+    pub fn serial_sum(&self) -> f64 {
+        self.serial.iter().map(|s| s.seconds).sum()
+    }
+    /// Seed end to end / serial sum of its unavoidable steps (target <= 0.8).
+    pub fn end_to_end_ratio(&self) -> f64 {
+        self.seed.total_seconds / self.serial_sum()
+    }
+
+    /// (measure, value, target) rows for the report table.
+    pub fn rows(&self) -> Vec<Vec<String>> {
+        let m = |v: f64| format!("{:.2}M rows/s", v / 1e6);
+        let group = |prefix: &str| {
+            let steps: Vec<&SerialStep> = self
+                .serial
+                .iter()
+                .filter(|s| s.step.starts_with(prefix))
+                .collect();
+            (steps.len(), steps.iter().map(|s| s.seconds).sum::<f64>())
+        };
+        let (nx, tx) = group("exclusion ");
+        let (ni, ti) = group("index ");
+        let (_, tc) = group("COPY");
+        let (_, tv) = group("VACUUM");
+        vec![
+            vec![
+                "generator alone (generate + encode on 1 core, digest on the receiving thread)"
+                    .into(),
+                m(self.generator_rows_per_sec()),
+                ">= 3M rows/s".into(),
+            ],
+            vec![
+                "seed: appointment load (COPY FREEZE per leaf, generator overlapped)".into(),
+                format!(
+                    "{} = {:.2}x raw binary COPY",
+                    m(self.seed_load_rows_per_sec()),
+                    self.load_ratio()
+                ),
+                ">= 0.8x".into(),
+            ],
+            vec![
+                "raw server-side COPY FROM file, binary".into(),
+                m(self.copy_binary_rows_per_sec()),
+                String::new(),
+            ],
+            vec![
+                "raw server-side COPY FROM file, text".into(),
+                format!(
+                    "{} (binary is {:.1}x faster)",
+                    m(self.copy_text_rows_per_sec()),
+                    self.copy_text_seconds / self.copy_binary_seconds
+                ),
+                String::new(),
+            ],
+            vec![
+                "serial sum of the unavoidable steps".into(),
+                format!(
+                    "{:.1} s (COPY {tc:.1} s, {nx} exclusion constraints {tx:.1} s, {ni} indexes {ti:.1} s, VACUUM (ANALYZE) {tv:.1} s)",
+                    self.serial_sum()
+                ),
+                String::new(),
+            ],
+            vec![
+                "seed end to end".into(),
+                format!(
+                    "{:.1} s = {:.2}x the serial sum",
+                    self.seed.total_seconds,
+                    self.end_to_end_ratio()
+                ),
+                "<= 0.8x".into(),
+            ],
+        ]
+    }
+}
+
+/// Seeds `request` (forced) and measures the baselines. Needs a superuser (server-side COPY FROM a
+/// file, which the server reads itself: it must run on this machine).
+pub fn measure(session: &Session, request: &SeedRequest, progress: &Progress) -> Result<Timings> {
+    let mut forced = request.clone();
+    forced.force = true;
+    let seed = ensure_seeded(session, &forced, progress)?;
+
+    progress.note("timings: the generator alone ...");
+    let world = World::plan(&request.profile, request.scale, request.seed)?;
+    let segs: Vec<Segment> = (0..world.months.len()).map(Segment::Appointments).collect();
+    // Best of three: the machine is shared, and the generator's own speed is what is asked.
+    let mut generator_seconds = f64::INFINITY;
+    let mut appointments = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let produced = produce_to_nothing(&world, &segs)
+            .ok_or_else(|| Error::Dataset("the generator stopped".into()))?;
+        generator_seconds = generator_seconds.min(t.elapsed().as_secs_f64());
+        appointments = produced.rows.iter().sum();
+    }
+
+    progress.note("timings: writing the appointments to files for server-side COPY ...");
+    let files = CopyFiles::write(&world)?;
+    let mut client = session.connect()?;
+    prepare_session(&mut client)?;
+    meta::clear(&mut client)?;
+
+    progress.note("timings: text COPY FROM file (rolled back) ...");
+    // Measured inside a transaction that is rolled back: the dataset stays as the seed loaded it.
+    client
+        .batch_execute("BEGIN")
+        .db("text COPY baseline: BEGIN")?;
+    let text = copy_from_file(&mut client, &world, &files.text, "text");
+    let _ = client.batch_execute("ROLLBACK");
+    let copy_text_seconds = text?;
+
+    progress.note("timings: binary COPY FROM file ...");
+    let mut serial = Vec::new();
+    let copy_binary_seconds = in_transaction(&mut client, "binary COPY baseline", |c| {
+        copy_from_file(c, &world, &files.binary, "binary")
+    })?;
+    serial.push(SerialStep {
+        step: "COPY".into(),
+        seconds: copy_binary_seconds,
+    });
+
+    progress.note("timings: exclusion constraints, one after another ...");
+    for leaf in existing_leaves(&mut client)? {
+        let t = Instant::now();
+        client
+            .execute(
+                "SELECT add_appointment_partition_exclusion($1::text::regclass)",
+                &[&leaf],
+            )
+            .db(format!("exclusion constraint of {leaf}"))?;
+        serial.push(SerialStep {
+            step: format!("exclusion {leaf}"),
+            seconds: t.elapsed().as_secs_f64(),
+        });
+    }
+    progress.note("timings: strategy indexes, one after another ...");
+    let strategy = schema::strategy(&request.strategy)?;
+    for built in schema::apply_strategy(&mut client, &strategy)? {
+        serial.push(SerialStep {
+            step: format!("index {}", built.name),
+            seconds: built.build_ms / 1e3,
+        });
+    }
+    progress.note("timings: VACUUM (ANALYZE) ...");
+    let t = Instant::now();
+    client
+        .batch_execute("VACUUM (ANALYZE)")
+        .db("VACUUM (ANALYZE) baseline")?;
+    serial.push(SerialStep {
+        step: "VACUUM (ANALYZE)".into(),
+        seconds: t.elapsed().as_secs_f64(),
+    });
+
+    // Same rows, constraints, indexes and statistics as the seed left: the dataset is complete again.
+    meta::write(&mut client, &seed.dataset)?;
+    Ok(Timings {
+        seed,
+        appointments,
+        generator_seconds,
+        copy_binary_seconds,
+        copy_text_seconds,
+        serial,
+    })
+}
+
+/// Replaces the appointment partitions by empty ones without exclusion constraints (and drops the
+/// strategy's indexes), as the seed's load sees them, then COPYs the file in through the parent.
+fn copy_from_file(c: &mut Client, w: &World, file: &std::path::Path, format: &str) -> Result<f64> {
+    c.batch_execute("SET LOCAL session_replication_role = replica")
+        .db("silencing triggers (--timings needs a superuser)")?;
+    schema::drop_strategy_indexes(c)?;
+    let leaves = existing_leaves(c)?;
+    if !leaves.is_empty() {
+        let list: Vec<String> = leaves.iter().map(|l| schema::quote_ident(l)).collect();
+        c.batch_execute(&format!("DROP TABLE {}", list.join(", ")))
+            .db("dropping the partitions")?;
+    }
+    for m in &w.months {
+        c.execute(
+            "SELECT create_appointment_partition($1, false)",
+            &[&m.first],
+        )
+        .db(format!("creating {}", m.leaf))?;
+    }
+    let sql = format!(
+        "COPY appointment ({APPOINTMENT_COLUMNS}) FROM '{}' (FORMAT {format})",
+        file.display()
+    );
+    let t = Instant::now();
+    c.batch_execute(&sql).db(format!(
+        "{format} COPY FROM {} (the server must run on this machine)",
+        file.display()
+    ))?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// The appointments as a binary and a text COPY file under /tmp, readable by the server's OS user;
+/// removed when dropped.
+struct CopyFiles {
+    binary: PathBuf,
+    text: PathBuf,
+}
+
+impl CopyFiles {
+    fn write(w: &World) -> Result<CopyFiles> {
+        let base = std::env::temp_dir().join(format!("qcheck-timings-{}", std::process::id()));
+        let files = CopyFiles {
+            binary: base.with_extension("bin"),
+            text: base.with_extension("txt"),
+        };
+        let mut bin = std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(&files.binary).at(&files.binary)?,
+        );
+        let mut txt = std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(&files.text).at(&files.text)?,
+        );
+        bin.write_all(super::copy::BINARY_HEADER)
+            .at(&files.binary)?;
+        let (mut bbuf, mut tbuf) = (Vec::with_capacity(1 << 20), Vec::with_capacity(1 << 20));
+        let mut failed = None;
+        for m in 0..w.months.len() {
+            w.month_appointments(m, &mut |a: &Appointment| {
+                a.encode_binary(w, &mut bbuf);
+                a.encode_text(w, &mut tbuf);
+                if bbuf.len() > (1 << 20) {
+                    if let Err(e) = bin.write_all(&bbuf).and_then(|_| txt.write_all(&tbuf)) {
+                        failed.get_or_insert(e);
+                    }
+                    bbuf.clear();
+                    tbuf.clear();
+                }
+            });
+        }
+        if let Some(e) = failed {
+            return Err(Error::io(&files.binary, e));
+        }
+        bin.write_all(&bbuf).at(&files.binary)?;
+        bin.write_all(super::copy::BINARY_TRAILER)
+            .at(&files.binary)?;
+        txt.write_all(&tbuf).at(&files.text)?;
+        bin.flush().at(&files.binary)?;
+        txt.flush().at(&files.text)?;
+        for f in [&files.binary, &files.text] {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).at(f)?;
+        }
+        Ok(files)
+    }
+}
+
+impl Drop for CopyFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.binary);
+        let _ = std::fs::remove_file(&self.text);
+    }
+}

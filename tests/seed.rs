@@ -1,0 +1,452 @@
+//! The generator and loader against a real PostgreSQL (the shared throwaway cluster of this test
+//! binary, one database per test): `qcheck seed` on the `tiny` profile is deterministic, follows the
+//! profile, never breaks the schema's rules, leaves index-only scans without heap fetches, is cached,
+//! and survives being killed mid-COPY.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use postgres::Client;
+use qcheck::dataset::Profile;
+use qcheck::db::{Session, Target};
+use qcheck::generate::produce::{produce_to_nothing, segments};
+use qcheck::generate::{
+    Progress, SeedOutcome, SeedRequest, SeedStatus, World, current_dataset, ensure_seeded,
+};
+
+/// The digest of `tiny` at scale 1 with seed 42. It changes only when the generator's output does
+/// (then bump `GENERATOR_VERSION` too): same profile, scale and seed, same rows, on every machine.
+const TINY_DIGEST: &str = "7e209f65c79177e9354680417a96798d015f70e9923d086aac230610a64a1a5b";
+
+/// A session on a fresh test database, as `--database-url` would give.
+fn session(tag: &str) -> (String, Session) {
+    let (name, _) = common::fresh_db(tag);
+    let cfg = common::cluster().session.config(Some(&name));
+    let session = Target::Server(cfg).open().unwrap();
+    (name, session)
+}
+
+fn request(scale: f64, seed: u64) -> SeedRequest {
+    SeedRequest::new("tiny", scale, seed, "tuned").unwrap()
+}
+
+fn seed(session: &Session, scale: f64, seed: u64) -> SeedOutcome {
+    ensure_seeded(session, &request(scale, seed), &Progress::quiet()).unwrap()
+}
+
+fn count(client: &mut Client, sql: &str) -> i64 {
+    client.query_one(sql, &[]).unwrap().get(0)
+}
+
+#[test]
+fn the_digest_is_stable_across_fresh_seeds_and_pinned() {
+    let (_, a) = session("digest_a");
+    let (_, b) = session("digest_b");
+    let first = seed(&a, 1.0, 42);
+    let second = seed(&b, 1.0, 42);
+    assert_eq!(first.status, SeedStatus::Seeded);
+    assert_eq!(first.dataset.digest, second.dataset.digest);
+    assert_eq!(first.dataset.digest, TINY_DIGEST);
+    // The digest is the generator's, computed client-side: the same without any database.
+    let world = World::plan(&Profile::resolve("tiny").unwrap(), 1.0, 42).unwrap();
+    let produced = produce_to_nothing(&world, &segments(&world)).unwrap();
+    assert_eq!(produced.digest, TINY_DIGEST);
+}
+
+#[test]
+fn row_counts_follow_the_profile_at_two_scales() {
+    let profile = Profile::resolve("tiny").unwrap();
+    for (tag, scale) in [("counts_1", 1.0), ("counts_3", 3.0)] {
+        let (name, s) = session(tag);
+        let outcome = seed(&s, scale, 7);
+        let want = profile.counts(scale);
+        let mut c = common::connect(&name);
+        assert_eq!(
+            count(&mut c, "SELECT count(*) FROM tenant"),
+            want.tenants as i64
+        );
+        assert_eq!(
+            count(&mut c, "SELECT count(*) FROM provider"),
+            want.providers as i64
+        );
+        assert_eq!(
+            count(&mut c, "SELECT count(*) FROM patient"),
+            want.patients as i64
+        );
+        assert_eq!(
+            count(&mut c, "SELECT count(*) FROM appointment"),
+            want.appointments as i64
+        );
+        let leaves = count(
+            &mut c,
+            "SELECT count(*) FROM pg_partition_tree('appointment') WHERE isleaf",
+        );
+        assert_eq!(leaves, profile.months().len() as i64);
+        // Every leaf got its exclusion constraint after the load.
+        let constrained = count(
+            &mut c,
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'x' AND conname LIKE 'appointment_y%_no_overlap'",
+        );
+        assert_eq!(constrained, leaves);
+        // The summary reports what the database holds.
+        let appt = outcome
+            .tables
+            .iter()
+            .find(|t| t.table == "appointment")
+            .unwrap();
+        assert_eq!(appt.rows, want.appointments);
+        assert_eq!(appt.partitions as i64, leaves);
+        assert!(appt.table_bytes > 0 && appt.index_bytes > 0);
+    }
+}
+
+#[test]
+fn the_data_keeps_every_rule_of_the_schema() {
+    let (name, s) = session("rules");
+    seed(&s, 1.0, 42);
+    let mut c = common::connect(&name);
+    // No two appointments of a provider overlap, whatever their status or partition.
+    let overlaps = count(
+        &mut c,
+        "SELECT count(*) FROM appointment a JOIN appointment b
+            ON a.provider_id = b.provider_id AND (a.id, a.scheduled_at) < (b.id, b.scheduled_at)
+           AND a.slot && b.slot",
+    );
+    assert_eq!(overlaps, 0);
+    // Every reference stays inside its tenant (the load bypassed the foreign-key triggers).
+    for (what, sql) in [
+        (
+            "provider",
+            "SELECT count(*) FROM appointment a WHERE NOT EXISTS
+               (SELECT FROM provider p WHERE p.id = a.provider_id AND p.tenant_id = a.tenant_id)",
+        ),
+        (
+            "patient",
+            "SELECT count(*) FROM appointment a WHERE NOT EXISTS
+               (SELECT FROM patient p WHERE p.id = a.patient_id AND p.tenant_id = a.tenant_id)",
+        ),
+        (
+            "tenant of provider",
+            "SELECT count(*) FROM provider p WHERE NOT EXISTS (SELECT FROM tenant t WHERE t.id = p.tenant_id)",
+        ),
+        (
+            "tenant of patient",
+            "SELECT count(*) FROM patient p WHERE NOT EXISTS (SELECT FROM tenant t WHERE t.id = p.tenant_id)",
+        ),
+        (
+            "deleted patient booked after deletion",
+            "SELECT count(*) FROM appointment a JOIN patient p ON p.id = a.patient_id
+              WHERE p.deleted_at IS NOT NULL AND upper(a.slot) > p.deleted_at",
+        ),
+        (
+            "live MRN used twice",
+            "SELECT count(*) FROM (SELECT tenant_id, mrn FROM patient WHERE deleted_at IS NULL
+                                   GROUP BY 1, 2 HAVING count(*) > 1) d",
+        ),
+    ] {
+        assert_eq!(count(&mut c, sql), 0, "{what}");
+    }
+    // Past appointments are completed / no-show / cancelled, upcoming ones booked / cancelled, in
+    // roughly the profile's mix (tiny: 75/10/15 and 85/15).
+    let as_of = "TIMESTAMPTZ '2026-04-15 00:00 UTC'";
+    assert_eq!(
+        count(
+            &mut c,
+            &format!(
+                "SELECT count(*) FROM appointment WHERE upper(slot) <= {as_of} AND status = 'booked'"
+            )
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            &format!(
+                "SELECT count(*) FROM appointment WHERE upper(slot) > {as_of} AND status IN ('completed', 'no_show')"
+            )
+        ),
+        0
+    );
+    let share = |c: &mut Client, when: &str, status: &str| -> f64 {
+        let row = c
+            .query_one(
+                &format!(
+                    "SELECT (count(*) FILTER (WHERE status = '{status}'))::float8 / count(*) FROM appointment
+                      WHERE {when}"
+                ),
+                &[],
+            )
+            .unwrap();
+        row.get(0)
+    };
+    let past = format!("upper(slot) <= {as_of}");
+    let future = format!("upper(slot) > {as_of}");
+    for (when, status, want) in [
+        (&past, "completed", 0.75),
+        (&past, "no_show", 0.10),
+        (&past, "cancelled", 0.15),
+        (&future, "booked", 0.85),
+        (&future, "cancelled", 0.15),
+    ] {
+        let got = share(&mut c, when, status);
+        assert!(
+            (got - want).abs() < 0.04,
+            "{status} when {when}: {got} vs {want}"
+        );
+    }
+    // Some appointments cross midnight UTC, and the boundary guard mirrors what it should.
+    assert!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM appointment WHERE lower(slot)::date <> (upper(slot) - interval '1 us')::date"
+        ) > 0
+    );
+    let mirror = count(
+        &mut c,
+        "SELECT count(*) FROM appointment WHERE status <> 'cancelled' AND appointment_near_boundary(slot)",
+    );
+    assert!(mirror > 0);
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM appointment_boundary_slot"),
+        mirror
+    );
+    // Audit trails: an INSERT for every sampled appointment, an UPDATE for those no longer booked.
+    assert!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM appointment_audit WHERE operation = 'INSERT'"
+        ) > 0
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM appointment_audit u JOIN appointment a ON a.id = u.appointment_id
+              WHERE u.operation = 'UPDATE' AND (a.status = 'booked' OR u.new_row->>'status' <> a.status::text)"
+        ),
+        0
+    );
+}
+
+/// Every node of an EXPLAIN (FORMAT JSON) plan.
+fn nodes(plan: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    out.push(plan.clone());
+    if let Some(children) = plan.get("Plans").and_then(|p| p.as_array()) {
+        for child in children {
+            nodes(child, out);
+        }
+    }
+}
+
+#[test]
+fn the_provider_day_index_scan_has_zero_heap_fetches_right_after_seeding() {
+    let (name, s) = session("heap_fetches");
+    seed(&s, 1.0, 42);
+    let mut c = common::connect(&name);
+    c.batch_execute("SET enable_seqscan = off; SET enable_bitmapscan = off")
+        .unwrap();
+    let provider: uuid::Uuid = c
+        .query_one(
+            "SELECT provider_id FROM appointment WHERE scheduled_at >= '2026-03-02' AND scheduled_at < '2026-03-03'
+              GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let row = c
+        .query_one(
+            "EXPLAIN (ANALYZE, FORMAT JSON)
+             SELECT scheduled_at, duration_min, status, patient_id FROM appointment
+              WHERE provider_id = $1 AND scheduled_at >= '2026-03-02' AND scheduled_at < '2026-03-03'
+                AND status <> 'cancelled' ORDER BY scheduled_at",
+            &[&provider],
+        )
+        .unwrap();
+    let doc: serde_json::Value = row.get(0);
+    let mut all = Vec::new();
+    nodes(&doc[0]["Plan"], &mut all);
+    let scans: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|n| n["Node Type"] == "Index Only Scan")
+        .collect();
+    assert!(!scans.is_empty(), "{doc:#}");
+    for scan in scans {
+        assert!(
+            scan["Index Name"]
+                .as_str()
+                .unwrap()
+                .contains("provider_id_scheduled_at"),
+            "{scan:#}"
+        );
+        assert_eq!(scan["Heap Fetches"], 0, "{scan:#}");
+        assert!(scan["Actual Rows"].as_u64().unwrap() > 0, "{scan:#}");
+    }
+    // The leaf indexes were attached to the strategy's parent index.
+    let attached = count(
+        &mut c,
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'appointment_provider_day_idx'::regclass",
+    );
+    assert_eq!(attached, 4);
+}
+
+#[test]
+fn the_same_request_is_a_no_op_and_a_different_one_reseeds() {
+    let (name, s) = session("cache");
+    let first = seed(&s, 1.0, 42);
+    let mut c = common::connect(&name);
+    let filenodes = |c: &mut Client| -> Vec<i64> {
+        c.query(
+            "SELECT pg_relation_filenode(relid)::int8 FROM pg_partition_tree('appointment') WHERE isleaf ORDER BY relid",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    };
+    let before = filenodes(&mut c);
+    let t = Instant::now();
+    let again = seed(&s, 1.0, 42);
+    assert_eq!(again.status, SeedStatus::UpToDate);
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(again.dataset, first.dataset);
+    assert_eq!(
+        filenodes(&mut c),
+        before,
+        "an up-to-date dataset is not touched"
+    );
+
+    // Another index strategy on the same data swaps the indexes only.
+    let other = SeedRequest::new("tiny", 1.0, 42, "fk-only").unwrap();
+    let swapped = ensure_seeded(&s, &other, &Progress::quiet()).unwrap();
+    assert_eq!(swapped.status, SeedStatus::StrategyApplied);
+    assert_eq!(swapped.dataset.digest, first.dataset.digest);
+    assert_eq!(filenodes(&mut c), before);
+    let status = qcheck::schema::status(&mut c).unwrap();
+    assert_eq!(status.strategy.as_deref(), Some("fk-only"));
+
+    // Another seed is another dataset.
+    let reseeded = seed(&s, 1.0, 43);
+    assert_eq!(reseeded.status, SeedStatus::Seeded);
+    assert_ne!(reseeded.dataset.digest, first.dataset.digest);
+    assert_ne!(filenodes(&mut c), before);
+    assert_eq!(current_dataset(&mut c).unwrap().unwrap().seed, 43);
+}
+
+#[test]
+fn a_seed_killed_during_copy_is_detected_and_redone() {
+    let (name, _) = common::fresh_db("killed");
+    let url = common::url(&name);
+    let home = common::temp_home("killed");
+    let mut watcher = common::connect(&name);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qcheck"))
+        .args([
+            "--database-url",
+            &url,
+            "seed",
+            "--profile",
+            "tiny",
+            "--scale",
+            "20",
+        ])
+        .env("QCHECK_HOME", &home)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the server is ingesting appointments, then kill the process hard.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut caught = false;
+    while Instant::now() < deadline {
+        let copying = count(
+            &mut watcher,
+            &format!(
+                // The leaves are created inside the load transaction, invisible to this session:
+                // a COPY into a relation that is not one of the committed tables is an appointment COPY.
+                "SELECT count(*) FROM pg_stat_progress_copy p
+                  WHERE p.datname = '{name}' AND p.tuples_processed > 0
+                    AND p.relid NOT IN (SELECT oid FROM pg_class WHERE relname IN ('tenant', 'provider', 'patient'))"
+            ),
+        );
+        if copying > 0 {
+            child.kill().unwrap();
+            caught = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        caught,
+        "the seed ended before the test could catch its COPY: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The server rolls the load back when the client goes away; no record claims a dataset.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count(
+        &mut watcher,
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ),
+    ) > 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the killed seed's sessions did not end"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(current_dataset(&mut watcher).unwrap().is_none());
+
+    let s = Target::Server(common::cluster().session.config(Some(&name)))
+        .open()
+        .unwrap();
+    let redone = seed(&s, 20.0, 42);
+    assert_eq!(redone.status, SeedStatus::Seeded);
+    let want = Profile::resolve("tiny").unwrap().counts(20.0);
+    assert_eq!(
+        count(&mut watcher, "SELECT count(*) FROM appointment"),
+        want.appointments as i64
+    );
+    let world = World::plan(&Profile::resolve("tiny").unwrap(), 20.0, 42).unwrap();
+    let produced = produce_to_nothing(&world, &segments(&world)).unwrap();
+    assert_eq!(redone.dataset.digest, produced.digest);
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    let (name, _) = common::fresh_db("bad_input");
+    let url = common::url(&name);
+    let home = common::temp_home("bad_input");
+    let bad_profile = home.join("broken.toml");
+    std::fs::write(
+        &bad_profile,
+        "as_of = 2026-01-15\nmonths_before = 2\nmonthz_after = 2\n",
+    )
+    .unwrap();
+    let bad_profile = bad_profile.to_str().unwrap().to_string();
+    for (args, expect) in [
+        (vec!["--scale", "0"], "invalid --scale 0"),
+        (vec!["--scale", "-1"], "invalid --scale -1"),
+        (vec!["--scale", "nan"], "invalid --scale NaN"),
+        (vec!["--scale", "inf"], "invalid --scale inf"),
+        (vec!["--scale", "1e9"], "lower --scale"),
+        (vec!["--profile", "nope"], "known profiles: clinic, tiny"),
+        (
+            vec!["--profile", &bad_profile],
+            "broken.toml:3: unknown field `monthz_after`",
+        ),
+    ] {
+        let mut all = vec!["--database-url", &url, "seed"];
+        all.extend(args.iter().copied());
+        let out = common::qcheck(&all, &home);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+}
