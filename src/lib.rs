@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod cluster;
+pub mod compare;
 pub mod dataset;
 pub mod db;
 pub mod error;

@@ -15,6 +15,7 @@ use crate::schema;
 
 mod check;
 mod cluster;
+mod compare;
 mod migrate;
 mod seed;
 
@@ -110,6 +111,13 @@ pub enum Command {
   qcheck check --profile tiny --format json
   qcheck --database-url postgresql://me@db/app check --queries ./my-queries")]
     Check(check::CheckArgs),
+    /// Compare index strategies on the same data: plans, verdicts, latency, index size, write cost ->
+    /// report.md, report.html, report.json (exit 0: a report is not a gate).
+    #[command(after_help = "Examples:
+  qcheck compare --strategy fk-only --strategy tuned
+  qcheck compare --strategy tuned --strategy tuned-no-include --query provider_day --out day-report
+  qcheck compare --profile tiny --runs 50 --format json")]
+    Compare(compare::CompareArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,6 +180,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::List { source } => check::list(g, source),
         Command::Explain(args) => check::explain(g, args),
         Command::Check(args) => check::check(g, args),
+        Command::Compare(args) => compare::run(g, args),
         Command::Migrate { action } => {
             let default = MigrateCommand::Up {
                 strategy: schema::DEFAULT_STRATEGY.into(),

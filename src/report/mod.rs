@@ -4,6 +4,7 @@
 //! hand them here, so every output format is produced from the same values.
 
 pub mod check;
+pub mod compare;
 pub mod tree;
 
 use comfy_table::{ContentArrangement, Table, presets};

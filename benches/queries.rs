@@ -1,0 +1,122 @@
+//! `cargo bench --bench queries`: each hot query as a criterion benchmark against a seeded database.
+//!
+//! Runs on a fresh machine with nothing but PostgreSQL installed: it starts the embedded cluster in
+//! `QCHECK_HOME` (default: qcheck's cache folder, so a dataset seeded by `qcheck seed` is reused) and
+//! seeds the `clinic` profile if the database does not hold it. `DATABASE_URL` (or the libpq PG*
+//! variables) points it at another server instead, as for every qcheck command.
+//!
+//! Environment:
+//! - `QCHECK_BENCH_SCALE` (default 1: about 1,000,000 appointments; the first run seeds it, about a
+//!   minute and a half, later runs reuse it);
+//! - `QCHECK_BENCH_STRATEGY` (default `tuned`): the index strategy to benchmark;
+//! - `QCHECK_HOME`, `QCHECK_PG_BIN`, `DATABASE_URL`: where the database is, as for `qcheck`.
+//!
+//! One group per query with two functions, `custom` and `generic` (plan_cache_mode forced), because
+//! for a partitioned table the two differ by several times. The statement is prepared once, outside
+//! the timed loop, with rust-postgres' `prepare` (a named server-side statement, then one
+//! Bind/Execute round trip per iteration, as an application and `pgbench -M prepared` run it); the
+//! runner's `EXECUTE name(literals)` would add a parse of the EXECUTE statement to every iteration.
+//! Each iteration binds the next parameter set of a deterministic sample of the data
+//! (`qcheck::compare::sample`, 200 sets per query), so a figure is the mean over many providers,
+//! patients and days rather than one cached row. Criterion's HTML report lands in
+//! `target/criterion/report/index.html` as usual.
+
+use std::time::Duration;
+
+use criterion::Criterion;
+use postgres::Client;
+use qcheck::catalog::{Catalog, Query};
+use qcheck::compare::{exec, sample};
+use qcheck::db::{Session, Target, TargetOptions};
+use qcheck::generate::{self, Progress, ProgressMode, SeedRequest};
+use qcheck::outcome::Mode;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Opens the target and makes sure it holds the dataset.
+fn setup() -> qcheck::Result<(Session, Client)> {
+    let scale: f64 = match env("QCHECK_BENCH_SCALE") {
+        Some(s) => s
+            .parse()
+            .map_err(|_| qcheck::Error::Usage(format!("QCHECK_BENCH_SCALE={s} is not a number")))?,
+        None => 1.0,
+    };
+    let strategy = env("QCHECK_BENCH_STRATEGY").unwrap_or_else(|| "tuned".into());
+    let request = SeedRequest::new("clinic", scale, generate::DEFAULT_SEED, &strategy)?;
+    let target = Target::resolve(&TargetOptions {
+        database_url: env("DATABASE_URL"),
+        pg_bin_dir: env("QCHECK_PG_BIN").map(Into::into),
+        home: env("QCHECK_HOME").map(Into::into),
+    })?;
+    let session = target.open()?;
+    let outcome = generate::ensure_seeded(&session, &request, &Progress::new(ProgressMode::Plain))?;
+    eprintln!(
+        "queries bench: clinic scale {scale}, strategy {strategy}, {} appointments on {}",
+        outcome
+            .dataset
+            .row_counts
+            .get("appointment")
+            .copied()
+            .unwrap_or(0),
+        outcome.target
+    );
+    let client = session.connect()?;
+    Ok((session, client))
+}
+
+/// One group per query: the prepared statement, its parameter sample, custom and generic plans.
+fn bench_query(c: &mut Criterion, client: &mut Client, query: &Query) -> qcheck::Result<()> {
+    let bound: Vec<exec::Bound> = sample::sample(client, query)?
+        .iter()
+        .map(exec::Bound::new)
+        .collect();
+    let stmt = exec::prepare(client, query)?;
+    let mut group = c.benchmark_group(&query.name);
+    for mode in [Mode::Custom, Mode::Generic] {
+        exec::set_plan_cache_mode(client, mode)?;
+        let mut next = 0usize;
+        group.bench_function(mode.as_str(), |b| {
+            b.iter(|| {
+                let params = &bound[next % bound.len()];
+                next += 1;
+                exec::execute(client, &stmt, params)
+                    .unwrap_or_else(|e| panic!("{}: {}", query.name, qcheck::error::db_message(&e)))
+            })
+        });
+    }
+    group.finish();
+    client
+        .batch_execute("RESET plan_cache_mode")
+        .map_err(|e| qcheck::Error::db("resetting plan_cache_mode", e))
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30)
+        .configure_from_args();
+    // `cargo bench -- --list` only enumerates: no database then.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let mut run = || -> qcheck::Result<Session> {
+        let (session, mut client) = setup()?;
+        for query in &Catalog::builtin()?.queries {
+            bench_query(&mut c, &mut client, query)?;
+        }
+        Ok(session)
+    };
+    match run() {
+        Ok(session) => {
+            c.final_summary();
+            let _ = session.close();
+        }
+        Err(e) => {
+            eprintln!("queries bench: {e}");
+            std::process::exit(2);
+        }
+    }
+}

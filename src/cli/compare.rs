@@ -1,0 +1,154 @@
+//! `qcheck compare`: measure index strategies side by side and write the report (Markdown, HTML,
+//! JSON) into a folder. A report is not a gate: it exits 0 whatever the verdicts, 2 on error.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{Global, Outcome};
+use crate::catalog::Catalog;
+use crate::compare::{self, CompareRequest};
+use crate::db::Target;
+use crate::error::{Error, IoContext, Result};
+use crate::generate::{self, Progress, ProgressMode, SeedRequest};
+use crate::report::{self, Format};
+use crate::schema;
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Index strategy to compare (repeatable; the report keeps this order). Default: every strategy in
+    /// sql/strategies.
+    #[arg(long = "strategy", value_name = "NAME")]
+    pub strategies: Vec<String>,
+    /// Compare only these queries (repeatable). Default: all.
+    #[arg(long = "query", value_name = "NAME")]
+    pub queries: Vec<String>,
+    /// Dataset profile: a built-in name (clinic, tiny) or a path to a .toml file.
+    #[arg(long, default_value = crate::dataset::DEFAULT_PROFILE, value_name = "NAME|FILE")]
+    pub profile: String,
+    /// Size: 1 is the profile's base size (clinic: about 1,000,000 appointments).
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
+    pub scale: f64,
+    /// Random seed: the same profile, scale and seed always give identical rows.
+    #[arg(long, default_value_t = generate::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Folder the report is written to (report.md, report.html, report.json); created if missing.
+    #[arg(long, default_value = "qcheck-report", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Timed executions per query and plan mode.
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub runs: usize,
+    /// Untimed executions before the timed ones.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub warmup: usize,
+    /// Appointments booked (then rolled back) to measure the write cost of each strategy.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub bookings: usize,
+    /// Booked appointments cancelled (then rolled back) to measure the update cost.
+    #[arg(long, default_value_t = 250, value_name = "N")]
+    pub cancellations: usize,
+    /// Executions per plan mode for the harness check against pgbench (0 skips it).
+    #[arg(long, default_value_t = 2000, value_name = "N")]
+    pub harness_runs: usize,
+}
+
+pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
+    let request = request(g, args)?;
+    let progress = Progress::new(if g.format == Format::Json {
+        ProgressMode::Quiet
+    } else {
+        ProgressMode::Auto
+    });
+    let target = Target::resolve(&g.target_options())?;
+    let session = target.open()?;
+    let comparison = compare::run(&session, &request, &progress)?;
+    session.close()?;
+
+    let md = report::compare::markdown(&comparison);
+    let json = report::compare::json(&comparison);
+    std::fs::create_dir_all(&args.out).at(&args.out)?;
+    write(&args.out.join("report.md"), &md)?;
+    write(
+        &args.out.join("report.html"),
+        &report::compare::html(&comparison),
+    )?;
+    write(&args.out.join("report.json"), &json)?;
+
+    match g.format {
+        Format::Json => print!("{json}"),
+        Format::Markdown => print!("{md}"),
+        Format::Table => {
+            let (header, rows) = report::compare::summary_rows(&comparison);
+            println!("{}", report::table(Format::Table, &header, &rows));
+            if let Some(h) = &comparison.harness {
+                for m in &h.modes {
+                    println!(
+                        "harness check ({}, {} plan): qcheck p50 {} ms, pgbench p50 {} ms, ratio {:.3}",
+                        h.query,
+                        m.mode.as_str(),
+                        report::compare::sig3(m.qcheck.p50_ms),
+                        report::compare::sig3(m.pgbench.p50_ms),
+                        m.ratio_p50
+                    );
+                }
+            }
+            for n in &comparison.notes {
+                println!("note: {n}");
+            }
+            println!(
+                "report: {} (.md, .json) in {:.0} s; strategy `{}` left in place",
+                args.out.join("report.html").display(),
+                comparison.wall_seconds,
+                comparison.left_in_place
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// Validates the arguments before anything starts.
+fn request(g: &Global, args: &CompareArgs) -> Result<CompareRequest> {
+    if args.runs == 0 {
+        return Err(Error::Usage("--runs must be at least 1".into()));
+    }
+    let strategies = if args.strategies.is_empty() {
+        schema::strategies()
+    } else {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut out = Vec::new();
+        for name in &args.strategies {
+            if seen.contains(&name.as_str()) {
+                return Err(Error::Usage(format!("--strategy {name} is given twice")));
+            }
+            seen.push(name);
+            out.push(schema::strategy(name)?);
+        }
+        out
+    };
+    let catalog = Catalog::builtin()?;
+    let queries = catalog
+        .select(&args.queries)?
+        .into_iter()
+        .cloned()
+        .collect();
+    Ok(CompareRequest {
+        dataset: SeedRequest::new(
+            &args.profile,
+            args.scale,
+            args.seed,
+            schema::DEFAULT_STRATEGY,
+        )?,
+        strategies,
+        queries,
+        runs: args.runs,
+        warmup: args.warmup,
+        bookings: args.bookings,
+        cancellations: args.cancellations,
+        harness_runs: args.harness_runs,
+        pg_bin_dir: g.pg_bin_dir.clone(),
+    })
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).at(path)
+}

@@ -1,0 +1,459 @@
+//! `qcheck compare`: index strategies side by side, measured on the same data.
+//!
+//! The question a schema designer asks is not "is this query fast" but "what does this set of indexes
+//! buy, and what does it cost": plans and latency of every hot query on one side, index size, build
+//! time and the price every booking pays on the other. This module measures both for each strategy,
+//! on one seeded dataset, and returns plain data ([`model::Comparison`]) that `report::compare`
+//! renders.
+//!
+//! Per strategy: apply it (drop the previous strategy's indexes, build this one's, time each build),
+//! ANALYZE the tables that got an expression index (their statistics are what the planner needs;
+//! re-sampling every table would only add noise between strategies), then for every query the
+//! analysed custom and generic plans with their verdicts (`check::check_query`), the latency of real
+//! executions in both plan modes ([`exec`]), index sizes, and the write probe ([`writes`]).
+//!
+//! Strategies are measured in the order given, except that the dataset's recorded strategy (when it
+//! is compared) goes last: it is then left in place and nothing needs rebuilding. When it is not
+//! compared it is re-applied at the end. Either way the database ends as `qcheck check` expects it.
+//! The recorded strategy is updated after every swap, so an interrupted compare leaves a truthful
+//! record.
+//!
+//! Submodules: [`model`] (the pure result types), [`exec`] (prepared-statement timing, shared with
+//! the criterion benchmarks), [`sample`] (deterministic parameter samples for the benchmarks),
+//! [`writes`] (booking and cancellation cost), [`pgbench`] (the harness check), [`environment`]
+//! (the report's stamp).
+
+pub mod environment;
+pub mod exec;
+pub mod model;
+pub mod pgbench;
+pub mod sample;
+pub mod writes;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use postgres::Client;
+
+use crate::catalog::Query;
+use crate::check;
+use crate::db::{Session, Target};
+use crate::error::{DbContext, Error, Result};
+use crate::generate::progress::Unit;
+use crate::generate::{self, Progress, SeedRequest};
+use crate::outcome::Mode;
+use crate::runner;
+use crate::schema::{self, BuiltIndex, Strategy};
+use model::{
+    Comparison, DatasetInfo, HarnessCheck, HarnessMode, IndexInfo, Latency, Method, QueryResult,
+    StrategyResult,
+};
+use writes::WritePlan;
+
+/// What to compare.
+#[derive(Debug, Clone)]
+pub struct CompareRequest {
+    /// The dataset (its `strategy` is ignored: the recorded one is kept).
+    pub dataset: SeedRequest,
+    pub strategies: Vec<Strategy>,
+    pub queries: Vec<Query>,
+    pub runs: usize,
+    pub warmup: usize,
+    pub bookings: usize,
+    pub cancellations: usize,
+    /// Executions per plan mode for the pgbench comparison; 0 skips it.
+    pub harness_runs: usize,
+    /// Where to look for pgbench (the server binaries' folder).
+    pub pg_bin_dir: Option<PathBuf>,
+}
+
+/// Seeds (or reuses) the dataset, measures every strategy, restores the recorded strategy.
+pub fn run(session: &Session, req: &CompareRequest, progress: &Progress) -> Result<Comparison> {
+    let start = Instant::now();
+    if req.strategies.is_empty() {
+        return Err(Error::Usage("compare needs at least one --strategy".into()));
+    }
+    let mut client = session.connect()?;
+    let mut seed = req.dataset.clone();
+    // Keep the strategy the database has, so that an existing dataset is reused as it is.
+    seed.strategy = generate::current_dataset(&mut client)?
+        .map(|m| m.strategy)
+        .filter(|s| schema::strategy(s).is_ok())
+        .unwrap_or_else(|| req.strategies[req.strategies.len() - 1].name.clone());
+    generate::ensure_seeded(session, &seed, progress)?;
+    let meta = generate::current_dataset(&mut client)?.ok_or_else(|| {
+        Error::Dataset("the dataset was seeded but qcheck_meta holds no record".into())
+    })?;
+    let recorded = meta.strategy.clone();
+
+    let local = matches!(session.target, Target::Embedded(_));
+    let stamp = environment::stamp(&mut client, session.target.describe(), local)?;
+    let mut notes = Vec::new();
+
+    progress.note("finding free slots for the write probe");
+    let plan = WritePlan::find(&mut client, req.bookings, req.cancellations)?;
+    if plan.bookings.len() < req.bookings {
+        notes.push(format!(
+            "only {} free slots found for {} bookings requested: the write figures use {}",
+            plan.bookings.len(),
+            req.bookings,
+            plan.bookings.len()
+        ));
+    }
+    if plan.cancellations.len() < req.cancellations {
+        notes.push(format!(
+            "only {} booked appointments to cancel for {} requested",
+            plan.cancellations.len(),
+            req.cancellations
+        ));
+    }
+    let checkpoint = writes::can_checkpoint(&mut client);
+    if !checkpoint {
+        notes.push(
+            "CHECKPOINT is not permitted for this role (needs superuser or pg_checkpoint): WAL per write \
+             includes whatever full-page images the server's own checkpoint cycle implies"
+                .into(),
+        );
+    }
+    // Prepared-statement timing runs on a connection of its own: the runner's EXPLAIN path issues
+    // DEALLOCATE ALL, which would also drop the client library's cached statements.
+    let mut timing = session.connect()?;
+
+    let mut order: Vec<&Strategy> = req
+        .strategies
+        .iter()
+        .filter(|s| s.name != recorded)
+        .collect();
+    order.extend(req.strategies.iter().filter(|s| s.name == recorded));
+    let mut results = Vec::with_capacity(order.len());
+    for strategy in order {
+        let r = measure_strategy(
+            &mut client,
+            &mut timing,
+            strategy,
+            req,
+            &plan,
+            checkpoint,
+            progress,
+        )?;
+        results.push(r);
+    }
+    let last = results.last().map(|r| r.name.clone()).unwrap_or_default();
+    if last != recorded {
+        progress.note(&format!("restoring the dataset's strategy `{recorded}`"));
+        let strategy = schema::strategy(&recorded)?;
+        let built = schema::apply_strategy(&mut client, &strategy)?;
+        generate::meta::set_strategy(&mut client, &recorded)?;
+        analyze_expression_tables(&mut client, &built)?;
+    }
+    // Back in the order the user gave.
+    results.sort_by_key(|r| req.strategies.iter().position(|s| s.name == r.name));
+
+    let harness = if req.harness_runs == 0 {
+        None
+    } else {
+        harness_check(
+            session,
+            &mut client,
+            &mut timing,
+            req,
+            &recorded,
+            &mut notes,
+        )?
+    };
+
+    let dataset = DatasetInfo {
+        profile: meta.profile.clone(),
+        scale: meta.scale,
+        seed: meta.seed,
+        generator_version: meta.generator_version,
+        digest: meta.digest.clone(),
+        row_counts: meta.row_counts.clone(),
+        partitions: meta.partitions,
+        table_bytes: table_bytes(&mut client)?,
+        constraint_index_bytes: constraint_index_bytes(&mut client)?,
+    };
+    Ok(Comparison {
+        stamp,
+        dataset,
+        method: method(req),
+        strategies: results,
+        harness,
+        left_in_place: recorded,
+        notes,
+        wall_seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn method(req: &CompareRequest) -> Method {
+    Method {
+        runs: req.runs,
+        warmup: req.warmup,
+        bookings_requested: req.bookings,
+        cancellations_requested: req.cancellations,
+        description: vec![
+            "Plans and verdicts: EXPLAIN (ANALYZE, BUFFERS, SETTINGS) of the prepared query under \
+             plan_cache_mode = force_custom_plan and force_generic_plan, after one warm-up execution; \
+             planning and execution time and shared buffers come from that plan."
+                .into(),
+            format!(
+                "Latency: {} untimed then {} timed executions per plan mode of the statement prepared once \
+                 (extended protocol: Bind/Execute per round trip, text parameters, as pgbench -M prepared), \
+                 client-side wall time; nearest-rank percentiles. Never EXPLAIN ANALYZE timing.",
+                req.warmup, req.runs
+            ),
+            "Index size: pg_relation_size summed over pg_partition_tree (a partitioned index has no \
+             storage of its own); build time: each CREATE INDEX, on the parent, cascading to every partition."
+                .into(),
+            "Write cost: first the same writes once, unmeasured and rolled back, then VACUUM (so every \
+             strategy writes into a warm cache); then three passes, the fastest reported, each: CHECKPOINT, and in one transaction the bookings (INSERT of 30-minute appointments \
+             into free slots found beforehand, so no exclusion violation) one round trip each through the \
+             audit and boundary triggers and every constraint and index; WAL = pg_current_wal_insert_lsn() \
+             after minus before; ROLLBACK. The same again for the cancellations (UPDATE of booked future \
+             appointments to cancelled). After every pass, VACUUM of the touched tables, so the next pass \
+             and the next strategy find an all-visible heap."
+                .into(),
+        ],
+    }
+}
+
+fn measure_strategy(
+    client: &mut Client,
+    timing: &mut Client,
+    strategy: &Strategy,
+    req: &CompareRequest,
+    plan: &WritePlan,
+    checkpoint: bool,
+    progress: &Progress,
+) -> Result<StrategyResult> {
+    let phase = progress.phase(&strategy.name, req.queries.len() as u64 + 3, Unit::Steps);
+    phase.message("building indexes");
+    let built = schema::apply_strategy(client, strategy)?;
+    generate::meta::set_strategy(client, &strategy.name)?;
+    phase.inc(1);
+    phase.message("analyzing");
+    analyze_expression_tables(client, &built)?;
+    let indexes = index_info(client, &built)?;
+    let partitions = check::partition_map(client)?;
+    phase.inc(1);
+    let mut queries = Vec::with_capacity(req.queries.len());
+    for query in &req.queries {
+        phase.message(&query.name);
+        let checked = check::check_query(client, query, &[], &partitions)?;
+        let custom = exec::time_prepared(
+            timing,
+            query,
+            &checked.params,
+            Mode::Custom,
+            req.warmup,
+            req.runs,
+        )?;
+        let generic = exec::time_prepared(
+            timing,
+            query,
+            &checked.params,
+            Mode::Generic,
+            req.warmup,
+            req.runs,
+        )?;
+        queries.push(QueryResult::new(
+            &checked,
+            Latency::from_samples(&custom),
+            Latency::from_samples(&generic),
+        ));
+        phase.inc(1);
+    }
+    phase.message("write probe");
+    let writes = plan.measure(client, checkpoint)?;
+    phase.inc(1);
+    phase.finish(req.queries.len() as u64 + 3);
+    Ok(StrategyResult {
+        name: strategy.name.clone(),
+        summary: summary(strategy),
+        total_index_bytes: indexes.iter().map(|i| i.bytes).sum(),
+        build_ms: built.iter().map(|b| b.build_ms).sum(),
+        indexes,
+        writes,
+        queries,
+    })
+}
+
+/// The strategy's summary without its `Strategy `name`:` lead-in (the report shows the name already).
+fn summary(s: &Strategy) -> String {
+    let lead = format!("Strategy `{}`:", s.name);
+    let rest = s
+        .summary
+        .strip_prefix(&lead)
+        .map(str::trim)
+        .unwrap_or(&s.summary);
+    let mut chars = rest.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// ANALYZE the tables on which `built` holds an expression index: PostgreSQL keeps statistics on an
+/// index expression only after ANALYZE, and the planner's estimate for a predicate on it (the trigram
+/// search) depends on them. Plain column indexes need none (CREATE INDEX records their size).
+fn analyze_expression_tables(client: &mut Client, built: &[BuiltIndex]) -> Result<()> {
+    let names: Vec<&str> = built.iter().map(|b| b.name.as_str()).collect();
+    let rows = client
+        .query(
+            "SELECT DISTINCT t.oid::regclass::text
+               FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid JOIN pg_class t ON t.oid = i.indrelid
+              WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1)
+                AND i.indexprs IS NOT NULL",
+            &[&names],
+        )
+        .db("finding expression indexes")?;
+    for row in rows {
+        let table: String = row.get(0);
+        client
+            .batch_execute(&format!("ANALYZE {table}"))
+            .db(format!("ANALYZE {table}"))?;
+    }
+    Ok(())
+}
+
+/// Size, table and definition of each index a strategy built. A partitioned index (relkind `I`) has
+/// no storage: its size is the sum over its partition tree (pg_partition_tree lists nothing for an
+/// ordinary index, which is measured directly).
+fn index_info(client: &mut Client, built: &[BuiltIndex]) -> Result<Vec<IndexInfo>> {
+    let mut out = Vec::with_capacity(built.len());
+    for b in built {
+        let row = client
+            .query_one(
+                "SELECT t.relname::text,
+                        (CASE WHEN c.relkind = 'I'
+                              THEN (SELECT coalesce(sum(pg_relation_size(p.relid)), 0) FROM pg_partition_tree(c.oid) p)
+                              ELSE pg_relation_size(c.oid) END)::bigint,
+                        pg_get_indexdef(c.oid)
+                   FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid JOIN pg_class t ON t.oid = i.indrelid
+                  WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = $1",
+                &[&b.name],
+            )
+            .db(format!("measuring index {}", b.name))?;
+        out.push(IndexInfo {
+            name: b.name.clone(),
+            table: row.get(0),
+            bytes: row.get(1),
+            build_ms: b.build_ms,
+            definition: row.get(2),
+        });
+    }
+    Ok(out)
+}
+
+/// Indexes no strategy owns (they back constraints), summed over partitions; qcheck's own
+/// bookkeeping tables are left out.
+fn constraint_index_bytes(client: &mut Client) -> Result<i64> {
+    let row = client
+        .query_one(
+            "SELECT coalesce(sum(s.bytes), 0)::bigint
+               FROM pg_class c
+               JOIN pg_index i ON i.indexrelid = c.oid
+               JOIN pg_class t ON t.oid = i.indrelid
+               CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'I'
+                                          THEN (SELECT sum(pg_relation_size(p.relid)) FROM pg_partition_tree(c.oid) p)
+                                          ELSE pg_relation_size(c.oid) END AS bytes) s
+              WHERE c.relnamespace = current_schema()::regnamespace AND NOT c.relispartition
+                AND t.relname NOT LIKE 'qcheck\\_%'
+                AND c.relname NOT IN (SELECT index_name FROM qcheck_strategy_index)",
+            &[],
+        )
+        .db("measuring the constraint indexes")?;
+    Ok(row.get(0))
+}
+
+/// Heap (with TOAST, FSM, VM) of every table of the model, leaves of partitioned tables included.
+fn table_bytes(client: &mut Client) -> Result<i64> {
+    let row = client
+        .query_one(
+            "SELECT coalesce(sum(pg_table_size(c.oid)), 0)::bigint FROM pg_class c
+              WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace
+                AND c.relname NOT LIKE 'qcheck\\_%'",
+            &[],
+        )
+        .db("measuring the tables")?;
+    Ok(row.get(0))
+}
+
+/// The harness check alternates qcheck and pgbench this many times per plan mode.
+const HARNESS_ROUNDS: usize = 8;
+
+/// qcheck's latency against pgbench's for one query (provider_day when compared, else the first).
+fn harness_check(
+    session: &Session,
+    client: &mut Client,
+    timing: &mut Client,
+    req: &CompareRequest,
+    strategy: &str,
+    notes: &mut Vec<String>,
+) -> Result<Option<HarnessCheck>> {
+    let Some(query) = req
+        .queries
+        .iter()
+        .find(|q| q.name == "provider_day")
+        .or(req.queries.first())
+    else {
+        return Ok(None);
+    };
+    let bin_dir = match &session.target {
+        Target::Embedded(c) => Some(c.bin.dir.clone()),
+        Target::Server(_) => req.pg_bin_dir.clone(),
+    };
+    let Some(pgbench) = pgbench::find(bin_dir.as_deref()) else {
+        notes.push(
+            "pgbench not found next to the PostgreSQL binaries: harness check skipped".into(),
+        );
+        return Ok(None);
+    };
+    let params = runner::pick_params(client, query, &[])?;
+    let warmup = (req.harness_runs / HARNESS_ROUNDS / 10).max(10);
+    let per_round = req.harness_runs.div_ceil(HARNESS_ROUNDS);
+    let cfg = session.config(None);
+    let mut modes = Vec::new();
+    for mode in [Mode::Custom, Mode::Generic] {
+        // Interleaved rounds, alternating which side goes first, pooled: a load change on a shared
+        // machine then hits both sides alike instead of deciding the ratio.
+        let (mut ours, mut theirs, mut command) = (Vec::new(), Vec::new(), String::new());
+        for round in 0..HARNESS_ROUNDS {
+            for side in [round % 2, 1 - round % 2] {
+                if side == 0 {
+                    let samples =
+                        exec::time_prepared(timing, query, &params, mode, warmup, per_round)?;
+                    ours.extend(samples.iter().map(|d| d.as_secs_f64() * 1e3));
+                } else {
+                    let run =
+                        pgbench::run(&pgbench, &cfg, query, &params, mode, warmup, per_round)?;
+                    theirs.extend(run.samples_ms);
+                    command = run.command;
+                }
+            }
+        }
+        let (ours, theirs) = (Latency::from_ms(&ours), Latency::from_ms(&theirs));
+        modes.push(HarnessMode {
+            mode,
+            ratio_p50: ratio(ours.p50_ms, theirs.p50_ms),
+            ratio_mean: ratio(ours.mean_ms, theirs.mean_ms),
+            qcheck: ours,
+            pgbench: theirs,
+            command,
+        });
+    }
+    Ok(Some(HarnessCheck {
+        query: query.name.clone(),
+        params: params.display(),
+        strategy: strategy.to_string(),
+        runs: per_round * HARNESS_ROUNDS,
+        rounds: HARNESS_ROUNDS,
+        warmup,
+        script: pgbench::script(query),
+        modes,
+    }))
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}

@@ -1,0 +1,403 @@
+//! What a comparison measured, as plain data: the figures `qcheck compare` collects per strategy and
+//! per query, and the stamp that says where they were measured.
+//!
+//! Pure (no database, no I/O): `compare` fills these in, `report::compare` renders them as Markdown,
+//! HTML and JSON, and the report writers are unit-tested on hand-made values. `report.json` is these
+//! types serialized as they are, so every field name here is part of the JSON a reader consumes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::outcome::{Mode, PlanCheck, QueryCheck};
+
+/// One `qcheck compare` run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub stamp: Stamp,
+    pub dataset: DatasetInfo,
+    pub method: Method,
+    /// In the order the user gave them.
+    pub strategies: Vec<StrategyResult>,
+    /// qcheck's latency against pgbench's for one query (None when skipped).
+    pub harness: Option<HarnessCheck>,
+    /// The index strategy in place when the run ended (the dataset's recorded one, restored).
+    pub left_in_place: String,
+    /// Things a reader should know (a skipped CHECKPOINT, fewer free slots than requested, ...).
+    pub notes: Vec<String>,
+    pub wall_seconds: f64,
+}
+
+/// Where and with what the figures were measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stamp {
+    pub qcheck_version: String,
+    /// `git describe`-like revision of the qcheck build (`unknown` when built outside git).
+    pub git_revision: String,
+    /// RFC 3339, UTC.
+    pub generated_at: String,
+    /// The server, without password.
+    pub target: String,
+    /// `server_version`, e.g. `15.18 (Debian 15.18-0+deb12u1)`.
+    pub postgres_version: String,
+    /// The settings that change plans or write costs, as the server reports them.
+    pub settings: Vec<Setting>,
+    pub machine: Machine,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Setting {
+    pub name: String,
+    /// `current_setting(name)`, with its unit (`512MB`).
+    pub value: String,
+    /// `pg_settings.source`: `default`, `configuration file`, `session`, ...
+    pub source: String,
+}
+
+/// The machine qcheck ran on (also the server's, for the embedded cluster).
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cores: usize,
+    pub memory_bytes: Option<u64>,
+    pub cpu: Option<String>,
+    pub os: String,
+    /// False when the target is a server elsewhere: then cores and memory describe the client.
+    pub server_is_local: bool,
+}
+
+/// The dataset every strategy was measured on.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetInfo {
+    pub profile: String,
+    pub scale: f64,
+    pub seed: u64,
+    pub generator_version: u32,
+    /// sha256 of the generated rows.
+    pub digest: String,
+    pub row_counts: BTreeMap<String, u64>,
+    pub partitions: u32,
+    /// Heap size of the model's tables (every leaf partition, TOAST included).
+    pub table_bytes: i64,
+    /// Indexes every strategy shares: primary keys, unique keys, the exclusion constraints.
+    pub constraint_index_bytes: i64,
+}
+
+/// How the figures were measured (so a reader can reproduce them).
+#[derive(Debug, Clone, Serialize)]
+pub struct Method {
+    /// Timed executions per query and plan mode.
+    pub runs: usize,
+    /// Untimed executions before them.
+    pub warmup: usize,
+    pub bookings_requested: usize,
+    pub cancellations_requested: usize,
+    /// One line per measurement: what was done.
+    pub description: Vec<String>,
+}
+
+/// Everything measured for one index strategy.
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategyResult {
+    pub name: String,
+    /// What the strategy is for (its file's first comment paragraph).
+    pub summary: String,
+    pub indexes: Vec<IndexInfo>,
+    pub total_index_bytes: i64,
+    /// Sum of the index builds.
+    pub build_ms: f64,
+    pub writes: WriteCost,
+    pub queries: Vec<QueryResult>,
+}
+
+impl StrategyResult {
+    /// Plans (custom and generic) whose expectations all hold, and how many plans there are.
+    pub fn plans_passing(&self) -> (usize, usize) {
+        let passing = self
+            .queries
+            .iter()
+            .map(|q| usize::from(q.custom.passed) + usize::from(q.generic.passed))
+            .sum();
+        (passing, self.queries.len() * 2)
+    }
+
+    pub fn query(&self, name: &str) -> Option<&QueryResult> {
+        self.queries.iter().find(|q| q.name == name)
+    }
+}
+
+/// One index a strategy built.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexInfo {
+    pub name: String,
+    pub table: String,
+    /// Summed over the partition tree (a partitioned index itself has no storage).
+    pub bytes: i64,
+    pub build_ms: f64,
+    /// `pg_get_indexdef`.
+    pub definition: String,
+}
+
+/// The write cost of a strategy: bookings and cancellations through the normal path.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WriteCost {
+    pub bookings: WriteBatch,
+    pub cancellations: WriteBatch,
+}
+
+/// A batch of identical writes, each a round trip of a prepared statement, in one transaction that is
+/// rolled back afterwards.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WriteBatch {
+    pub count: usize,
+    pub seconds: f64,
+    pub per_sec: f64,
+    pub latency: Latency,
+    /// `pg_current_wal_insert_lsn()` after minus before.
+    pub wal_bytes: u64,
+    pub wal_bytes_per_op: f64,
+    /// The rate of every measured pass (the figures above are the fastest pass's).
+    pub passes_per_sec: Vec<f64>,
+}
+
+impl WriteBatch {
+    pub fn new(samples: &[Duration], wal_bytes: u64) -> WriteBatch {
+        let seconds: f64 = samples.iter().map(Duration::as_secs_f64).sum();
+        let count = samples.len();
+        WriteBatch {
+            count,
+            seconds,
+            per_sec: if seconds > 0.0 {
+                count as f64 / seconds
+            } else {
+                0.0
+            },
+            latency: Latency::from_samples(samples),
+            wal_bytes,
+            wal_bytes_per_op: if count > 0 {
+                wal_bytes as f64 / count as f64
+            } else {
+                0.0
+            },
+            passes_per_sec: Vec::new(),
+        }
+    }
+}
+
+/// Latency percentiles of timed executions, in milliseconds (nearest-rank percentiles).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Latency {
+    pub runs: usize,
+    pub min_ms: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub mean_ms: f64,
+}
+
+impl Latency {
+    pub fn from_samples(samples: &[Duration]) -> Latency {
+        let ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        Latency::from_ms(&ms)
+    }
+
+    pub fn from_ms(samples: &[f64]) -> Latency {
+        if samples.is_empty() {
+            return Latency::default();
+        }
+        let mut sorted = samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        // Nearest rank: the smallest value with at least p% of the samples at or below it.
+        let rank = |p: f64| {
+            let r = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+            sorted[r.clamp(1, sorted.len()) - 1]
+        };
+        Latency {
+            runs: sorted.len(),
+            min_ms: sorted[0],
+            p50_ms: rank(50.0),
+            p95_ms: rank(95.0),
+            p99_ms: rank(99.0),
+            max_ms: sorted[sorted.len() - 1],
+            mean_ms: sorted.iter().sum::<f64>() / sorted.len() as f64,
+        }
+    }
+}
+
+/// One query under one strategy.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryResult {
+    pub name: String,
+    pub summary: String,
+    /// `name=value ...`, as picked from the data.
+    pub params: String,
+    /// Both plans meet their expectations (an exempt generic plan always does).
+    pub passed: bool,
+    pub generic_exempt: Option<String>,
+    pub custom: PlanResult,
+    pub generic: PlanResult,
+}
+
+impl QueryResult {
+    pub fn new(check: &QueryCheck, custom: Latency, generic: Latency) -> QueryResult {
+        QueryResult {
+            name: check.name.clone(),
+            summary: check.summary.clone(),
+            params: check.params.display(),
+            passed: check.passed,
+            generic_exempt: check.generic_exempt.clone(),
+            custom: PlanResult::new(&check.custom, Mode::Custom, custom),
+            generic: PlanResult::new(&check.generic, Mode::Generic, generic),
+        }
+    }
+
+    pub fn plan(&self, mode: Mode) -> &PlanResult {
+        match mode {
+            Mode::Custom => &self.custom,
+            Mode::Generic => &self.generic,
+        }
+    }
+}
+
+/// One plan mode of a query: the plan and its verdicts (from EXPLAIN ANALYZE) and the latency of real
+/// executions (never from EXPLAIN ANALYZE, whose per-node timing inflates it).
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanResult {
+    pub mode: Mode,
+    /// Per relation: scan kinds, indexes, partitions scanned.
+    pub shape: String,
+    pub passed: bool,
+    pub exempt: bool,
+    pub verdicts: Vec<VerdictRow>,
+    /// Tip ids and messages (`row-estimate: ...`).
+    pub tips: Vec<String>,
+    pub planning_ms: Option<f64>,
+    pub execution_ms: Option<f64>,
+    pub shared_hit: Option<u64>,
+    pub shared_read: Option<u64>,
+    /// Shared buffers (hit + read) of one execution.
+    pub shared_buffers: Option<u64>,
+    pub heap_fetches: Option<f64>,
+    pub rows: Option<f64>,
+    pub latency: Latency,
+    /// EXPLAIN (ANALYZE, BUFFERS, SETTINGS, FORMAT JSON) as PostgreSQL printed it.
+    pub plan: serde_json::Value,
+}
+
+impl PlanResult {
+    pub fn new(p: &PlanCheck, mode: Mode, latency: Latency) -> PlanResult {
+        let b = &p.facts.buffers;
+        let shared_buffers = match (b.shared_hit, b.shared_read) {
+            (None, None) => None,
+            (h, r) => Some(h.unwrap_or(0) + r.unwrap_or(0)),
+        };
+        PlanResult {
+            mode,
+            shape: p.shape(),
+            passed: p.passed(),
+            exempt: p.exempt,
+            verdicts: p
+                .verdicts
+                .iter()
+                .map(|v| VerdictRow {
+                    text: v.text.clone(),
+                    passed: v.passed,
+                    expected: v.expected.clone(),
+                    found: v.found.clone(),
+                    location: v.location.clone(),
+                    nodes: v.nodes.clone(),
+                })
+                .collect(),
+            tips: p
+                .tips
+                .iter()
+                .map(|t| format!("{}: {}", t.id, t.message))
+                .collect(),
+            planning_ms: p.facts.planning_time_ms,
+            execution_ms: p.facts.execution_time_ms,
+            shared_hit: b.shared_hit,
+            shared_read: b.shared_read,
+            shared_buffers,
+            heap_fetches: p.facts.heap_fetches,
+            rows: p.facts.result_rows,
+            latency,
+            plan: p.plan.clone(),
+        }
+    }
+
+    pub fn failed(&self) -> usize {
+        self.verdicts.iter().filter(|v| !v.passed).count()
+    }
+}
+
+/// One expectation's verdict on a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerdictRow {
+    pub text: String,
+    pub passed: bool,
+    pub expected: String,
+    pub found: String,
+    pub location: Option<String>,
+    /// Plan nodes the verdict concerns (preorder ids), for marking the tree.
+    pub nodes: Vec<usize>,
+}
+
+/// Does the harness distort what it measures? One query, fixed parameters, timed by qcheck and by
+/// `pgbench -M prepared` on the same server and data.
+#[derive(Debug, Clone, Serialize)]
+pub struct HarnessCheck {
+    pub query: String,
+    pub params: String,
+    pub strategy: String,
+    /// Timed executions per side and plan mode, over all rounds.
+    pub runs: usize,
+    /// Rounds, alternating which side runs first; samples are pooled.
+    pub rounds: usize,
+    /// Untimed executions at the start of every round (a fresh pgbench connection each time).
+    pub warmup: usize,
+    /// The pgbench script (the query with `:name` variables).
+    pub script: String,
+    pub modes: Vec<HarnessMode>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HarnessMode {
+    pub mode: Mode,
+    pub qcheck: Latency,
+    pub pgbench: Latency,
+    /// qcheck p50 / pgbench p50 (1.0 = no distortion).
+    pub ratio_p50: f64,
+    pub ratio_mean: f64,
+    /// The pgbench command line (no password), to reproduce it.
+    pub command: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let samples: Vec<f64> = (1..=100).map(f64::from).collect();
+        let l = Latency::from_ms(&samples);
+        assert_eq!(
+            (l.min_ms, l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms),
+            (1.0, 50.0, 95.0, 99.0, 100.0)
+        );
+        assert_eq!(l.mean_ms, 50.5);
+        let one = Latency::from_ms(&[3.0]);
+        assert_eq!((one.p50_ms, one.p99_ms, one.runs), (3.0, 3.0, 1));
+        assert_eq!(Latency::from_ms(&[]), Latency::default());
+    }
+
+    #[test]
+    fn write_batches_divide_safely() {
+        let b = WriteBatch::new(&[Duration::from_millis(2), Duration::from_millis(3)], 1000);
+        assert_eq!(b.count, 2);
+        assert!((b.per_sec - 400.0).abs() < 1e-6);
+        assert_eq!(b.wal_bytes_per_op, 500.0);
+        let empty = WriteBatch::new(&[], 0);
+        assert_eq!((empty.per_sec, empty.wal_bytes_per_op), (0.0, 0.0));
+    }
+}

@@ -1,0 +1,252 @@
+//! The harness check: does qcheck's timing loop distort what it measures? One query with fixed
+//! parameters is timed by qcheck ([`super::exec`]) and by `pgbench -n -M prepared` on the same server,
+//! data and `plan_cache_mode` (through PGOPTIONS), and the report shows both and their ratio.
+//!
+//! pgbench is the reference because it is PostgreSQL's own client-side benchmark, written in C on
+//! libpq: with `-M prepared` it parses the statement once and then sends Bind/Execute/Sync per
+//! transaction, binding `-D name=value` variables as text parameters. Its per-transaction log
+//! (`-l`) gives every latency, so both sides are summarised the same way, after the same warm-up.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use postgres::config::Host;
+
+use crate::catalog::Query;
+use crate::error::{Error, IoContext, Result};
+use crate::outcome::{Mode, Params};
+
+/// One pgbench run's latencies (ms, in order, warm-up dropped) and how to repeat it.
+#[derive(Debug, Clone)]
+pub struct PgbenchRun {
+    pub samples_ms: Vec<f64>,
+    pub command: String,
+}
+
+/// The pgbench next to the server binaries, if there is one.
+pub fn find(bin_dir: Option<&Path>) -> Option<PathBuf> {
+    let bin = crate::cluster::PgBin::locate(bin_dir).ok()?;
+    let path = bin.program("pgbench");
+    path.is_file().then_some(path)
+}
+
+/// pgbench variable names: the parameter's name when it is an identifier, else `pN`.
+fn variable(query: &Query, index: usize) -> String {
+    match query.params.get(index) {
+        Some(n) if !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            n.clone()
+        }
+        _ => format!("p{}", index + 1),
+    }
+}
+
+/// The query as a pgbench script: `$n` placeholders (outside literals, quoted identifiers and
+/// comments) become `:name` variables, and the statement ends with `;`.
+pub fn script(query: &Query) -> String {
+    let sql = &query.sql;
+    let bytes = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let skip_to = |end: u8, from: usize| {
+            let mut j = from;
+            while j < bytes.len() && bytes[j] != end {
+                j += 1;
+            }
+            (j + 1).min(bytes.len())
+        };
+        let next = match c {
+            b'\'' => skip_to(b'\'', i + 1),
+            b'"' => skip_to(b'"', i + 1),
+            b'-' if bytes.get(i + 1) == Some(&b'-') => skip_to(b'\n', i),
+            b'$' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                let mut j = i + 1;
+                while j < bytes.len() && bytes[j].is_ascii_digit() {
+                    j += 1;
+                }
+                let n: usize = sql[i + 1..j].parse().unwrap_or(0);
+                out.push(':');
+                out.push_str(&variable(query, n.saturating_sub(1)));
+                i = j;
+                continue;
+            }
+            _ => {
+                // Copy one whole UTF-8 character.
+                let len = sql[i..].chars().next().map_or(1, char::len_utf8);
+                i + len
+            }
+        };
+        out.push_str(&sql[i..next]);
+        i = next;
+    }
+    out.push_str(";\n");
+    out
+}
+
+/// Runs pgbench: `warmup + runs` transactions on one connection, the first `warmup` discarded.
+pub fn run(
+    pgbench: &Path,
+    cfg: &postgres::Config,
+    query: &Query,
+    params: &Params,
+    mode: Mode,
+    warmup: usize,
+    runs: usize,
+) -> Result<PgbenchRun> {
+    let dir = std::env::temp_dir().join(format!("qcheck-pgbench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).at(&dir)?;
+    let result = run_in(&dir, pgbench, cfg, query, params, mode, warmup, runs);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_in(
+    dir: &Path,
+    pgbench: &Path,
+    cfg: &postgres::Config,
+    query: &Query,
+    params: &Params,
+    mode: Mode,
+    warmup: usize,
+    runs: usize,
+) -> Result<PgbenchRun> {
+    let script_path = dir.join(format!("{}.sql", query.name));
+    std::fs::write(&script_path, script(query)).at(&script_path)?;
+    let mut args: Vec<String> = vec![
+        "-n".into(),
+        "-M".into(),
+        "prepared".into(),
+        "-c".into(),
+        "1".into(),
+        "-j".into(),
+        "1".into(),
+    ];
+    args.extend(["-t".into(), (warmup + runs).to_string()]);
+    for (i, value) in params.values.iter().enumerate() {
+        let value = value.as_deref().ok_or_else(|| {
+            Error::Usage(format!(
+                "query `{}`: pgbench cannot bind a NULL parameter",
+                query.name
+            ))
+        })?;
+        args.extend(["-D".into(), format!("{}={value}", variable(query, i))]);
+    }
+    args.extend(["-f".into(), script_path.display().to_string()]);
+    args.extend([
+        "-l".into(),
+        format!("--log-prefix={}", dir.join("log").display()),
+    ]);
+    if let Some(host) = cfg.get_hosts().first() {
+        args.extend([
+            "-h".into(),
+            match host {
+                Host::Tcp(name) => name.clone(),
+                Host::Unix(path) => path.display().to_string(),
+            },
+        ]);
+    }
+    if let Some(port) = cfg.get_ports().first() {
+        args.extend(["-p".into(), port.to_string()]);
+    }
+    if let Some(user) = cfg.get_user() {
+        args.extend(["-U".into(), user.to_string()]);
+    }
+    if let Some(db) = cfg.get_dbname() {
+        args.push(db.to_string());
+    }
+    let options = format!("-c plan_cache_mode={}", mode.plan_cache_mode());
+    let mut cmd = Command::new(pgbench);
+    cmd.args(&args).env("PGOPTIONS", &options);
+    if let Some(pw) = cfg.get_password() {
+        cmd.env("PGPASSWORD", String::from_utf8_lossy(pw).into_owned());
+    }
+    // Shown as a reader would rerun it: the script by its file name (the report prints it), without
+    // the per-transaction log qcheck reads.
+    let script_arg = script_path.display().to_string();
+    let script_name = format!("{}.sql", query.name);
+    let shown = format!(
+        "PGOPTIONS='{options}' pgbench {}",
+        args.iter()
+            .filter(|a| *a != "-l" && !a.starts_with("--log-prefix="))
+            .map(|a| if *a == script_arg { &script_name } else { a })
+            .map(|a| if a.contains([' ', '\'']) {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a.clone()
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let out = cmd.output().map_err(|source| Error::Spawn {
+        command: shown.clone(),
+        source,
+    })?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            command: shown,
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    let mut micros = Vec::with_capacity(warmup + runs);
+    for entry in std::fs::read_dir(dir).at(dir)? {
+        let path = entry.at(dir)?.path();
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("log."))
+        {
+            micros.extend(parse_log(&std::fs::read_to_string(&path).at(&path)?));
+        }
+    }
+    if micros.len() < warmup + runs {
+        return Err(Error::Command {
+            command: shown,
+            status: "incomplete".into(),
+            stderr: format!(
+                "the transaction log holds {} of {} transactions",
+                micros.len(),
+                warmup + runs
+            ),
+        });
+    }
+    let samples_ms = micros[warmup..].iter().map(|us| *us as f64 / 1e3).collect();
+    Ok(PgbenchRun {
+        samples_ms,
+        command: shown,
+    })
+}
+
+/// The per-transaction log: `client_id transaction_no time_us script_no epoch epoch_us`, in order.
+pub fn parse_log(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|l| l.split_whitespace().nth(2)?.parse().ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_variables_outside_literals_and_comments() {
+        let text = "-- name: q\n-- params: provider_id, day <- SELECT 1, 2\n\
+                    SELECT '$1' AS lit, \"$2\" FROM t -- $1 here\n WHERE a = $1 AND b >= $2::timestamptz AND c < $2::timestamptz + interval '1 day'";
+        let q = crate::catalog::parse(Path::new("q.sql"), text).unwrap();
+        assert_eq!(
+            script(&q),
+            "SELECT '$1' AS lit, \"$2\" FROM t -- $1 here\n WHERE a = :provider_id AND b >= :day::timestamptz \
+             AND c < :day::timestamptz + interval '1 day';\n"
+        );
+    }
+
+    #[test]
+    fn reads_the_transaction_log() {
+        assert_eq!(
+            parse_log("0 0 153 0 1700000000 12345\n0 1 98 0 1700000000 12500\n"),
+            vec![153, 98]
+        );
+    }
+}

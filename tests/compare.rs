@@ -1,0 +1,342 @@
+//! `qcheck compare` against a real PostgreSQL (the shared throwaway cluster of this test binary, one
+//! database per test): it writes the three report files, the JSON holds every figure for every
+//! strategy, the write probe leaves the data as it found it (rows, visibility map), and the dataset's
+//! recorded strategy is in place afterwards.
+
+mod common;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+/// Runs `qcheck --database-url <db> compare ...` with small, fast settings (`extra` may override them).
+fn compare(db: &str, tag: &str, extra: &[&str]) -> (std::process::Output, std::path::PathBuf) {
+    let url = common::url(db);
+    let home = common::temp_home(tag);
+    let out_dir = home.join("report");
+    let out_arg = out_dir.to_str().unwrap().to_string();
+    let defaults = [
+        ("--profile", "tiny"),
+        ("--runs", "20"),
+        ("--warmup", "2"),
+        ("--bookings", "40"),
+        ("--cancellations", "10"),
+        ("--harness-runs", "100"),
+        ("--out", out_arg.as_str()),
+    ];
+    let mut args = vec!["--database-url", &url, "--format", "json", "compare"];
+    for (flag, value) in defaults.iter().filter(|(f, _)| !extra.contains(f)) {
+        args.extend([*flag, *value]);
+    }
+    args.extend_from_slice(extra);
+    (common::qcheck(&args, &home), out_dir)
+}
+
+fn positive(v: &Value, what: &str) -> f64 {
+    let n = v
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {v}"));
+    assert!(n > 0.0, "{what} = {n}");
+    n
+}
+
+fn count(client: &mut postgres::Client, sql: &str) -> i64 {
+    client.query_one(sql, &[]).unwrap().get(0)
+}
+
+#[test]
+fn compare_writes_the_report_with_every_figure_for_both_strategies() {
+    let (db, mut client) = common::fresh_db("compare_full");
+    let (out, dir) = compare(
+        &db,
+        "compare_full",
+        &["--strategy", "fk-only", "--strategy", "tuned"],
+    );
+    let stderr = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for file in ["report.md", "report.html", "report.json"] {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    // stdout (--format json) is the same document.
+    assert_eq!(
+        serde_json::from_str::<Value>(&common::stdout(&out)).unwrap(),
+        doc
+    );
+
+    // The stamp.
+    assert!(
+        doc["stamp"]["postgres_version"]
+            .as_str()
+            .unwrap()
+            .starts_with(char::is_numeric)
+    );
+    assert!(!doc["stamp"]["git_revision"].as_str().unwrap().is_empty());
+    let settings: Vec<&str> = doc["stamp"]["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for s in [
+        "shared_buffers",
+        "work_mem",
+        "effective_cache_size",
+        "random_page_cost",
+        "jit",
+        "plan_cache_mode",
+        "fsync",
+        "full_page_writes",
+    ] {
+        assert!(settings.contains(&s), "{s} missing from {settings:?}");
+    }
+    positive(&doc["stamp"]["machine"]["cores"], "cores");
+    positive(&doc["stamp"]["machine"]["memory_bytes"], "memory");
+    assert_eq!(doc["dataset"]["profile"], "tiny");
+    assert_eq!(doc["dataset"]["scale"], 1.0);
+    assert_eq!(doc["dataset"]["seed"], 42);
+    positive(
+        &doc["dataset"]["constraint_index_bytes"],
+        "constraint index bytes",
+    );
+
+    let strategies = doc["strategies"].as_array().unwrap();
+    let names: Vec<&str> = strategies
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["fk-only", "tuned"]);
+    for s in strategies {
+        let name = s["name"].as_str().unwrap();
+        positive(
+            &s["total_index_bytes"],
+            &format!("{name} total index bytes"),
+        );
+        positive(&s["build_ms"], &format!("{name} build ms"));
+        for ix in s["indexes"].as_array().unwrap() {
+            positive(&ix["bytes"], &format!("{name} {} bytes", ix["name"]));
+            assert!(
+                ix["definition"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("CREATE INDEX"),
+                "{ix}"
+            );
+        }
+        for kind in ["bookings", "cancellations"] {
+            let w = &s["writes"][kind];
+            assert_eq!(
+                w["count"],
+                if kind == "bookings" { 40 } else { 10 },
+                "{name} {kind}"
+            );
+            positive(&w["per_sec"], &format!("{name} {kind}/s"));
+            positive(&w["wal_bytes_per_op"], &format!("{name} WAL per {kind}"));
+            positive(&w["latency"]["p50_ms"], &format!("{name} {kind} p50"));
+        }
+        let queries = s["queries"].as_array().unwrap();
+        assert_eq!(queries.len(), 10, "{name}");
+        for q in queries {
+            let what = format!("{name}/{}", q["name"].as_str().unwrap());
+            for mode in ["custom", "generic"] {
+                let p = &q[mode];
+                for pct in ["p50_ms", "p95_ms", "p99_ms"] {
+                    positive(&p["latency"][pct], &format!("{what} {mode} {pct}"));
+                }
+                assert_eq!(p["latency"]["runs"], 20, "{what}");
+                positive(&p["planning_ms"], &format!("{what} {mode} planning"));
+                assert!(
+                    p["execution_ms"].as_f64().is_some(),
+                    "{what} {mode} execution"
+                );
+                assert!(
+                    p["shared_buffers"].as_u64().is_some(),
+                    "{what} {mode} buffers"
+                );
+                assert!(
+                    !p["verdicts"].as_array().unwrap().is_empty(),
+                    "{what} {mode} verdicts"
+                );
+                assert!(
+                    !p["shape"].as_str().unwrap().is_empty(),
+                    "{what} {mode} shape"
+                );
+                assert!(p["plan"][0]["Plan"].is_object(), "{what} {mode} raw plan");
+            }
+        }
+    }
+    // tuned ran after fk-only's write probe: the rolled-back rows were vacuumed away and the
+    // visibility map is all-visible again, so its day view is still an index-only scan without heap
+    // fetches (the failure this guards against is a heap fetch per rolled-back row).
+    let day = strategies[1]["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "provider_day")
+        .unwrap();
+    assert_eq!(
+        day["custom"]["heap_fetches"], 0.0,
+        "{}",
+        day["custom"]["shape"]
+    );
+    assert_eq!(day["passed"], true, "{}", day["custom"]["verdicts"]);
+    // The design's strategy beats the ORM baseline on its own expectations.
+    let passing = |s: &Value| {
+        s["queries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|q| q["passed"] == true)
+            .count()
+    };
+    assert!(passing(&strategies[1]) > passing(&strategies[0]));
+
+    // The harness check ran (pgbench ships with the server) and both sides measured something.
+    if !doc["harness"].is_null() {
+        for m in doc["harness"]["modes"].as_array().unwrap() {
+            positive(&m["ratio_p50"], "harness ratio");
+            assert!(
+                m["command"]
+                    .as_str()
+                    .unwrap()
+                    .contains("pgbench -n -M prepared")
+            );
+        }
+    }
+
+    // The data is as the seed left it: the write probe rolled back, the recorded strategy is in place.
+    assert_eq!(doc["left_in_place"], "tuned");
+    let appointments = doc["dataset"]["row_counts"]["appointment"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM appointment"),
+        appointments
+    );
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM appointment_audit"),
+        doc["dataset"]["row_counts"]["appointment_audit"]
+            .as_i64()
+            .unwrap()
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM appointment WHERE reason = 'qcheck write-cost probe'"
+        ),
+        0
+    );
+    let status = qcheck::schema::status(&mut client).unwrap();
+    assert_eq!(status.strategy.as_deref(), Some("tuned"));
+    let meta = qcheck::generate::current_dataset(&mut client)
+        .unwrap()
+        .unwrap();
+    assert_eq!(meta.strategy, "tuned");
+
+    // The Markdown and the HTML carry the same figures.
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("| fk-only |") && md.contains("| tuned |") && md.contains("## Verdicts"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("<details>"));
+    cleanup(&dir);
+}
+
+/// Removes a test's temp home (the report folder's parent).
+fn cleanup(report_dir: &Path) {
+    if let Some(home) = report_dir.parent() {
+        let _ = std::fs::remove_dir_all(home);
+    }
+}
+
+#[test]
+fn the_recorded_strategy_is_restored_when_it_is_not_compared() {
+    let (db, mut client) = common::fresh_db("compare_restore");
+    let home = common::temp_home("compare_restore_seed");
+    let url = common::url(&db);
+    let seeded = common::qcheck(
+        &[
+            "--database-url",
+            &url,
+            "seed",
+            "--profile",
+            "tiny",
+            "--strategy",
+            "tuned",
+        ],
+        &home,
+    );
+    assert_eq!(seeded.status.code(), Some(0), "{}", common::stderr(&seeded));
+
+    let (out, dir) = compare(
+        &db,
+        "compare_restore",
+        &[
+            "--strategy",
+            "fk-only",
+            "--query",
+            "provider_day",
+            "--harness-runs",
+            "0",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(doc["strategies"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["strategies"][0]["queries"].as_array().unwrap().len(), 1);
+    assert!(doc["harness"].is_null());
+    assert_eq!(doc["left_in_place"], "tuned");
+    let status = qcheck::schema::status(&mut client).unwrap();
+    assert_eq!(status.strategy.as_deref(), Some("tuned"));
+    assert!(
+        status
+            .strategy_indexes
+            .iter()
+            .any(|i| i == "appointment_provider_day_idx"),
+        "{:?}",
+        status.strategy_indexes
+    );
+    assert!(Path::new(&dir.join("report.html")).is_file());
+    cleanup(&dir);
+    let _ = std::fs::remove_dir_all(home);
+}
+
+#[test]
+fn bad_arguments_exit_2_with_one_line() {
+    let (db, _) = common::fresh_db("compare_bad");
+    let url = common::url(&db);
+    let home = common::temp_home("compare_bad");
+    let dir = home.join("report");
+    for (extra, expect) in [
+        (vec!["--strategy", "nope"], "known strategies:"),
+        (
+            vec!["--strategy", "tuned", "--strategy", "tuned"],
+            "given twice",
+        ),
+        (vec!["--query", "nope"], "known queries:"),
+        (vec!["--runs", "0"], "--runs must be at least 1"),
+        (vec!["--scale", "0"], "invalid --scale 0"),
+    ] {
+        let mut args = vec![
+            "--database-url",
+            url.as_str(),
+            "compare",
+            "--profile",
+            "tiny",
+            "--out",
+            dir.to_str().unwrap(),
+        ];
+        args.extend(extra.iter().copied());
+        let out = common::qcheck(&args, &home);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{extra:?}: {err}");
+        assert!(err.contains(expect), "{extra:?}: {err}");
+        assert!(!dir.exists(), "no report on bad input");
+    }
+    let _ = std::fs::remove_dir_all(home);
+}
