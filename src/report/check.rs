@@ -52,19 +52,42 @@ pub fn summary(checks: &[QueryCheck], format: Format) -> String {
                 c.custom.shape(),
                 verdict_cell(&c.custom),
                 verdict_cell(&c.generic),
-                format!("{} / {}", ms(c.custom.facts.execution_time_ms), ms(c.generic.facts.execution_time_ms)),
-                format!("{} / {}", ms(c.custom.facts.planning_time_ms), ms(c.generic.facts.planning_time_ms)),
+                format!(
+                    "{} / {}",
+                    ms(c.custom.facts.execution_time_ms),
+                    ms(c.generic.facts.execution_time_ms)
+                ),
+                format!(
+                    "{} / {}",
+                    ms(c.custom.facts.planning_time_ms),
+                    ms(c.generic.facts.planning_time_ms)
+                ),
                 buffers(&c.custom),
-                if c.passed { "pass".into() } else { "FAIL".into() },
+                if c.passed {
+                    "pass".into()
+                } else {
+                    "FAIL".into()
+                },
             ]
         })
         .collect();
     let mut out = table(format, &header, &rows);
     let failures: Vec<String> = checks.iter().flat_map(failure_lines).collect();
     if !failures.is_empty() {
-        out.push_str(if format == Format::Markdown { "\n**Failed expectations**\n\n" } else { "\nFailed expectations:\n" });
+        out.push_str(if format == Format::Markdown {
+            "\n**Failed expectations**\n\n"
+        } else {
+            "\nFailed expectations:\n"
+        });
         for f in failures {
-            out.push_str(&format!("{}{f}\n", if format == Format::Markdown { "- " } else { "  " }));
+            out.push_str(&format!(
+                "{}{f}\n",
+                if format == Format::Markdown {
+                    "- "
+                } else {
+                    "  "
+                }
+            ));
         }
     }
     let passed = checks.iter().filter(|c| c.passed).count();
@@ -81,7 +104,11 @@ pub fn failure_lines(c: &QueryCheck) -> Vec<String> {
         }
         let mode = p.mode.map(|m| m.as_str()).unwrap_or("plan");
         for v in p.verdicts.iter().filter(|v| !v.passed) {
-            let at = v.location.as_deref().map(|l| format!(" at {l}")).unwrap_or_default();
+            let at = v
+                .location
+                .as_deref()
+                .map(|l| format!(" at {l}"))
+                .unwrap_or_default();
             out.push(format!(
                 "{} ({mode}) {}:{}: `{}`: expected {}, found {}{at}",
                 c.name, v.file, v.line, v.text, v.expected, v.found
@@ -118,14 +145,6 @@ pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> 
         out.push_str(&format!("{title}\n"));
     }
     out.push_str(&render_tree(&p.parsed, &marks(p), color && !md));
-    let f = &p.facts;
-    out.push_str(&format!(
-        "Planning {} ms, execution {} ms, shared buffers hit {} read {}\n",
-        ms(f.planning_time_ms),
-        ms(f.execution_time_ms),
-        f.buffers.shared_hit.map(|v| fmt_num(v as f64)).unwrap_or_else(|| "-".into()),
-        f.buffers.shared_read.map(|v| fmt_num(v as f64)).unwrap_or_else(|| "-".into())
-    ));
     if md {
         out.push_str("```\n");
     }
@@ -138,15 +157,23 @@ pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> 
             .iter()
             .map(|v| {
                 vec![
-                    if v.passed { "ok".into() } else if p.exempt { "fail (exempt)".into() } else { "FAIL".into() },
+                    if v.passed {
+                        "ok".into()
+                    } else if p.exempt {
+                        "fail (exempt)".into()
+                    } else {
+                        "FAIL".into()
+                    },
                     v.text.clone(),
-                    v.expected.clone(),
                     v.found.clone(),
-                    v.location.clone().unwrap_or_default(),
                 ]
             })
             .collect();
-        out.push_str(&table(format, &["", "expectation", "expected", "found", "where"], &rows));
+        out.push_str(&table(
+            format,
+            &["", "expectation", "found (where in the plan)"],
+            &rows,
+        ));
         out.push('\n');
     }
     if !p.tips.is_empty() {
@@ -156,7 +183,13 @@ pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> 
                 Severity::Info => "info",
                 Severity::Warning => "warning",
             };
-            out.push_str(&format!("{}[{sev}] {} at {}: {}\n", if md { "- " } else { "  " }, t.id, t.location, t.message));
+            out.push_str(&format!(
+                "{}[{sev}] {} at {}: {}\n",
+                if md { "- " } else { "  " },
+                t.id,
+                t.location,
+                t.message
+            ));
         }
     }
     out
@@ -165,12 +198,24 @@ pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> 
 /// `qcheck explain --query` output: the chosen plan in full, the other one's verdicts in a line.
 pub fn explain_query(c: &QueryCheck, generic: bool, format: Format, color: bool) -> String {
     let mut out = if format == Format::Markdown {
-        format!("## {}\n\n{}\n\nparams: `{}`\n\n", c.name, c.summary, c.params.display())
+        format!(
+            "## {}\n\n{}\n\nparams: `{}`\n\n",
+            c.name,
+            c.summary,
+            c.params.display()
+        )
     } else {
-        format!("{} — {}\nparams: {}\n\n", c.name, c.summary, c.params.display())
+        format!(
+            "{} — {}\nparams: {}\n\n",
+            c.name,
+            c.summary,
+            c.params.display()
+        )
     };
     let generic_title = match &c.generic_exempt {
-        Some(reason) => format!("Generic plan (plan_cache_mode = force_generic_plan; exempt: {reason})"),
+        Some(reason) => {
+            format!("Generic plan (plan_cache_mode = force_generic_plan; exempt: {reason})")
+        }
         None => "Generic plan (plan_cache_mode = force_generic_plan)".into(),
     };
     let custom_title = "Custom plan (plan_cache_mode = force_custom_plan)";
@@ -186,6 +231,9 @@ pub fn explain_query(c: &QueryCheck, generic: bool, format: Format, color: bool)
         other.shape(),
         if generic { "out" } else { "" }
     ));
-    out.push_str(&format!("\nResult: {}\n", if c.passed { "pass" } else { "FAIL" }));
+    out.push_str(&format!(
+        "\nResult: {}\n",
+        if c.passed { "pass" } else { "FAIL" }
+    ));
     out
 }
