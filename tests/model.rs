@@ -286,13 +286,14 @@ fn sixteen_concurrent_bookings_at_a_month_boundary_one_wins() {
             let barrier = barrier.clone();
             std::thread::spawn(move || {
                 let mut c = common::connect(&db);
-                // Starts from 23:00 on Jan 31 to 00:15 on Feb 1, 60 minutes each: every pair overlaps,
-                // half the rows land in January's partition, the rest in February's.
-                let start = chrono::DateTime::parse_from_rfc3339("2026-01-31T23:00:00Z").unwrap()
+                // Starts from 23:30 on Jan 31 to 00:45 on Feb 1, 120 minutes each: starts differ by at
+                // most 75 minutes, so every pair overlaps; 6 rows land in January's partition, 10 in
+                // February's.
+                let start = chrono::DateTime::parse_from_rfc3339("2026-01-31T23:30:00Z").unwrap()
                     + chrono::Duration::minutes(5 * i);
                 let at = start.to_rfc3339();
                 barrier.wait();
-                book(&mut c, TENANT_A, a1, p1, &at, 60)
+                book(&mut c, TENANT_A, a1, p1, &at, 120)
             })
         })
         .collect();
