@@ -415,6 +415,7 @@ fn a_seed_killed_during_copy_is_detected_and_redone() {
     let world = World::plan(&Profile::resolve("tiny").unwrap(), 20.0, 42).unwrap();
     let produced = produce_to_nothing(&world, &segments(&world)).unwrap();
     assert_eq!(redone.dataset.digest, produced.digest);
+    let _ = std::fs::remove_dir_all(&home);
 }
 
 #[test]
@@ -449,4 +450,5 @@ fn bad_input_exits_2_with_one_line() {
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
         assert!(err.contains(expect), "{args:?}: {err}");
     }
+    let _ = std::fs::remove_dir_all(&home);
 }

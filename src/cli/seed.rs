@@ -123,6 +123,7 @@ fn print_timings(format: Format, t: &Timings) {
             "scale": t.seed.dataset.scale,
             "appointments": t.appointments,
             "generator_rows_per_sec": t.generator_rows_per_sec(),
+            "digest_bytes_per_sec": t.digest_bytes_per_sec,
             "seed_load_rows_per_sec": t.seed_load_rows_per_sec(),
             "copy_binary_rows_per_sec": t.copy_binary_rows_per_sec(),
             "copy_text_rows_per_sec": t.copy_text_rows_per_sec(),

@@ -119,6 +119,11 @@ impl StackRow {
     }
 
     #[inline(always)]
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    #[inline(always)]
     pub fn put(&mut self, b: &[u8]) {
         self.bytes[self.len..self.len + b.len()].copy_from_slice(b);
         self.len += b.len();

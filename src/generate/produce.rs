@@ -12,6 +12,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 
 use sha2::{Digest, Sha256};
 
+use super::copy::StackRow;
 use super::rows::{
     APPOINTMENT_COLUMNS, Appointment, PATIENT_COLUMNS, PROVIDER_COLUMNS, TENANT_COLUMNS,
 };
@@ -256,8 +257,9 @@ pub fn produce(
                 }
             }
             Segment::Appointments(m) => {
+                let mut row = StackRow::new();
                 w.month_appointments(*m, &mut |a: &Appointment| {
-                    a.encode_binary(w, &mut out.buf);
+                    a.encode_binary_with(w, &mut row, &mut out.buf);
                     n += 1;
                     out.row_done();
                 });
@@ -271,9 +273,34 @@ pub fn produce(
     Some(())
 }
 
-/// Runs the producer alone on this thread against a receiver that only hashes and hands buffers
-/// back: what the generator costs by itself (generation and encoding on this core; the digest on
-/// the receiving thread, as in a load).
+/// The generator's own cost: produces `segs` on this thread into a receiver that only hands the
+/// buffers back (no digest, no server). Returns the rows produced.
+pub fn generate_only(w: &World, segs: &[Segment]) -> Option<u64> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(4);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let sink = s.spawn(move || {
+            let mut rows = 0;
+            for chunk in rx {
+                match chunk {
+                    Chunk::Data(buf, _) => {
+                        let _ = back_tx.send(buf);
+                    }
+                    Chunk::End(_, n) => rows += n,
+                    Chunk::Begin(_) => {}
+                }
+            }
+            rows
+        });
+        let finished = produce(w, segs, &SegmentQueue::new(0..segs.len()), &tx, &back_rx);
+        drop(tx);
+        let rows = sink.join().ok()?;
+        finished.map(|_| rows)
+    })
+}
+
+/// Produces `segs` without a server and returns their digest (the receiving thread hashes, as in a
+/// load): what a seed of the same request will report.
 pub fn produce_to_nothing(w: &World, segs: &[Segment]) -> Option<Produced> {
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(4);

@@ -29,7 +29,7 @@ pub const DEFAULT_SEED: u64 = 42;
 const SEED_LOCK: i64 = 0x71_7365_6564;
 
 /// Estimated bytes on disk per appointment, with its share of patients, every index and constraint,
-/// the audit sample, and headroom for WAL during the load (measured: ~440 bytes at scale 1).
+/// the audit sample, and headroom for WAL during the load (measured: ~590 bytes at scale 1).
 const EST_BYTES_PER_APPOINTMENT: f64 = 700.0;
 const EST_BYTES_PER_PATIENT: f64 = 400.0;
 /// Cap for servers whose free space qcheck cannot see.
@@ -153,7 +153,8 @@ fn ensure_locked(
     check_disk(session, client, request)?;
     let migrated = schema::migrate_up(client)?;
     if !migrated.is_empty() {
-        progress.note(&format!("applied migrations {migrated:?}"));
+        let list: Vec<String> = migrated.iter().map(|v| format!("{v:04}")).collect();
+        progress.note(&format!("applied migrations {}", list.join(", ")));
     }
     let wanted = DatasetMeta {
         profile: request.profile.name.clone(),
