@@ -6,6 +6,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Like any Unix filter, die quietly when the reader goes away (`qcheck list | head`) instead of
+    // panicking on a broken pipe; Rust ignores SIGPIPE by default.
+    // SAFETY: restoring the default disposition of a signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = qcheck::cli::Cli::parse();
     match qcheck::cli::run(cli) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
