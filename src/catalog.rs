@@ -150,8 +150,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
                             "expect-custom" => PlanMode::Custom,
                             _ => PlanMode::Generic,
                         };
-                        let expectation = parse_expectation(value, &path.display().to_string(), line_no)
-                            .map_err(|e| Error::Usage(e.to_string()))?;
+                        let expectation =
+                            parse_expectation(value, &path.display().to_string(), line_no)
+                                .map_err(|e| Error::Usage(e.to_string()))?;
                         expects.push(ExpectLine { mode, expectation });
                     }
                     "generic" => {
@@ -356,7 +357,10 @@ SELECT * FROM t WHERE a = $1 AND b = $2 AND c = '$9' -- $7 in a comment
         assert_eq!(q.params, vec!["a", "b"]);
         assert_eq!(q.params_sql.as_deref(), Some("SELECT 1, 2"));
         assert_eq!(q.expects.len(), 2);
-        assert_eq!((q.expects[0].mode, q.expects[0].expectation.line), (PlanMode::Both, 6));
+        assert_eq!(
+            (q.expects[0].mode, q.expects[0].expectation.line),
+            (PlanMode::Both, 6)
+        );
         assert_eq!(q.expects[1].mode, PlanMode::Generic);
         assert_eq!(q.generic_exempt.as_deref(), Some("because reasons"));
         assert!(

@@ -21,8 +21,19 @@ pub fn check_query(
     for mode in [Mode::Custom, Mode::Generic] {
         let json = runner::explain(client, query, &params, mode)?;
         let exempt = mode == Mode::Generic && query.generic_exempt.is_some();
-        let plan = PlanCheck::analyse(&json, Some(mode), &expectations_for(query, mode), partitions, exempt)
-            .map_err(|e| Error::Schema(format!("query `{}`: cannot read the plan PostgreSQL returned: {e}", query.name)))?;
+        let plan = PlanCheck::analyse(
+            &json,
+            Some(mode),
+            &expectations_for(query, mode),
+            partitions,
+            exempt,
+        )
+        .map_err(|e| {
+            Error::Schema(format!(
+                "query `{}`: cannot read the plan PostgreSQL returned: {e}",
+                query.name
+            ))
+        })?;
         plans.push(plan);
     }
     let generic = plans.pop().expect("two plans");

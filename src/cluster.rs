@@ -553,7 +553,10 @@ mod tests {
             server_user: None,
         };
         let socket = cluster.socket_dir();
-        assert!(socket.to_str().unwrap().starts_with("/tmp/qcheck-"), "{socket:?}");
+        assert!(
+            socket.to_str().unwrap().starts_with("/tmp/qcheck-"),
+            "{socket:?}"
+        );
         assert!(socket.as_os_str().len() + 14 <= MAX_SOCKET_PATH);
 
         let short = Cluster {

@@ -88,7 +88,15 @@ impl PlanCheck {
             .map(|e| expect::evaluate(&e.expectation, &parsed, &facts))
             .collect();
         let tips = tips::tips(&parsed, &facts, &Thresholds::default());
-        Ok(PlanCheck { mode, exempt, verdicts, tips, facts, plan, parsed })
+        Ok(PlanCheck {
+            mode,
+            exempt,
+            verdicts,
+            tips,
+            facts,
+            plan,
+            parsed,
+        })
     }
 
     /// All verdicts hold (an exempt plan always passes).
@@ -155,5 +163,9 @@ impl QueryCheck {
 
 /// The expectation lines of a query that apply to a plan mode.
 pub fn expectations_for(query: &Query, mode: Mode) -> Vec<&ExpectLine> {
-    query.expects.iter().filter(|e| e.applies_to(mode == Mode::Generic)).collect()
+    query
+        .expects
+        .iter()
+        .filter(|e| e.applies_to(mode == Mode::Generic))
+        .collect()
 }

@@ -95,7 +95,11 @@ pub fn pick_sample(
     sample_sql: &str,
     limit: usize,
 ) -> Result<Vec<Params>> {
-    let ctx = format!("query `{}` ({}): sampling parameters", query.name, query.path.display());
+    let ctx = format!(
+        "query `{}` ({}): sampling parameters",
+        query.name,
+        query.path.display()
+    );
     let messages = client.simple_query(sample_sql).db(ctx.clone())?;
     let mut out = Vec::new();
     for row in messages.iter().filter_map(|m| match m {
@@ -111,14 +115,18 @@ pub fn pick_sample(
         }
         out.push(Params {
             names: query.params.clone(),
-            values: (0..query.params.len()).map(|i| row.get(i).map(str::to_string)).collect(),
+            values: (0..query.params.len())
+                .map(|i| row.get(i).map(str::to_string))
+                .collect(),
         });
         if out.len() == limit {
             break;
         }
     }
     if out.is_empty() {
-        return Err(Error::Usage(format!("{ctx}: the sample SQL returned no row — is the dataset seeded?")));
+        return Err(Error::Usage(format!(
+            "{ctx}: the sample SQL returned no row — is the dataset seeded?"
+        )));
     }
     Ok(out)
 }

@@ -15,7 +15,16 @@ fn seeded() -> &'static (String, PathBuf) {
     DB.get_or_init(|| {
         let (db, _client) = common::fresh_db("check");
         let home = common::temp_home("check-home");
-        let out = qcheck(&["--database-url", &common::url(&db), "seed", "--profile", "tiny"], &home);
+        let out = qcheck(
+            &[
+                "--database-url",
+                &common::url(&db),
+                "seed",
+                "--profile",
+                "tiny",
+            ],
+            &home,
+        );
         assert!(out.status.success(), "seed: {}", stderr(&out));
         (db, home)
     })
@@ -30,7 +39,12 @@ fn run(args: &[&str]) -> std::process::Output {
 }
 
 fn builtin(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/queries").join(name)).unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("sql/queries")
+            .join(name),
+    )
+    .unwrap()
 }
 
 /// A folder with one query file, for `--queries DIR`.
@@ -56,7 +70,9 @@ fn all_ten_queries_pass_on_the_test_dataset() {
                     .unwrap()
                     .iter()
                     .filter(|v| v["passed"] == false)
-                    .map(move |v| format!("{} ({mode}) {}: found {}", q["name"], v["text"], v["found"]))
+                    .map(move |v| {
+                        format!("{} ({mode}) {}: found {}", q["name"], v["text"], v["found"])
+                    })
             })
         })
         .collect();
@@ -66,8 +82,16 @@ fn all_ten_queries_pass_on_the_test_dataset() {
     // Every query reports both plans, with timings and buffers.
     for q in queries {
         for mode in ["custom", "generic"] {
-            assert!(q[mode]["facts"]["execution_time_ms"].as_f64().is_some(), "{}", q["name"]);
-            assert!(!q[mode]["verdicts"].as_array().unwrap().is_empty(), "{}", q["name"]);
+            assert!(
+                q[mode]["facts"]["execution_time_ms"].as_f64().is_some(),
+                "{}",
+                q["name"]
+            );
+            assert!(
+                !q[mode]["verdicts"].as_array().unwrap().is_empty(),
+                "{}",
+                q["name"]
+            );
         }
     }
     assert_eq!(doc["dataset"]["profile"], "tiny");
@@ -75,22 +99,48 @@ fn all_ten_queries_pass_on_the_test_dataset() {
 
 #[test]
 fn the_table_output_summarises_each_query() {
-    let out = run(&["check", "--profile", "tiny", "--query", "provider_day", "--query", "patient_by_mrn"]);
+    let out = run(&[
+        "check",
+        "--profile",
+        "tiny",
+        "--query",
+        "provider_day",
+        "--query",
+        "patient_by_mrn",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("provider_day") && text.contains("patient_by_mrn"), "{text}");
-    assert!(text.contains("index-only-scan (appointment_provider_day_idx)"), "{text}");
+    assert!(
+        text.contains("provider_day") && text.contains("patient_by_mrn"),
+        "{text}"
+    );
+    assert!(
+        text.contains("index-only-scan (appointment_provider_day_idx)"),
+        "{text}"
+    );
     assert!(text.contains("2 of 2 queries pass"), "{text}");
 }
 
 #[test]
 fn a_false_expectation_fails_the_check_and_names_itself() {
-    let text = builtin("provider_day.sql").replace("-- expect: partitions appointment = 1", "-- expect: partitions appointment = 3");
+    let text = builtin("provider_day.sql").replace(
+        "-- expect: partitions appointment = 1",
+        "-- expect: partitions appointment = 3",
+    );
     let dir = queries_dir("false-expect", "provider_day.sql", &text);
     let out = run(&["check", "--queries", dir.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let report = stdout(&out);
-    assert!(report.contains("provider_day (custom)") && report.contains("provider_day.sql:10"), "{report}");
+    assert!(
+        report.contains("provider_day (custom)") && report.contains("provider_day.sql:10"),
+        "{report}"
+    );
     assert!(report.contains("`partitions appointment = 3`"), "{report}");
     assert!(report.contains("0 of 1 queries pass"), "{report}");
 }
@@ -103,7 +153,10 @@ fn a_malformed_expectation_is_an_error_naming_file_and_line() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    let file_line = format!("{}:11: invalid `-- expect: no sotr`", dir.join("provider_day.sql").display());
+    let file_line = format!(
+        "{}:11: invalid `-- expect: no sotr`",
+        dir.join("provider_day.sql").display()
+    );
     assert!(err.contains(&file_line), "{err}");
     assert!(err.contains("did you mean `sort`"), "{err}");
 }
@@ -113,7 +166,10 @@ fn an_unknown_query_lists_the_known_ones() {
     let out = run(&["explain", "--query", "provider_dya"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("unknown query `provider_dya`; known queries: appointment_audit_trail"), "{err}");
+    assert!(
+        err.contains("unknown query `provider_dya`; known queries: appointment_audit_trail"),
+        "{err}"
+    );
     assert!(err.contains("provider_day"), "{err}");
 }
 
@@ -121,16 +177,31 @@ fn an_unknown_query_lists_the_known_ones() {
 fn explain_shows_the_tree_verdicts_and_tips_and_saves_the_plan() {
     let dir = common::temp_home("explain-save");
     let saved = dir.join("day.json");
-    let out = run(&["explain", "--profile", "tiny", "--query", "provider_day", "--save-plan", saved.to_str().unwrap()]);
+    let out = run(&[
+        "explain",
+        "--profile",
+        "tiny",
+        "--query",
+        "provider_day",
+        "--save-plan",
+        saved.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("Custom plan (plan_cache_mode = force_custom_plan)"), "{text}");
+    assert!(
+        text.contains("Custom plan (plan_cache_mode = force_custom_plan)"),
+        "{text}"
+    );
     assert!(text.contains("Index Only Scan using"), "{text}");
-    assert!(text.contains("index-only-scan appointment using appointment_provider_day_idx"), "{text}");
+    assert!(
+        text.contains("index-only-scan appointment using appointment_provider_day_idx"),
+        "{text}"
+    );
     assert!(text.contains("The generic plan: 4/4 ok"), "{text}");
 
     // The saved file is plain EXPLAIN JSON (what PEV2 loads) ...
-    let plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
     assert!(plan[0]["Plan"]["Node Type"].is_string(), "{plan}");
     assert!(plan[0]["Execution Time"].is_number());
 
@@ -141,29 +212,81 @@ fn explain_shows_the_tree_verdicts_and_tips_and_saves_the_plan() {
             "--plan",
             saved.to_str().unwrap(),
             "--expect-from",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/queries/provider_day.sql").to_str().unwrap(),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("sql/queries/provider_day.sql")
+                .to_str()
+                .unwrap(),
             "--format",
             "json",
         ],
         &dir.join("no-home"),
     );
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(doc["verdicts"].as_array().unwrap().iter().all(|v| v["passed"] == true), "{doc:#}");
+    assert!(
+        doc["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["passed"] == true),
+        "{doc:#}"
+    );
     assert_eq!(doc["facts"]["heap_fetches"], 0.0);
-    assert!(doc["facts"]["relations"]["appointment"]["partitions_scanned"].as_array().unwrap().len() == 1);
-    assert!(!dir.join("no-home").exists(), "offline analysis starts no cluster");
+    assert!(
+        doc["facts"]["relations"]["appointment"]["partitions_scanned"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    );
+    assert!(
+        !dir.join("no-home").exists(),
+        "offline analysis starts no cluster"
+    );
 }
 
 #[test]
 fn explain_the_generic_plan_with_a_parameter_override() {
-    let out = run(&["explain", "--profile", "tiny", "--query", "patient_by_mrn", "--generic", "--param", "mrn=NOPE-0000"]);
-    assert_eq!(out.status.code(), Some(1), "rows = 1 fails for an MRN nobody has: {}", stderr(&out));
+    let out = run(&[
+        "explain",
+        "--profile",
+        "tiny",
+        "--query",
+        "patient_by_mrn",
+        "--generic",
+        "--param",
+        "mrn=NOPE-0000",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "rows = 1 fails for an MRN nobody has: {}",
+        stderr(&out)
+    );
     let text = stdout(&out);
-    assert!(text.contains("Generic plan (plan_cache_mode = force_generic_plan)"), "{text}");
+    assert!(
+        text.contains("Generic plan (plan_cache_mode = force_generic_plan)"),
+        "{text}"
+    );
     assert!(text.contains("mrn=NOPE-0000"), "{text}");
 
-    let out = run(&["explain", "--profile", "tiny", "--query", "patient_by_mrn", "--param", "nope=1"]);
+    let out = run(&[
+        "explain",
+        "--profile",
+        "tiny",
+        "--query",
+        "patient_by_mrn",
+        "--param",
+        "nope=1",
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("query `patient_by_mrn` has no parameter `nope`; its parameters: tenant_id, mrn"));
+    assert!(stderr(&out).contains(
+        "query `patient_by_mrn` has no parameter `nope`; its parameters: tenant_id, mrn"
+    ));
 }

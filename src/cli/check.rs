@@ -108,7 +108,11 @@ fn color() -> bool {
 }
 
 fn progress(format: Format) -> Progress {
-    Progress::new(if format == Format::Json { ProgressMode::Quiet } else { ProgressMode::Auto })
+    Progress::new(if format == Format::Json {
+        ProgressMode::Quiet
+    } else {
+        ProgressMode::Auto
+    })
 }
 
 /// Opens the target and, for the built-in queries, makes sure the requested dataset is there.
@@ -126,7 +130,10 @@ fn open(g: &Global, dataset: &DatasetArgs, source: &QuerySource) -> Result<Sessi
 pub(super) fn list(g: &Global, source: &QuerySource) -> Result<Outcome> {
     let catalog = source.catalog()?;
     if g.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&catalog.queries).expect("queries serialize"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&catalog.queries).expect("queries serialize")
+        );
         return Ok(Outcome::Success);
     }
     let rows: Vec<Vec<String>> = catalog
@@ -141,18 +148,39 @@ pub(super) fn list(g: &Global, source: &QuerySource) -> Result<Outcome> {
                     PlanMode::Custom => format!("{} (custom)", e.expectation.text),
                     PlanMode::Generic => format!("{} (generic)", e.expectation.text),
                 })
-                .chain(q.generic_exempt.iter().map(|r| format!("generic plan exempt: {r}")))
+                .chain(
+                    q.generic_exempt
+                        .iter()
+                        .map(|r| format!("generic plan exempt: {r}")),
+                )
                 .collect();
-            vec![q.name.clone(), q.summary.clone(), q.params.join(", "), expects.join("\n")]
+            vec![
+                q.name.clone(),
+                q.summary.clone(),
+                q.params.join(", "),
+                expects.join("\n"),
+            ]
         })
         .collect();
-    println!("{}", report::table(g.format, &["query", "answers", "params", "expectations"], &rows));
+    println!(
+        "{}",
+        report::table(
+            g.format,
+            &["query", "answers", "params", "expectations"],
+            &rows
+        )
+    );
     Ok(Outcome::Success)
 }
 
 pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
     if let Some(plan_file) = &args.plan {
-        return explain_offline(g, plan_file, args.expect_from.as_deref(), args.save_plan.as_deref());
+        return explain_offline(
+            g,
+            plan_file,
+            args.expect_from.as_deref(),
+            args.save_plan.as_deref(),
+        );
     }
     let catalog = args.source.catalog()?;
     let query = catalog.get(args.query.as_deref().unwrap_or_default())?;
@@ -164,26 +192,47 @@ pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
     drop(client);
     session.close()?;
 
-    let shown = if args.generic { &result.generic } else { &result.custom };
+    let shown = if args.generic {
+        &result.generic
+    } else {
+        &result.custom
+    };
     if let Some(path) = &args.save_plan {
         save_plan(path, shown, Some(&roots))?;
     }
     if g.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&result).expect("check serializes"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&result).expect("check serializes")
+        );
     } else {
-        print!("{}", report::check::explain_query(&result, args.generic, g.format, color()));
+        print!(
+            "{}",
+            report::check::explain_query(&result, args.generic, g.format, color())
+        );
     }
-    Ok(if result.passed { Outcome::Success } else { Outcome::ExpectationFailed })
+    Ok(if result.passed {
+        Outcome::Success
+    } else {
+        Outcome::ExpectationFailed
+    })
 }
 
 /// Key under which a saved plan carries the partition tree it was captured on, so that offline
 /// analysis can map partition tables and indexes to their parents. Viewers ignore unknown keys.
 const SAVED_PARTITIONS_KEY: &str = "qcheck partitions";
 
-fn save_plan(path: &Path, plan: &PlanCheck, roots: Option<&BTreeMap<String, String>>) -> Result<()> {
+fn save_plan(
+    path: &Path,
+    plan: &PlanCheck,
+    roots: Option<&BTreeMap<String, String>>,
+) -> Result<()> {
     let mut value = plan.plan.clone();
     if let (Some(roots), Some(obj)) = (roots, value.get_mut(0).and_then(|v| v.as_object_mut())) {
-        obj.insert(SAVED_PARTITIONS_KEY.into(), serde_json::to_value(roots).expect("map serializes"));
+        obj.insert(
+            SAVED_PARTITIONS_KEY.into(),
+            serde_json::to_value(roots).expect("map serializes"),
+        );
     }
     let text = serde_json::to_string_pretty(&value).expect("plan serializes");
     std::fs::write(path, text + "\n").at(path)?;
@@ -191,10 +240,18 @@ fn save_plan(path: &Path, plan: &PlanCheck, roots: Option<&BTreeMap<String, Stri
     Ok(())
 }
 
-fn explain_offline(g: &Global, plan_file: &Path, expect_from: Option<&Path>, save: Option<&Path>) -> Result<Outcome> {
+fn explain_offline(
+    g: &Global,
+    plan_file: &Path,
+    expect_from: Option<&Path>,
+    save: Option<&Path>,
+) -> Result<Outcome> {
     let json = std::fs::read_to_string(plan_file).at(plan_file)?;
     let query = match expect_from {
-        Some(path) => Some(crate::catalog::parse(path, &std::fs::read_to_string(path).at(path)?)?),
+        Some(path) => Some(crate::catalog::parse(
+            path,
+            &std::fs::read_to_string(path).at(path)?,
+        )?),
         None => None,
     };
     // A plan captured elsewhere is usually a custom plan (EXPLAIN with literal values).
@@ -215,18 +272,32 @@ fn explain_offline(g: &Global, plan_file: &Path, expect_from: Option<&Path>, sav
             PartitionMap::heuristic(crate::expect::relations_named(&named))
         }
     };
-    let plan = PlanCheck::analyse(&json, None, &expectations, &partitions, false)
-        .map_err(|e| Error::Usage(format!("{}: not an EXPLAIN (FORMAT JSON) plan: {e}", plan_file.display())))?;
+    let plan = PlanCheck::analyse(&json, None, &expectations, &partitions, false).map_err(|e| {
+        Error::Usage(format!(
+            "{}: not an EXPLAIN (FORMAT JSON) plan: {e}",
+            plan_file.display()
+        ))
+    })?;
     if let Some(path) = save {
         save_plan(path, &plan, None)?;
     }
     if g.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&plan).expect("plan serializes"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).expect("plan serializes")
+        );
     } else {
         let title = format!("Plan from {}", plan_file.display());
-        print!("{}", report::check::explain_plan(&title, &plan, g.format, color()));
+        print!(
+            "{}",
+            report::check::explain_plan(&title, &plan, g.format, color())
+        );
     }
-    Ok(if plan.passed() { Outcome::Success } else { Outcome::ExpectationFailed })
+    Ok(if plan.passed() {
+        Outcome::Success
+    } else {
+        Outcome::ExpectationFailed
+    })
 }
 
 /// The JSON document of `qcheck check --format json`.
@@ -255,10 +326,22 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
 
     let passed = results.iter().all(|r| r.passed);
     if g.format == Format::Json {
-        let doc = CheckDocument { passed, target, dataset, queries: &results };
-        println!("{}", serde_json::to_string_pretty(&doc).expect("check serializes"));
+        let doc = CheckDocument {
+            passed,
+            target,
+            dataset,
+            queries: &results,
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("check serializes")
+        );
     } else {
         print!("{}", report::check::summary(&results, g.format));
     }
-    Ok(if passed { Outcome::Success } else { Outcome::ExpectationFailed })
+    Ok(if passed {
+        Outcome::Success
+    } else {
+        Outcome::ExpectationFailed
+    })
 }

@@ -48,7 +48,14 @@ pub fn evaluate(exp: &Expectation, plan: &Plan, facts: &Facts) -> Verdict {
             kind,
             relation,
             index,
-        } => scan(plan, facts, &[*kind], scan_noun(*kind), relation, index.as_deref()),
+        } => scan(
+            plan,
+            facts,
+            &[*kind],
+            scan_noun(*kind),
+            relation,
+            index.as_deref(),
+        ),
         Check::IndexAccess { relation, index } => scan(
             plan,
             facts,

@@ -257,7 +257,11 @@ fn generic_exemption_needs_a_reason() {
             .starts_with("sql/queries/provider_day.sql:9: invalid `-- generic: exempt`")
     );
     assert!(e.to_string().contains("example: `-- generic: exempt "));
-    assert_eq!(e.to_string().lines().count(), 1, "one line for the terminal");
+    assert_eq!(
+        e.to_string().lines().count(),
+        1,
+        "one line for the terminal"
+    );
     assert!(matches!(
         *parse_generic("required", FILE, 9).unwrap_err().problem,
         ParseProblem::Expected { .. }
@@ -334,8 +338,14 @@ fn scan_kinds_pass_and_fail() {
 
 #[test]
 fn index_access_accepts_any_index_based_scan() {
-    pass("index-access big using big_val_idx", "pg18_bitmap_lossy.json");
-    pass("index-access patient using patient_pkey", "pg15_nested_loop_many.json");
+    pass(
+        "index-access big using big_val_idx",
+        "pg18_bitmap_lossy.json",
+    );
+    pass(
+        "index-access patient using patient_pkey",
+        "pg15_nested_loop_many.json",
+    );
     pass("index-access appointment", "pg18_no_analyze_day.json");
     let v = fail("index-access big", "pg15_seq_scan_filter.json");
     assert!(v.expected.contains("an index-based scan"), "{}", v.expected);
