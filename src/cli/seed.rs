@@ -3,31 +3,17 @@
 use clap::Args;
 
 use super::{Global, Outcome};
-use crate::dataset;
 use crate::db::Target;
 use crate::error::Result;
 use crate::generate::progress::thousands;
 use crate::generate::seed::human_bytes;
-use crate::generate::{
-    self, Progress, ProgressMode, SeedOutcome, SeedRequest, SeedStatus, Timings,
-};
+use crate::generate::{self, Progress, ProgressMode, SeedOutcome, SeedStatus, Timings};
 use crate::report::{self, Format};
-use crate::schema;
 
 #[derive(Debug, Args)]
 pub struct SeedArgs {
-    /// Dataset profile: a built-in name (clinic, tiny) or a path to a .toml file.
-    #[arg(long, default_value = dataset::DEFAULT_PROFILE, value_name = "NAME|FILE")]
-    pub profile: String,
-    /// Size: 1 is the profile's base size (clinic: about 1,000,000 appointments).
-    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
-    pub scale: f64,
-    /// Random seed: the same profile, scale and seed always give identical rows.
-    #[arg(long, default_value_t = generate::DEFAULT_SEED)]
-    pub seed: u64,
-    /// Index strategy to build after the load (see sql/strategies).
-    #[arg(long, default_value = schema::DEFAULT_STRATEGY)]
-    pub strategy: String,
+    #[command(flatten)]
+    pub dataset: super::check::DatasetArgs,
     /// Seed again even if the database holds this dataset.
     #[arg(long)]
     pub force: bool,
@@ -38,7 +24,7 @@ pub struct SeedArgs {
 }
 
 pub(super) fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
-    let mut request = SeedRequest::new(&args.profile, args.scale, args.seed, &args.strategy)?;
+    let mut request = args.dataset.request()?;
     request.force = args.force;
     let progress = Progress::new(if g.format == Format::Json {
         ProgressMode::Quiet
