@@ -297,12 +297,14 @@ CREATE POLICY tenant_isolation ON appointment_audit USING (tenant_id = app_tenan
 ALTER FUNCTION appointment_boundary_sync() SECURITY DEFINER SET search_path = public, pg_temp;
 ALTER FUNCTION appointment_audit_write() SECURITY DEFINER SET search_path = public, pg_temp;
 
--- The application role. Roles are cluster-wide, so create it only if missing.
+-- The application role. Roles are cluster-wide: it may exist already, or be being created right now by
+-- the migration of another database on the same server (then the catalog's unique index makes us wait
+-- for that transaction and report a unique violation). Either way the role is there afterwards.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'qcheck_app') THEN
-        CREATE ROLE qcheck_app NOLOGIN;
-    END IF;
+    CREATE ROLE qcheck_app NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
 END
 $$;
 GRANT SELECT, INSERT, UPDATE ON tenant, provider, patient, appointment TO qcheck_app;
