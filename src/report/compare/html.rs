@@ -496,57 +496,8 @@ fn harness(out: &mut String, c: &Comparison) {
 }
 
 fn environment(out: &mut String, c: &Comparison) {
-    let m = &c.stamp.machine;
     out.push_str("<h2 id=\"environment\">Environment and method</h2>\n<div class=\"grid2\"><div class=\"panel\"><table class=\"kv\">\n");
-    let mut rows: Vec<(String, String)> = vec![
-        ("target".into(), c.stamp.target.clone()),
-        ("PostgreSQL".into(), c.stamp.postgres_version.clone()),
-        (
-            "machine".into(),
-            format!(
-                "{} cores, {} RAM, {}{}",
-                m.cores,
-                m.memory_bytes
-                    .map(|b| bytes(b as f64))
-                    .unwrap_or_else(|| "?".into()),
-                m.os,
-                m.cpu
-                    .as_deref()
-                    .map(|c| format!(", {c}"))
-                    .unwrap_or_default()
-            ),
-        ),
-        (
-            "qcheck".into(),
-            format!("{} ({})", c.stamp.qcheck_version, c.stamp.git_revision),
-        ),
-        (
-            "dataset".into(),
-            format!(
-                "{} scale {} seed {}, sha256:{}",
-                c.dataset.profile, c.dataset.scale, c.dataset.seed, c.dataset.digest
-            ),
-        ),
-        (
-            "tables / constraint indexes".into(),
-            format!(
-                "{} / {}",
-                bytes(c.dataset.table_bytes as f64),
-                bytes(c.dataset.constraint_index_bytes as f64)
-            ),
-        ),
-        (
-            "left in place".into(),
-            format!("strategy {}", c.left_in_place),
-        ),
-        ("wall time".into(), seconds(c.wall_seconds * 1e3)),
-    ];
-    rows.extend(
-        c.stamp
-            .settings
-            .iter()
-            .map(|s| (s.name.clone(), s.value.clone())),
-    );
+    let rows = super::environment_rows(c);
     for (k, v) in rows {
         let _ = writeln!(
             out,

@@ -423,45 +423,10 @@ pub fn markdown(c: &Comparison) -> String {
     }
 
     out.push_str("\n## Environment\n\n");
-    let m = &c.stamp.machine;
-    let mut pairs: Vec<Vec<String>> = vec![
-        vec!["target".into(), c.stamp.target.clone()],
-        vec!["PostgreSQL".into(), c.stamp.postgres_version.clone()],
-        vec![
-            "machine".into(),
-            format!(
-                "{} cores, {} RAM, {}{}",
-                m.cores,
-                m.memory_bytes
-                    .map(|b| bytes(b as f64))
-                    .unwrap_or_else(|| "?".into()),
-                m.os,
-                m.cpu
-                    .as_deref()
-                    .map(|c| format!(", {c}"))
-                    .unwrap_or_default()
-            ),
-        ],
-        vec![
-            "qcheck".into(),
-            format!("{} ({})", c.stamp.qcheck_version, c.stamp.git_revision),
-        ],
-        vec![
-            "dataset digest".into(),
-            format!("sha256:{}", c.dataset.digest),
-        ],
-        vec![
-            "left in place".into(),
-            format!("strategy `{}`", c.left_in_place),
-        ],
-        vec!["wall time".into(), seconds(c.wall_seconds * 1e3)],
-    ];
-    pairs.extend(
-        c.stamp
-            .settings
-            .iter()
-            .map(|s| vec![s.name.clone(), s.value.clone()]),
-    );
+    let pairs: Vec<Vec<String>> = environment_rows(c)
+        .into_iter()
+        .map(|(k, v)| vec![k, v])
+        .collect();
     out.push_str(&markdown_table(&["", ""], &pairs));
 
     out.push_str("\n## Method\n\n");
@@ -483,4 +448,59 @@ pub fn strategy_index(c: &Comparison, s: &StrategyResult) -> usize {
         .iter()
         .position(|x| x.name == s.name)
         .unwrap_or(0)
+}
+
+/// The environment a comparison ran in, as label/value rows: the same in every report format.
+pub(crate) fn environment_rows(c: &Comparison) -> Vec<(String, String)> {
+    let m = &c.stamp.machine;
+    let mut rows: Vec<(String, String)> = vec![
+        ("target".into(), c.stamp.target.clone()),
+        ("PostgreSQL".into(), c.stamp.postgres_version.clone()),
+        (
+            "machine".into(),
+            format!(
+                "{} cores, {} RAM, {}{}",
+                m.cores,
+                m.memory_bytes
+                    .map(|b| bytes(b as f64))
+                    .unwrap_or_else(|| "?".into()),
+                m.os,
+                m.cpu
+                    .as_deref()
+                    .map(|c| format!(", {c}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        (
+            "qcheck".into(),
+            format!("{} ({})", c.stamp.qcheck_version, c.stamp.git_revision),
+        ),
+        (
+            "dataset".into(),
+            format!(
+                "{} scale {} seed {}, sha256:{}",
+                c.dataset.profile, c.dataset.scale, c.dataset.seed, c.dataset.digest
+            ),
+        ),
+        (
+            "tables / constraint indexes".into(),
+            format!(
+                "{} / {}",
+                bytes(c.dataset.table_bytes as f64),
+                bytes(c.dataset.constraint_index_bytes as f64)
+            ),
+        ),
+        (
+            "left in place".into(),
+            format!("strategy `{}`", c.left_in_place),
+        ),
+        ("wall time".into(), seconds(c.wall_seconds * 1e3)),
+    ];
+    rows.extend(
+        c.stamp
+            .settings
+            .iter()
+            .map(|s| (s.name.clone(), s.value.clone())),
+    );
+    rows
 }
