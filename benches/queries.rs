@@ -17,26 +17,46 @@
 //! Bind/Execute round trip per iteration, as an application and `pgbench -M prepared` run it); the
 //! runner's `EXECUTE name(literals)` would add a parse of the EXECUTE statement to every iteration.
 //! Each iteration binds the next parameter set of a deterministic sample of the data
-//! (`qcheck::compare::sample`, 200 sets per query), so a figure is the mean over many providers,
-//! patients and days rather than one cached row. Criterion's HTML report lands in
+//! (`Runner::sample`, 200 sets per query), so a figure is the mean over many providers, patients
+//! and days rather than one cached row. Executions go through `qcheck::runner`, like every query
+//! qcheck sends, inside a rolled-back transaction. Criterion's HTML report lands in
 //! `target/criterion/report/index.html` as usual.
+//!
+//! Under `cargo test --benches` (criterion's test mode) each benchmark runs once on the `tiny`
+//! profile in a throwaway cluster: the code is exercised, and no cached dataset is replaced.
 
 use std::time::Duration;
 
 use criterion::Criterion;
 use postgres::Client;
 use qcheck::catalog::{Catalog, Query};
-use qcheck::compare::{exec, sample};
 use qcheck::db::{Session, Target, TargetOptions};
 use qcheck::generate::{self, Progress, ProgressMode, SeedRequest};
-use qcheck::outcome::Mode;
+use qcheck::plan::Mode;
+use qcheck::runner::{Bound, Runner, sample::SAMPLE_SIZE};
+
+mod common;
+use common::Invocation;
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// Opens the target and makes sure it holds the dataset.
-fn setup() -> qcheck::Result<(Session, Client)> {
+/// Opens the target and makes sure it holds the dataset; in test mode, a throwaway cluster in
+/// `home` seeded with `tiny`.
+fn setup(test_home: Option<&std::path::Path>) -> qcheck::Result<(Session, Client)> {
+    if let Some(home) = test_home {
+        let request = SeedRequest::new("tiny", 1.0, generate::DEFAULT_SEED, "tuned")?;
+        let target = Target::resolve(&TargetOptions {
+            database_url: None,
+            pg_bin_dir: env("QCHECK_PG_BIN").map(Into::into),
+            home: Some(home.to_path_buf()),
+        })?;
+        let session = target.open()?;
+        generate::ensure_seeded(&session, &request, &Progress::new(ProgressMode::Quiet))?;
+        let client = session.connect()?;
+        return Ok((session, client));
+    }
     let scale: f64 = match env("QCHECK_BENCH_SCALE") {
         Some(s) => s
             .parse()
@@ -68,28 +88,28 @@ fn setup() -> qcheck::Result<(Session, Client)> {
 
 /// One group per query: the prepared statement, its parameter sample, custom and generic plans.
 fn bench_query(c: &mut Criterion, client: &mut Client, query: &Query) -> qcheck::Result<()> {
-    let bound: Vec<exec::Bound> = sample::sample(client, query)?
+    let mut runner = Runner::new(client);
+    let bound: Vec<Bound> = runner
+        .sample(query, SAMPLE_SIZE)?
         .iter()
-        .map(exec::Bound::new)
+        .map(Bound::new)
         .collect();
-    let stmt = exec::prepare(client, query)?;
+    let prepared = runner.prepare(query)?;
     let mut group = c.benchmark_group(&query.name);
-    for mode in [Mode::Custom, Mode::Generic] {
-        exec::set_plan_cache_mode(client, mode)?;
+    for mode in Mode::BOTH {
+        let mut run = runner.executions(mode)?;
         let mut next = 0usize;
         group.bench_function(mode.as_str(), |b| {
             b.iter(|| {
                 let params = &bound[next % bound.len()];
                 next += 1;
-                exec::execute(client, &stmt, params)
+                run.execute(&prepared, params)
                     .unwrap_or_else(|e| panic!("{}: {}", query.name, qcheck::error::db_message(&e)))
             })
         });
     }
     group.finish();
-    client
-        .batch_execute("RESET plan_cache_mode")
-        .map_err(|e| qcheck::Error::db("resetting plan_cache_mode", e))
+    Ok(())
 }
 
 fn main() {
@@ -98,12 +118,14 @@ fn main() {
         .measurement_time(Duration::from_secs(3))
         .sample_size(30)
         .configure_from_args();
+    let invocation = common::invocation();
     // `cargo bench -- --list` only enumerates: no database then.
-    if std::env::args().any(|a| a == "--list") {
+    if invocation == Invocation::List {
         return;
     }
+    let test_home = (invocation == Invocation::Test).then(|| common::throwaway_home("queries"));
     let mut run = || -> qcheck::Result<Session> {
-        let (session, mut client) = setup()?;
+        let (session, mut client) = setup(test_home.as_ref().map(|d| d.path()))?;
         for query in &Catalog::builtin()?.queries {
             bench_query(&mut c, &mut client, query)?;
         }

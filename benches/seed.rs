@@ -5,10 +5,10 @@
 //! 2. The seed's ratios on a throwaway embedded cluster, as `qcheck seed --timings` prints them: load
 //!    throughput against a raw server-side binary COPY of the same rows, end to end against the serial
 //!    sum of the unavoidable steps. Scale `QCHECK_BENCH_SCALE` (default 1, about 1M appointments;
-//!    takes a minute or two); `QCHECK_BENCH_SCALE=0` skips it.
+//!    takes a minute or two); `QCHECK_BENCH_SCALE=0` skips it. Under `cargo test --benches`
+//!    (criterion's test mode) it runs once at scale 0.01, to prove the code works.
 
 use std::hint::black_box;
-use std::os::unix::fs::PermissionsExt;
 
 use criterion::{Criterion, Throughput};
 use qcheck::cluster::{Cluster, PgBin};
@@ -17,6 +17,9 @@ use qcheck::db::Target;
 use qcheck::generate::produce::{Segment, generate_only};
 use qcheck::generate::{Progress, ProgressMode, SeedRequest, World};
 use qcheck::report::{self, Format};
+
+mod common;
+use common::Invocation;
 
 fn generator(c: &mut Criterion) {
     let profile = Profile::resolve("clinic").expect("clinic profile");
@@ -31,11 +34,9 @@ fn generator(c: &mut Criterion) {
     group.finish();
 }
 
-fn seed_ratios(scale: f64) {
-    let base = std::env::temp_dir().join(format!("qcheck-bench-seed-{}", std::process::id()));
-    std::fs::create_dir_all(&base).expect("bench folder");
-    // When root, the server runs as an unprivileged user that must be able to enter the folder.
-    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+fn seed_ratios(scale: f64) -> qcheck::Result<()> {
+    let base = common::throwaway_home("seed");
+    let base = base.path();
     let run = || -> qcheck::Result<qcheck::generate::Timings> {
         let explicit = std::env::var_os("QCHECK_PG_BIN").map(std::path::PathBuf::from);
         let bin = PgBin::locate(explicit.as_deref())?;
@@ -47,29 +48,32 @@ fn seed_ratios(scale: f64) {
         session.close()?;
         Ok(timings)
     };
-    let result = run();
-    let _ = std::fs::remove_dir_all(&base);
-    match result {
-        Ok(t) => println!(
-            "\nseed ratios (clinic, scale {scale}, {} appointments):\n{}",
-            t.appointments,
-            report::table(Format::Table, &["measure", "value", "target"], &t.rows())
-        ),
-        Err(e) => eprintln!("seed ratios skipped: {e}"),
-    }
+    let t = run()?;
+    println!(
+        "\nseed ratios (clinic, scale {scale}, {} appointments):\n{}",
+        t.appointments,
+        report::table(Format::Table, &["measure", "value", "target"], &t.rows())
+    );
+    Ok(())
 }
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     generator(&mut c);
     c.final_summary();
-    let scale: f64 = std::env::var("QCHECK_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    // `cargo bench -- --list` and friends only enumerate; do not seed then.
-    let listing = std::env::args().any(|a| a == "--list" || a == "--test");
-    if scale > 0.0 && !listing {
-        seed_ratios(scale);
+    let scale: f64 = match common::invocation() {
+        // `cargo bench -- --list` only enumerates; do not seed then.
+        Invocation::List => return,
+        Invocation::Test => 0.01,
+        Invocation::Bench => std::env::var("QCHECK_BENCH_SCALE")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1.0),
+    };
+    if scale > 0.0 {
+        if let Err(e) = seed_ratios(scale) {
+            eprintln!("seed bench: {e}");
+            std::process::exit(2);
+        }
     }
 }

@@ -67,6 +67,25 @@ pub enum Error {
     #[error("{0}")]
     Schema(String),
 
+    /// A catalog query cannot be run as written (its `params:` SQL found no row, its parameter count
+    /// differs from the server's, its plan could not be read): which query, its file, what is wrong.
+    #[error("query `{name}` ({}): {message}", .path.display())]
+    Query {
+        name: String,
+        path: PathBuf,
+        message: String,
+    },
+
+    /// The server refused a step of running a catalog query: which query, its file, the step, and
+    /// the server's message with SQLSTATE, DETAIL and HINT.
+    #[error("query `{name}` ({}): {step}: {}", .path.display(), db_message(.source))]
+    QueryDb {
+        name: String,
+        path: PathBuf,
+        step: String,
+        source: postgres::Error,
+    },
+
     #[error("{0}")]
     Usage(String),
 

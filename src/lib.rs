@@ -8,8 +8,8 @@
 //! - `report`: pure rendering (tables, JSON, Markdown), no database access;
 //! - `error`: the typed errors everything returns.
 
+pub mod analysis;
 pub mod catalog;
-pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod compare;
@@ -18,7 +18,6 @@ pub mod db;
 pub mod error;
 pub mod expect;
 pub mod generate;
-pub mod outcome;
 pub mod plan;
 pub mod report;
 pub mod runner;

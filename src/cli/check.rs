@@ -8,15 +8,15 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{Global, Outcome};
+use crate::analysis::{PlanCheck, QueryCheck};
 use crate::catalog::{Catalog, PlanMode};
-use crate::check;
 use crate::db::{Session, Target};
 use crate::error::{Error, IoContext, Result};
 use crate::generate::{self, Progress, ProgressMode, SeedRequest};
-use crate::outcome::{PlanCheck, QueryCheck};
 use crate::plan::PartitionMap;
 use crate::report::{self, Format};
-use crate::{runner, schema};
+use crate::runner::Runner;
+use crate::schema;
 
 /// Which dataset the built-in queries run against; seeded first when missing or different.
 #[derive(Debug, Clone, Args)]
@@ -186,9 +186,10 @@ pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
     let query = catalog.get(args.query.as_deref().unwrap_or_default())?;
     let session = open(g, &args.dataset, &args.source)?;
     let mut client = session.connect()?;
-    let roots = runner::partition_roots(&mut client)?;
+    let mut runner = Runner::new(&mut client);
+    let roots = runner.partition_roots()?;
     let partitions = PartitionMap::from_catalog(roots.clone());
-    let result = check::check_query(&mut client, query, &args.params, &partitions)?;
+    let result = runner.check(query, &args.params, &partitions)?;
     drop(client);
     session.close()?;
 
@@ -227,14 +228,14 @@ fn save_plan(
     plan: &PlanCheck,
     roots: Option<&BTreeMap<String, String>>,
 ) -> Result<()> {
-    let mut value = plan.plan.clone();
-    if let (Some(roots), Some(obj)) = (roots, value.get_mut(0).and_then(|v| v.as_object_mut())) {
-        obj.insert(
+    let mut plan = plan.plan.clone();
+    if let Some(roots) = roots {
+        plan.extra.insert(
             SAVED_PARTITIONS_KEY.into(),
             serde_json::to_value(roots).expect("map serializes"),
         );
     }
-    let text = serde_json::to_string_pretty(&value).expect("plan serializes");
+    let text = serde_json::to_string_pretty(&[&plan]).expect("plan serializes");
     std::fs::write(path, text + "\n").at(path)?;
     eprintln!("qcheck: plan written to {}", path.display());
     Ok(())
@@ -247,6 +248,12 @@ fn explain_offline(
     save: Option<&Path>,
 ) -> Result<Outcome> {
     let json = std::fs::read_to_string(plan_file).at(plan_file)?;
+    let parsed = crate::plan::parse_plan(&json).map_err(|e| {
+        Error::Usage(format!(
+            "{}: not an EXPLAIN (FORMAT JSON) plan: {e}",
+            plan_file.display()
+        ))
+    })?;
     let query = match expect_from {
         Some(path) => Some(crate::catalog::parse(
             path,
@@ -259,12 +266,13 @@ fn explain_offline(
         .iter()
         .flat_map(|q| q.expects.iter().filter(|e| e.mode != PlanMode::Generic))
         .collect();
-    // The partition tree saved with the plan by `--save-plan`, else a guess from the relation names
-    // the expectations use (see plan::partition).
-    let saved: Option<BTreeMap<String, String>> = serde_json::from_str::<serde_json::Value>(&json)
-        .ok()
-        .and_then(|v| v.get(0).and_then(|o| o.get(SAVED_PARTITIONS_KEY)).cloned())
-        .and_then(|m| serde_json::from_value(m).ok());
+    // The partition tree saved with the plan by `--save-plan` (an extra top-level key, which the
+    // plan reader keeps), else a guess from the relation names the expectations use (see
+    // plan::partition).
+    let saved: Option<BTreeMap<String, String>> = parsed
+        .extra
+        .get(SAVED_PARTITIONS_KEY)
+        .and_then(|m| serde_json::from_value(m.clone()).ok());
     let partitions = match saved {
         Some(roots) => PartitionMap::from_catalog(roots),
         None => {
@@ -272,12 +280,7 @@ fn explain_offline(
             PartitionMap::heuristic(crate::expect::relations_named(&named))
         }
     };
-    let plan = PlanCheck::analyse(&json, None, &expectations, &partitions, false).map_err(|e| {
-        Error::Usage(format!(
-            "{}: not an EXPLAIN (FORMAT JSON) plan: {e}",
-            plan_file.display()
-        ))
-    })?;
+    let plan = PlanCheck::analyse(parsed, None, &expectations, &partitions, false);
     if let Some(path) = save {
         save_plan(path, &plan, None)?;
     }
@@ -315,10 +318,11 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
     let session = open(g, &args.dataset, &args.source)?;
     let mut client = session.connect()?;
     let dataset = generate::current_dataset(&mut client)?;
-    let partitions = check::partition_map(&mut client)?;
+    let mut runner = Runner::new(&mut client);
+    let partitions = runner.partition_map()?;
     let mut results = Vec::with_capacity(selected.len());
     for query in selected {
-        results.push(check::check_query(&mut client, query, &[], &partitions)?);
+        results.push(runner.check(query, &[], &partitions)?);
     }
     drop(client);
     let target = session.target.describe();

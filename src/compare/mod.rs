@@ -9,8 +9,9 @@
 //! Per strategy: apply it (drop the previous strategy's indexes, build this one's, time each build),
 //! ANALYZE the tables that got an expression index (their statistics are what the planner needs;
 //! re-sampling every table would only add noise between strategies), then for every query the
-//! analysed custom and generic plans with their verdicts (`check::check_query`), the latency of real
-//! executions in both plan modes ([`exec`]), index sizes, and the write probe ([`writes`]).
+//! analysed custom and generic plans with their verdicts and the latency of real executions in both
+//! plan modes (both from [`crate::runner`], on the same prepared statement), index sizes, and the
+//! write probe ([`writes`]).
 //!
 //! Strategies are measured in the order given, except that the dataset's recorded strategy (when it
 //! is compared) goes last: it is then left in place and nothing needs rebuilding. When it is not
@@ -18,16 +19,14 @@
 //! The recorded strategy is updated after every swap, so an interrupted compare leaves a truthful
 //! record.
 //!
-//! Submodules: [`model`] (the pure result types), [`exec`] (prepared-statement timing, shared with
-//! the criterion benchmarks), [`sample`] (deterministic parameter samples for the benchmarks),
-//! [`writes`] (booking and cancellation cost), [`pgbench`] (the harness check), [`environment`]
-//! (the report's stamp).
+//! This module owns only the experiment: strategy swaps, the write probe, the harness check's
+//! interleaving and the environment stamp. Every query it runs goes through [`crate::runner`].
+//!
+//! Submodules: [`model`] (the pure result types), [`writes`] (booking and cancellation cost),
+//! [`environment`] (the report's stamp).
 
 pub mod environment;
-pub mod exec;
 pub mod model;
-pub mod pgbench;
-pub mod sample;
 pub mod writes;
 
 use std::path::PathBuf;
@@ -36,13 +35,12 @@ use std::time::Instant;
 use postgres::Client;
 
 use crate::catalog::Query;
-use crate::check;
 use crate::db::{Session, Target};
 use crate::error::{DbContext, Error, Result};
 use crate::generate::progress::Unit;
 use crate::generate::{self, Progress, SeedRequest};
-use crate::outcome::Mode;
-use crate::runner;
+use crate::plan::Mode;
+use crate::runner::{Runner, pgbench};
 use crate::schema::{self, BuiltIndex, Strategy};
 use model::{
     Comparison, DatasetInfo, HarnessCheck, HarnessMode, IndexInfo, Latency, Method, QueryResult,
@@ -115,10 +113,6 @@ pub fn run(session: &Session, req: &CompareRequest, progress: &Progress) -> Resu
                 .into(),
         );
     }
-    // Prepared-statement timing runs on a connection of its own: the runner's EXPLAIN path issues
-    // DEALLOCATE ALL, which would also drop the client library's cached statements.
-    let mut timing = session.connect()?;
-
     let mut order: Vec<&Strategy> = req
         .strategies
         .iter()
@@ -127,15 +121,7 @@ pub fn run(session: &Session, req: &CompareRequest, progress: &Progress) -> Resu
     order.extend(req.strategies.iter().filter(|s| s.name == recorded));
     let mut results = Vec::with_capacity(order.len());
     for strategy in order {
-        let r = measure_strategy(
-            &mut client,
-            &mut timing,
-            strategy,
-            req,
-            &plan,
-            checkpoint,
-            progress,
-        )?;
+        let r = measure_strategy(&mut client, strategy, req, &plan, checkpoint, progress)?;
         results.push(r);
     }
     let last = results.last().map(|r| r.name.clone()).unwrap_or_default();
@@ -152,14 +138,7 @@ pub fn run(session: &Session, req: &CompareRequest, progress: &Progress) -> Resu
     let harness = if req.harness_runs == 0 {
         None
     } else {
-        harness_check(
-            session,
-            &mut client,
-            &mut timing,
-            req,
-            &recorded,
-            &mut notes,
-        )?
+        harness_check(session, &mut client, req, &recorded, &mut notes)?
     };
 
     let dataset = DatasetInfo {
@@ -219,7 +198,6 @@ fn method(req: &CompareRequest) -> Method {
 
 fn measure_strategy(
     client: &mut Client,
-    timing: &mut Client,
     strategy: &Strategy,
     req: &CompareRequest,
     plan: &WritePlan,
@@ -234,33 +212,24 @@ fn measure_strategy(
     phase.message("analyzing");
     analyze_expression_tables(client, &built)?;
     let indexes = index_info(client, &built)?;
-    let partitions = check::partition_map(client)?;
+    let mut runner = Runner::new(client);
+    let partitions = runner.partition_map()?;
     phase.inc(1);
     let mut queries = Vec::with_capacity(req.queries.len());
     for query in &req.queries {
         phase.message(&query.name);
-        let checked = check::check_query(client, query, &[], &partitions)?;
-        let custom = exec::time_prepared(
-            timing,
-            query,
-            &checked.params,
-            Mode::Custom,
-            req.warmup,
-            req.runs,
-        )?;
-        let generic = exec::time_prepared(
-            timing,
-            query,
-            &checked.params,
-            Mode::Generic,
-            req.warmup,
-            req.runs,
-        )?;
-        queries.push(QueryResult::new(
-            &checked,
-            Latency::from_samples(&custom),
-            Latency::from_samples(&generic),
-        ));
+        let checked = runner.check(query, &[], &partitions)?;
+        let prepared = runner.prepare(query)?;
+        let mut latency = Mode::BOTH.into_iter().map(|mode| {
+            runner
+                .time(&prepared, &checked.params, mode, req.warmup, req.runs)
+                .map(|samples| Latency::from_samples(&samples))
+        });
+        let (custom, generic) = (
+            latency.next().expect("two modes")?,
+            latency.next().expect("two modes")?,
+        );
+        queries.push(QueryResult::new(&checked, custom, generic));
         phase.inc(1);
     }
     phase.message("write probe");
@@ -386,7 +355,6 @@ const HARNESS_ROUNDS: usize = 8;
 fn harness_check(
     session: &Session,
     client: &mut Client,
-    timing: &mut Client,
     req: &CompareRequest,
     strategy: &str,
     notes: &mut Vec<String>,
@@ -409,20 +377,21 @@ fn harness_check(
         );
         return Ok(None);
     };
-    let params = runner::pick_params(client, query, &[])?;
+    let mut runner = Runner::new(client);
+    let params = runner.params(query, &[])?;
+    let prepared = runner.prepare(query)?;
     let warmup = (req.harness_runs / HARNESS_ROUNDS / 10).max(10);
     let per_round = req.harness_runs.div_ceil(HARNESS_ROUNDS);
     let cfg = session.config(None);
     let mut modes = Vec::new();
-    for mode in [Mode::Custom, Mode::Generic] {
+    for mode in Mode::BOTH {
         // Interleaved rounds, alternating which side goes first, pooled: a load change on a shared
         // machine then hits both sides alike instead of deciding the ratio.
         let (mut ours, mut theirs, mut command) = (Vec::new(), Vec::new(), String::new());
         for round in 0..HARNESS_ROUNDS {
             for side in [round % 2, 1 - round % 2] {
                 if side == 0 {
-                    let samples =
-                        exec::time_prepared(timing, query, &params, mode, warmup, per_round)?;
+                    let samples = runner.time(&prepared, &params, mode, warmup, per_round)?;
                     ours.extend(samples.iter().map(|d| d.as_secs_f64() * 1e3));
                 } else {
                     let run =

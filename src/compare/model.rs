@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::outcome::{Mode, PlanCheck, QueryCheck};
+use crate::analysis::{PlanCheck, QueryCheck};
+use crate::plan::{Mode, Plan};
 
 /// One `qcheck compare` run.
 #[derive(Debug, Clone, Serialize)]
@@ -282,7 +283,8 @@ pub struct PlanResult {
     pub rows: Option<f64>,
     pub latency: Latency,
     /// EXPLAIN (ANALYZE, BUFFERS, SETTINGS, FORMAT JSON) as PostgreSQL printed it.
-    pub plan: serde_json::Value,
+    #[serde(serialize_with = "crate::analysis::as_explain_document")]
+    pub plan: Plan,
 }
 
 impl PlanResult {

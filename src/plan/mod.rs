@@ -25,6 +25,7 @@ mod facts_tests;
 #[cfg(test)]
 mod fuzz_tests;
 mod lenient;
+mod mode;
 pub mod model;
 mod partition;
 #[cfg(test)]
@@ -36,6 +37,7 @@ pub use describe::{describe_node, fmt_num, node_kinds, node_label, scan_kind};
 pub use facts::{
     Estimate, Facts, JitFacts, NodeValue, RelationFacts, ScanFact, ScanKind, Spill, SpillKind,
 };
+pub use mode::Mode;
 pub use model::{Buffers, Jit, Plan, PlanNode, Planning, Trigger, Worker};
 pub use partition::PartitionMap;
 

@@ -1,7 +1,7 @@
 //! Rendering of `qcheck explain` (one plan: tree, verdicts, tips) and `qcheck check` (a summary row
 //! per query) for the terminal and Markdown. JSON is the serialized `outcome` types themselves.
 
-use crate::outcome::{PlanCheck, QueryCheck};
+use crate::analysis::{PlanCheck, QueryCheck};
 use crate::plan::fmt_num;
 use crate::report::tree::{Mark, render_tree};
 use crate::report::{Format, table};
@@ -144,7 +144,7 @@ pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> 
     } else {
         out.push_str(&format!("{title}\n"));
     }
-    out.push_str(&render_tree(&p.parsed, &marks(p), color && !md));
+    out.push_str(&render_tree(&p.plan, &marks(p), color && !md));
     if md {
         out.push_str("```\n");
     }

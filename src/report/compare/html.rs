@@ -10,8 +10,7 @@ use super::{
     verdict,
 };
 use crate::compare::model::{Comparison, PlanResult, QueryResult, StrategyResult};
-use crate::outcome::Mode;
-use crate::plan::parse_plan;
+use crate::plan::Mode;
 use crate::report::tree::{Mark, render_tree};
 
 /// The page's stylesheet, inlined: the report is one file.
@@ -344,22 +343,17 @@ fn latency_table(out: &mut String, c: &Comparison) {
 }
 
 fn plan_tree(p: &PlanResult) -> String {
-    match parse_plan(&p.plan.to_string()) {
-        Ok(plan) => {
-            let marks: Vec<Mark> = p
-                .verdicts
+    let marks: Vec<Mark> = p
+        .verdicts
+        .iter()
+        .filter(|v| !v.passed)
+        .flat_map(|v| {
+            v.nodes
                 .iter()
-                .filter(|v| !v.passed)
-                .flat_map(|v| {
-                    v.nodes
-                        .iter()
-                        .map(move |n| Mark::new(*n, format!("FAIL {}", v.text)))
-                })
-                .collect();
-            render_tree(&plan, &marks, false)
-        }
-        Err(e) => format!("(plan not readable: {e})"),
-    }
+                .map(move |n| Mark::new(*n, format!("FAIL {}", v.text)))
+        })
+        .collect();
+    render_tree(&p.plan, &marks, false)
 }
 
 fn plans(out: &mut String, c: &Comparison) {
@@ -406,7 +400,7 @@ fn plans(out: &mut String, c: &Comparison) {
                         escape(&f.replace('`', ""))
                     );
                 }
-                let json = serde_json::to_string_pretty(&p.plan).unwrap_or_default();
+                let json = serde_json::to_string_pretty(&[&p.plan]).unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "<details><summary>raw EXPLAIN JSON ({})</summary><pre>{}</pre></details>",

@@ -14,7 +14,7 @@ mod tests;
 pub use html::html;
 
 use crate::compare::model::{Comparison, Latency, PlanResult, StrategyResult, WriteBatch};
-use crate::outcome::Mode;
+use crate::plan::Mode;
 use crate::report::markdown_table;
 
 /// `report.json`: every measurement, pretty-printed.

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use crate::analysis::{Params, QueryCheck};
 use crate::compare::model::*;
-use crate::outcome::{Mode, PlanCheck, QueryCheck, expectations_for};
-use crate::plan::PartitionMap;
+use crate::plan::{Mode, PartitionMap, parse_plan};
 
 const INDEX_ONLY: &str =
     include_str!("../../../tests/fixtures/plans/pg15_clean_index_only_count.json");
@@ -21,25 +21,16 @@ fn query_check(name: &str, custom: &str, generic: &str) -> QueryCheck {
     );
     let q = crate::catalog::parse(Path::new("sql/queries/q.sql"), &text).unwrap();
     let partitions = PartitionMap::from_catalog(BTreeMap::new());
-    let plan = |json: &str, mode: Mode| {
-        PlanCheck::analyse(
-            json,
-            Some(mode),
-            &expectations_for(&q, mode),
-            &partitions,
-            false,
-        )
-        .unwrap()
-    };
-    let params = crate::outcome::Params {
+    let params = Params {
         names: vec!["lo".into()],
         values: vec![Some("1000".into())],
     };
-    QueryCheck::new(
+    QueryCheck::analyse(
         &q,
         params,
-        plan(custom, Mode::Custom),
-        plan(generic, Mode::Generic),
+        parse_plan(custom).unwrap(),
+        parse_plan(generic).unwrap(),
+        &partitions,
     )
 }
 

@@ -2,7 +2,7 @@
 //! impossible (also across a month boundary and under concurrency), MRNs, tenancy, RLS and the audit
 //! trail behave as DESIGN.md says.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Barrier};
 

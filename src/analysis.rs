@@ -1,45 +1,25 @@
-//! What checking a query found: the plans, facts, verdicts and tips, as plain data.
+//! What checking a query found: the typed plan with its facts, verdicts and tips, as plain data.
 //!
-//! Pure: the `check` module (which talks to the database) produces these, the `report` module renders
-//! them, and `--format json` serializes them as they are. Keeping them here lets `report` stay free of
-//! any database dependency.
+//! Pure: the [`crate::runner`] (the only code that sends a query to a server) captures a typed
+//! [`Plan`] and hands it here once; [`PlanCheck::analyse`] judges it; the `report` module renders
+//! the result and `--format json` serialises it as it is. Offline analysis (`qcheck explain --plan`)
+//! builds the same value from a file. Keeping this free of database code lets `report` stay pure.
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::catalog::{ExpectLine, Query};
 use crate::expect::{self, Verdict};
-use crate::plan::{Facts, PartitionMap, Plan};
+use crate::plan::{Facts, Mode, PartitionMap, Plan};
 use crate::tips::{self, Thresholds, Tip};
 
-/// Which plan the server uses for the prepared statement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    Custom,
-    Generic,
-}
-
-impl Mode {
-    pub fn plan_cache_mode(self) -> &'static str {
-        match self {
-            Mode::Custom => "force_custom_plan",
-            Mode::Generic => "force_generic_plan",
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Custom => "custom",
-            Mode::Generic => "generic",
-        }
-    }
-}
-
 /// Parameter values by position (`$1..$n`), as text; `None` is SQL NULL.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Params {
+    /// The query's parameter names, in `$n` order.
     pub names: Vec<String>,
+    /// One value per name.
     pub values: Vec<Option<String>>,
 }
 
@@ -58,45 +38,50 @@ impl Params {
 /// One analysed plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanCheck {
-    /// `None` for a plan loaded from a file (its mode is unknown).
+    /// `None` for a plan loaded from a file whose mode is unknown.
     pub mode: Option<Mode>,
     /// Verdicts do not fail the check (a generic plan the query declares exempt).
     pub exempt: bool,
+    /// One verdict per expectation that applies to this plan's mode.
     pub verdicts: Vec<Verdict>,
+    /// Advice any plan gets (estimate errors, spills, ...).
     pub tips: Vec<Tip>,
+    /// What the plan shows, derived once.
     pub facts: Facts,
-    /// The plan as PostgreSQL printed it (what `--save-plan` writes; PEV2 reads it).
-    pub plan: serde_json::Value,
-    #[serde(skip)]
-    pub parsed: Plan,
+    /// The plan itself; serialised as the EXPLAIN (FORMAT JSON) document PostgreSQL printed (a
+    /// one-element array, as PEV2 reads it).
+    #[serde(serialize_with = "as_explain_document")]
+    pub plan: Plan,
+}
+
+/// Serialises a plan as the EXPLAIN (FORMAT JSON) document: a one-element array.
+pub(crate) fn as_explain_document<S: Serializer>(plan: &Plan, s: S) -> Result<S::Ok, S::Error> {
+    [plan].serialize(s)
 }
 
 impl PlanCheck {
-    /// Parses and analyses a plan: facts, the verdicts of `expectations`, tips.
+    /// Analyses a plan: facts, the verdicts of `expectations`, tips.
     pub fn analyse(
-        json: &str,
+        plan: Plan,
         mode: Option<Mode>,
         expectations: &[&ExpectLine],
         partitions: &PartitionMap,
         exempt: bool,
-    ) -> Result<PlanCheck, crate::plan::PlanParseError> {
-        let parsed = crate::plan::parse_plan(json)?;
-        let plan: serde_json::Value = serde_json::from_str(json).unwrap_or(serde_json::Value::Null);
-        let facts = Facts::compute(&parsed, partitions);
+    ) -> PlanCheck {
+        let facts = Facts::compute(&plan, partitions);
         let verdicts = expectations
             .iter()
-            .map(|e| expect::evaluate(&e.expectation, &parsed, &facts))
+            .map(|e| expect::evaluate(&e.expectation, &plan, &facts))
             .collect();
-        let tips = tips::tips(&parsed, &facts, &Thresholds::default());
-        Ok(PlanCheck {
+        let tips = tips::tips(&plan, &facts, &Thresholds::default());
+        PlanCheck {
             mode,
             exempt,
             verdicts,
             tips,
             facts,
             plan,
-            parsed,
-        })
+        }
     }
 
     /// All verdicts hold (an exempt plan always passes).
@@ -104,6 +89,7 @@ impl PlanCheck {
         self.exempt || self.verdicts.iter().all(|v| v.passed)
     }
 
+    /// How many verdicts failed.
     pub fn failed(&self) -> usize {
         self.verdicts.iter().filter(|v| !v.passed).count()
     }
@@ -134,29 +120,62 @@ impl PlanCheck {
 /// One query checked under its custom and generic plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct QueryCheck {
+    /// The query's name.
     pub name: String,
+    /// What a user asks with it.
     pub summary: String,
+    /// The query file.
     pub path: PathBuf,
+    /// The parameter values both plans were captured with.
     pub params: Params,
+    /// The plan under `force_custom_plan`.
     pub custom: PlanCheck,
+    /// The plan under `force_generic_plan`.
     pub generic: PlanCheck,
     /// Why the generic plan is not held to the expectations, when the query says so.
     pub generic_exempt: Option<String>,
+    /// Both plans pass.
     pub passed: bool,
 }
 
 impl QueryCheck {
-    pub fn new(query: &Query, params: Params, custom: PlanCheck, generic: PlanCheck) -> QueryCheck {
-        let passed = custom.passed() && generic.passed();
+    /// Analyses both plans of `query`, captured with `params`.
+    pub fn analyse(
+        query: &Query,
+        params: Params,
+        custom: Plan,
+        generic: Plan,
+        partitions: &PartitionMap,
+    ) -> QueryCheck {
+        let check = |plan, mode| {
+            let exempt = mode == Mode::Generic && query.generic_exempt.is_some();
+            PlanCheck::analyse(
+                plan,
+                Some(mode),
+                &expectations_for(query, mode),
+                partitions,
+                exempt,
+            )
+        };
+        let custom = check(custom, Mode::Custom);
+        let generic = check(generic, Mode::Generic);
         QueryCheck {
             name: query.name.clone(),
             summary: query.summary.clone(),
             path: query.path.clone(),
             params,
+            passed: custom.passed() && generic.passed(),
             custom,
             generic,
             generic_exempt: query.generic_exempt.clone(),
-            passed,
+        }
+    }
+
+    /// The plan of one mode.
+    pub fn plan(&self, mode: Mode) -> &PlanCheck {
+        match mode {
+            Mode::Custom => &self.custom,
+            Mode::Generic => &self.generic,
         }
     }
 }

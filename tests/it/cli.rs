@@ -1,9 +1,9 @@
 //! The `qcheck` binary as a user runs it: the embedded cluster's lifecycle, `migrate`, and the one-line
 //! errors (exit 2) for a missing PostgreSQL and an unreachable server.
 
-mod common;
+use crate::common;
 
-use common::{qcheck, stderr, stdout};
+use crate::common::{qcheck, stderr, stdout};
 
 fn assert_one_line_error(out: &std::process::Output, needle: &str) {
     assert_eq!(

@@ -2,12 +2,12 @@
 //! ten queries pass, a false expectation fails the gate (exit 1) and names itself, a malformed one is
 //! an error (exit 2) naming file:line, a saved plan can be analysed offline.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{qcheck, stderr, stdout};
+use crate::common::{qcheck, stderr, stdout};
 
 /// One seeded database for the whole binary (seeding `tiny` takes a second or two).
 fn seeded() -> &'static (String, PathBuf) {

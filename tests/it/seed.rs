@@ -3,7 +3,7 @@
 //! profile, never breaks the schema's rules, leaves index-only scans without heap fetches, is cached,
 //! and survives being killed mid-COPY.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -10,14 +10,9 @@
 //! `-- sample: SELECT ...` header they live here, keyed by query name, for the built-in queries only.
 //! A query without a sample (a user's `--queries` folder) falls back to its single `params:` row.
 
-use postgres::Client;
-
 use crate::catalog::Query;
-use crate::error::Result;
-use crate::outcome::Params;
-use crate::runner;
 
-/// Parameter sets per query.
+/// Parameter sets per query the benchmarks and `compare` rotate over.
 pub const SAMPLE_SIZE: usize = 200;
 
 const PROVIDER_DAY: &str = "SELECT provider_id, day FROM (
@@ -72,14 +67,9 @@ pub fn builtin_sample_sql(name: &str) -> Option<&'static str> {
     })
 }
 
-/// The sample for a query: its built-in sample SQL when it is one of the shipped queries, else the one
-/// parameter set its `params:` SQL picks.
-pub fn sample(client: &mut Client, query: &Query) -> Result<Vec<Params>> {
-    let builtin = query.path.starts_with("sql/queries");
-    match builtin_sample_sql(&query.name).filter(|_| builtin) {
-        Some(sql) => runner::pick_sample(client, query, sql, SAMPLE_SIZE),
-        None => Ok(vec![runner::pick_params(client, query, &[])?]),
-    }
+/// The sample SQL of a query: for one of the shipped queries, its built-in sample.
+pub fn sample_sql(query: &Query) -> Option<&'static str> {
+    builtin_sample_sql(&query.name).filter(|_| query.path.starts_with("sql/queries"))
 }
 
 #[cfg(test)]

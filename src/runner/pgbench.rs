@@ -1,5 +1,5 @@
 //! The harness check: does qcheck's timing loop distort what it measures? One query with fixed
-//! parameters is timed by qcheck ([`super::exec`]) and by `pgbench -n -M prepared` on the same server,
+//! parameters is timed by qcheck ([`super::Runner::time`]) and by `pgbench -n -M prepared` on the same server,
 //! data and `plan_cache_mode` (through PGOPTIONS), and the report shows both and their ratio.
 //!
 //! pgbench is the reference because it is PostgreSQL's own client-side benchmark, written in C on
@@ -12,9 +12,10 @@ use std::process::Command;
 
 use postgres::config::Host;
 
+use crate::analysis::Params;
 use crate::catalog::Query;
 use crate::error::{Error, IoContext, Result};
-use crate::outcome::{Mode, Params};
+use crate::plan::Mode;
 
 /// One pgbench run's latencies (ms, in order, warm-up dropped) and how to repeat it.
 #[derive(Debug, Clone)]
@@ -94,11 +95,11 @@ pub fn run(
     warmup: usize,
     runs: usize,
 ) -> Result<PgbenchRun> {
-    let dir = std::env::temp_dir().join(format!("qcheck-pgbench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).at(&dir)?;
-    let result = run_in(&dir, pgbench, cfg, query, params, mode, warmup, runs);
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let dir = tempfile::Builder::new()
+        .prefix("qcheck-pgbench-")
+        .tempdir()
+        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    run_in(dir.path(), pgbench, cfg, query, params, mode, warmup, runs)
 }
 
 #[allow(clippy::too_many_arguments)]

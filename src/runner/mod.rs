@@ -1,0 +1,321 @@
+//! The runner: the only code that sends a catalog query's SQL to a server.
+//!
+//! Everything qcheck does with a query — pick its parameters from the data, capture its plans, time
+//! it, sample parameter sets for the benchmarks, write the pgbench script of the harness check —
+//! goes through here, over one connection and one protocol, the way an application runs it:
+//!
+//! - **One prepared statement.** [`Runner::prepare`] parses the query once as a named server-side
+//!   statement (extended protocol, as libpq's `PQprepare` and `pgbench -M prepared`). Executions are
+//!   Bind/Execute round trips with the values as text parameters of the types the server inferred
+//!   ([`exec::Bound`]). EXPLAIN runs `EXPLAIN (ANALYZE, ...) EXECUTE <that statement>(values)`, so the
+//!   plan shown is the plan cache entry of the very statement the timing loop executes.
+//! - **Plan modes.** `plan_cache_mode` is set with `SET LOCAL` inside each run's transaction:
+//!   `force_custom_plan` (the planner sees the values) or `force_generic_plan` (it does not; partitions
+//!   are then pruned at run time). The plan cache consults it at every Bind, so one statement serves
+//!   both modes and nothing is left set afterwards.
+//! - **Nothing persists.** Every execution — warm-ups, EXPLAIN ANALYZE, timed runs, the `params:` and
+//!   sample SQL — runs inside a transaction that is rolled back, so a query file holding DML is
+//!   analysable (its plan and trigger times are real) and leaves no trace. A timing loop shares one
+//!   transaction: measuring adds no round trip per execution. (Sequences advanced by `nextval` are the
+//!   one thing PostgreSQL does not roll back.)
+//! - **Typed plans.** EXPLAIN's JSON is parsed once into a [`Plan`]; reports, `--save-plan`,
+//!   `report.json` and the HTML tree all use that value.
+//!
+//! Submodules: [`exec`] (text parameters and the prepared statement), [`sample`] (deterministic
+//! parameter samples), [`pgbench`] (the same query timed by pgbench, for the harness check).
+
+pub mod exec;
+pub mod pgbench;
+pub mod sample;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use postgres::{Client, SimpleQueryMessage, Transaction};
+
+use crate::analysis::{Params, QueryCheck};
+use crate::catalog::Query;
+use crate::error::{DbContext, Error, Result};
+use crate::plan::{Mode, PartitionMap, Plan};
+pub use exec::{Bound, Prepared};
+
+/// Runs catalog queries over one connection.
+pub struct Runner<'c> {
+    client: &'c mut Client,
+}
+
+/// An open rolled-back transaction in one plan mode, for callers that drive executions themselves
+/// (the criterion benchmarks). Dropping it rolls back.
+pub struct Executions<'t> {
+    tx: Transaction<'t>,
+}
+
+impl Executions<'_> {
+    /// One Bind/Execute round trip of `prepared` with `bound`; returns the number of rows (received
+    /// in full, as an application would, but not decoded).
+    pub fn execute(
+        &mut self,
+        prepared: &Prepared,
+        bound: &Bound,
+    ) -> std::result::Result<usize, postgres::Error> {
+        self.tx
+            .query(prepared.statement(), &bound.refs())
+            .map(|rows| rows.len())
+    }
+}
+
+impl<'c> Runner<'c> {
+    /// A runner on `client`. The connection stays the caller's: the runner leaves no session state
+    /// behind except the named statements of the [`Prepared`] values it returns, closed when they drop.
+    pub fn new(client: &'c mut Client) -> Runner<'c> {
+        Runner { client }
+    }
+
+    /// Picks a query's parameters: runs its `params:` SQL (first row) and applies `overrides`
+    /// (`--param name=value`). Unknown override names are an error that lists the query's parameters.
+    pub fn params(&mut self, query: &Query, overrides: &[(String, String)]) -> Result<Params> {
+        for (name, _) in overrides {
+            if !query.params.contains(name) {
+                return Err(Error::Usage(format!(
+                    "query `{}` has no parameter `{name}`; its parameters: {}",
+                    query.name,
+                    if query.params.is_empty() {
+                        "none".to_string()
+                    } else {
+                        query.params.join(", ")
+                    }
+                )));
+            }
+        }
+        let mut values: Vec<Option<String>> = vec![None; query.params.len()];
+        let all_overridden = query
+            .params
+            .iter()
+            .all(|p| overrides.iter().any(|(n, _)| n == p));
+        if !query.params.is_empty() && !all_overridden {
+            let sql = query.params_sql.as_deref().unwrap_or_default();
+            let rows = self.rows(query, sql, "picking parameters", 1)?;
+            let row = rows.into_iter().next().ok_or_else(|| {
+                query_error(
+                    query,
+                    "its params SQL returned no row — is the dataset seeded? Pass the values with --param",
+                )
+            })?;
+            values = row;
+        }
+        for (name, value) in overrides {
+            let i = query
+                .params
+                .iter()
+                .position(|p| p == name)
+                .expect("checked above");
+            values[i] = Some(value.clone());
+        }
+        Ok(Params {
+            names: query.params.clone(),
+            values,
+        })
+    }
+
+    /// Up to `limit` parameter sets for benchmarks, which rotate over them so that one cached row does
+    /// not flatter the figure: the query's sample SQL (see [`sample`]) when it has one, else the one
+    /// set its `params:` SQL picks. Fewer rows than `limit` is fine; none is an error.
+    pub fn sample(&mut self, query: &Query, limit: usize) -> Result<Vec<Params>> {
+        let Some(sql) = sample::sample_sql(query) else {
+            return Ok(vec![self.params(query, &[])?]);
+        };
+        let rows = self.rows(query, sql, "sampling parameters", limit)?;
+        if rows.is_empty() {
+            return Err(query_error(
+                query,
+                "its sample SQL returned no row — is the dataset seeded?",
+            ));
+        }
+        Ok(rows
+            .into_iter()
+            .map(|values| Params {
+                names: query.params.clone(),
+                values,
+            })
+            .collect())
+    }
+
+    /// Runs a parameter-picking SQL of `query` in a rolled-back transaction; each row holds one value
+    /// per parameter.
+    fn rows(
+        &mut self,
+        query: &Query,
+        sql: &str,
+        step: &str,
+        limit: usize,
+    ) -> Result<Vec<Vec<Option<String>>>> {
+        let mut tx = self.client.transaction().db(step)?;
+        let messages = tx
+            .simple_query(sql)
+            .map_err(|e| query_db_error(query, step, e))?;
+        let mut out = Vec::new();
+        for row in messages.iter().filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(r),
+            _ => None,
+        }) {
+            if row.len() < query.params.len() {
+                return Err(query_error(
+                    query,
+                    format!(
+                        "{step}: the SQL returns {} column(s) for {} parameter(s)",
+                        row.len(),
+                        query.params.len()
+                    ),
+                ));
+            }
+            out.push(
+                (0..query.params.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect(),
+            );
+            if out.len() == limit {
+                break;
+            }
+        }
+        tx.rollback().db(step)?;
+        Ok(out)
+    }
+
+    /// Parses `query` once on the server as a named statement and checks its parameter count.
+    pub fn prepare(&mut self, query: &Query) -> Result<Prepared> {
+        Prepared::new(self.client, query)
+    }
+
+    /// Opens a rolled-back transaction in `mode` for callers that drive executions themselves.
+    pub fn executions(&mut self, mode: Mode) -> Result<Executions<'_>> {
+        let mut tx = self.client.transaction().db("starting a transaction")?;
+        set_mode(&mut tx, mode)?;
+        Ok(Executions { tx })
+    }
+
+    /// Captures the plan of one execution, `EXPLAIN (ANALYZE, BUFFERS, SETTINGS, FORMAT JSON)`, after
+    /// one warm-up execution so that buffers and timings describe a warm cache, as in production.
+    pub fn explain(&mut self, prepared: &Prepared, params: &Params, mode: Mode) -> Result<Plan> {
+        let query = prepared.query();
+        let step = format!("{mode} plan");
+        let mut tx = self.client.transaction().db(step.as_str())?;
+        set_mode(&mut tx, mode)?;
+        tx.query(prepared.statement(), &Bound::new(params).refs())
+            .map_err(|e| query_db_error(query, &format!("{step}: executing"), e))?;
+        let sql = format!(
+            "EXPLAIN (ANALYZE, BUFFERS, SETTINGS, FORMAT JSON) {}",
+            prepared.execute_sql(params)
+        );
+        let row = tx
+            .query_one(sql.as_str(), &[])
+            .map_err(|e| query_db_error(query, &format!("{step}: EXPLAIN ANALYZE"), e))?;
+        let exec::JsonText(text) = row
+            .try_get(0)
+            .map_err(|e| query_db_error(query, &format!("{step}: reading EXPLAIN"), e))?;
+        tx.rollback().db(step.as_str())?;
+        crate::plan::parse_plan(&text).map_err(|e| {
+            query_error(
+                query,
+                format!("{step}: cannot read the plan PostgreSQL returned: {e}"),
+            )
+        })
+    }
+
+    /// Latency of real executions (never EXPLAIN ANALYZE, whose per-node timing inflates it):
+    /// `warmup` untimed executions, then `runs` timed Bind/Execute round trips, in one rolled-back
+    /// transaction.
+    pub fn time(
+        &mut self,
+        prepared: &Prepared,
+        params: &Params,
+        mode: Mode,
+        warmup: usize,
+        runs: usize,
+    ) -> Result<Vec<Duration>> {
+        let query = prepared.query();
+        let bound = Bound::new(params);
+        let mut run = self.executions(mode)?;
+        let mut samples = Vec::with_capacity(runs);
+        for i in 0..warmup + runs {
+            let start = Instant::now();
+            run.execute(prepared, &bound).map_err(|e| {
+                query_db_error(
+                    query,
+                    &format!("{mode} plan, {}: executing", params.display()),
+                    e,
+                )
+            })?;
+            if i >= warmup {
+                samples.push(start.elapsed());
+            }
+        }
+        run.tx.rollback().db("ending the timing transaction")?;
+        Ok(samples)
+    }
+
+    /// Checks one query: picks its parameters, captures the custom and the generic plan of its
+    /// prepared statement, and analyses both against its expectations.
+    pub fn check(
+        &mut self,
+        query: &Query,
+        overrides: &[(String, String)],
+        partitions: &PartitionMap,
+    ) -> Result<QueryCheck> {
+        let params = self.params(query, overrides)?;
+        let prepared = self.prepare(query)?;
+        let custom = self.explain(&prepared, &params, Mode::Custom)?;
+        let generic = self.explain(&prepared, &params, Mode::Generic)?;
+        Ok(QueryCheck::analyse(
+            query, params, custom, generic, partitions,
+        ))
+    }
+
+    /// Partition (leaf) name to its partitioned root, from the catalog: plans name the leaves they
+    /// scan and the leaf indexes they use, so tables and indexes are both mapped.
+    pub fn partition_roots(&mut self) -> Result<BTreeMap<String, String>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT c.relname::text, r.relname::text
+                   FROM pg_class c
+                   JOIN pg_class r ON r.oid = pg_partition_root(c.oid)
+                  WHERE c.relispartition AND c.relkind IN ('r', 'p', 'f', 'i', 'I')",
+                &[],
+            )
+            .db("reading the partition tree")?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// The partition map of the connected database (tables and indexes).
+    pub fn partition_map(&mut self) -> Result<PartitionMap> {
+        Ok(PartitionMap::from_catalog(self.partition_roots()?))
+    }
+}
+
+/// `SET LOCAL plan_cache_mode`: lasts until the transaction ends.
+fn set_mode(tx: &mut Transaction<'_>, mode: Mode) -> Result<()> {
+    tx.batch_execute(&format!(
+        "SET LOCAL plan_cache_mode = {}",
+        mode.plan_cache_mode()
+    ))
+    .db("setting plan_cache_mode")
+}
+
+/// A problem with a query as written (not a server error).
+pub(crate) fn query_error(query: &Query, message: impl Into<String>) -> Error {
+    Error::Query {
+        name: query.name.clone(),
+        path: query.path.clone(),
+        message: message.into(),
+    }
+}
+
+/// A server error while running a step of a query.
+pub(crate) fn query_db_error(query: &Query, step: &str, source: postgres::Error) -> Error {
+    Error::QueryDb {
+        name: query.name.clone(),
+        path: query.path.clone(),
+        step: step.to_string(),
+        source,
+    }
+}

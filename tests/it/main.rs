@@ -1,0 +1,17 @@
+//! qcheck's integration tests: one test binary (as ripgrep has), so that every module shares one
+//! throwaway PostgreSQL cluster (`common::cluster`), each test in a database of its own.
+//!
+//! - `model`: the appointment schema's guarantees on a real server (exclusion, RLS, audit, ...);
+//! - `seed`: the generator and the COPY loader, determinism and the cached dataset;
+//! - `check`: `qcheck check` / `qcheck explain` end to end on the `tiny` dataset;
+//! - `runner`: how queries are run (nothing a query file does persists, one statement per file);
+//! - `compare`: `qcheck compare` reports and the harness check against pgbench;
+//! - `cli`: the binary's connection handling, errors and exit codes.
+
+mod check;
+mod cli;
+mod common;
+mod compare;
+mod model;
+mod runner;
+mod seed;
