@@ -36,6 +36,20 @@ fn checksum(client: &mut Client) -> String {
         .get(0)
 }
 
+/// `qcheck check --queries DIR` against database `db`.
+fn check_folder(db: &str, dir: &Path) -> std::process::Output {
+    common::qcheck(
+        &[
+            "--database-url",
+            &common::url(db),
+            "check",
+            "--queries",
+            dir.to_str().unwrap(),
+        ],
+        dir,
+    )
+}
+
 fn query(text: &str) -> Query {
     catalog::parse(Path::new("queries/q.sql"), text).unwrap()
 }
@@ -80,16 +94,7 @@ fn an_insert_query_file_run_by_the_binary_leaves_no_trace() {
          INSERT INTO tenant (id, name) VALUES (gen_random_uuid(), $1)",
     )
     .unwrap();
-    let out = common::qcheck(
-        &[
-            "--database-url",
-            &common::url(&db),
-            "check",
-            "--queries",
-            dir.to_str().unwrap(),
-        ],
-        &dir,
-    );
+    let out = check_folder(&db, &dir);
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(common::stdout(&out).contains("add_tenant"));
     assert_eq!(checksum(&mut client), before, "the INSERT persisted");
@@ -108,16 +113,7 @@ fn a_file_with_two_statements_is_refused_and_runs_neither() {
         ),
     )
     .unwrap();
-    let out = common::qcheck(
-        &[
-            "--database-url",
-            &common::url(&db),
-            "check",
-            "--queries",
-            dir.to_str().unwrap(),
-        ],
-        &dir,
-    );
+    let out = check_folder(&db, &dir);
     assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
     let err = common::stderr(&out);
     assert!(err.contains("two.sql"), "{err}");
