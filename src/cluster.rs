@@ -168,11 +168,7 @@ impl ServerUser {
                 }));
             }
         }
-        Err(Error::Cluster(
-            "qcheck runs as root, PostgreSQL refuses to, and neither a `postgres` nor a `nobody` OS user \
-             exists to run it: create one (useradd --system postgres) or run qcheck as an ordinary user"
-                .into(),
-        ))
+        Err(Error::NoServerUser)
     }
 }
 
@@ -448,13 +444,11 @@ impl Cluster {
                 || (meta.uid() == user.uid && meta.mode() & 0o100 != 0)
                 || (meta.gid() == user.gid && meta.mode() & 0o010 != 0);
             if !searchable {
-                return Err(Error::Cluster(format!(
-                    "the PostgreSQL server runs as OS user `{}` (qcheck runs as root) and cannot enter {} \
-                     (mode {:o}): set QCHECK_HOME to a folder it can reach, e.g. /var/cache/qcheck",
-                    user.name,
-                    dir.display(),
-                    meta.mode() & 0o7777
-                )));
+                return Err(Error::HomeNotReachable {
+                    user: user.name.clone(),
+                    folder: dir.to_path_buf(),
+                    mode: meta.mode() & 0o7777,
+                });
             }
         }
         Ok(())

@@ -154,12 +154,14 @@ impl Profile {
         if arg.ends_with(".toml") || arg.contains('/') {
             return Profile::from_file(Path::new(arg));
         }
-        let file = BUILTIN.get_file(format!("{arg}.toml")).ok_or_else(|| {
-            Error::Usage(format!(
-                "unknown profile `{arg}`; known profiles: {} (or pass a path to a .toml file)",
-                builtin_names().join(", ")
-            ))
-        })?;
+        let file = BUILTIN
+            .get_file(format!("{arg}.toml"))
+            .ok_or_else(|| Error::Unknown {
+                kind: crate::error::Named::Profile,
+                name: arg.to_string(),
+                known: builtin_names().join(", "),
+                hint: " (or pass a path to a .toml file)",
+            })?;
         let text = file.contents_utf8().ok_or_else(|| Error::Profile {
             origin: format!("datasets/{arg}.toml"),
             line: None,

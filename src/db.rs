@@ -195,12 +195,11 @@ pub fn connect(cfg: &Config) -> Result<Client> {
 
 /// Parses a URL or keyword/value string. The error never repeats the input, which may hold a password.
 pub fn parse_url(url: &str) -> Result<Config> {
-    let mut cfg: Config = url.parse().map_err(|e: postgres::Error| {
-        Error::Usage(format!(
-            "invalid --database-url (not shown, it may hold a password): {e}; expected e.g. \
-             postgresql://user@host:5432/dbname or 'host=... dbname=...'"
-        ))
-    })?;
+    let mut cfg: Config = url
+        .parse()
+        .map_err(|e: postgres::Error| Error::DatabaseUrl {
+            message: e.to_string(),
+        })?;
     apply_env_defaults(&mut cfg);
     Ok(cfg)
 }

@@ -10,69 +10,153 @@ use std::path::PathBuf;
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Everything that stops a qcheck command. Each variant carries its subject; `main` prints the
+/// Display text on one line after `qcheck: error:` and exits 2.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// No folder with PostgreSQL server binaries was found: where qcheck looked.
     #[error(
         "no PostgreSQL server binaries found (looked in: {searched}); install PostgreSQL \
          (Debian/Ubuntu: apt-get install postgresql postgresql-contrib) or pass --pg-bin-dir DIR / set QCHECK_PG_BIN \
          to the folder that holds initdb, pg_ctl and postgres"
     )]
-    PgBinariesNotFound { searched: String },
+    PgBinariesNotFound {
+        /// The places searched, in order.
+        searched: String,
+    },
 
+    /// A `--pg-bin-dir` / `QCHECK_PG_BIN` folder that does not hold usable server binaries.
     #[error("{path}: {reason}")]
-    PgBinDir { path: PathBuf, reason: String },
+    PgBinDir {
+        /// The folder given.
+        path: PathBuf,
+        /// What is missing or wrong there.
+        reason: String,
+    },
 
+    /// An external program (initdb, pg_ctl, pgbench, ...) ran and failed.
     #[error("`{command}` failed ({status}){}", stderr_suffix(.stderr))]
     Command {
+        /// The command line, as a user would rerun it (never with a password).
         command: String,
+        /// Its exit status.
         status: String,
+        /// Its standard error; the last lines are shown.
         stderr: String,
     },
 
+    /// An external program could not be started at all.
     #[error("could not run `{command}`: {source}")]
     Spawn {
+        /// The command line.
         command: String,
+        /// Why the OS refused.
         source: std::io::Error,
     },
 
+    /// Reading or writing a file or folder failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file or folder.
         path: PathBuf,
+        /// The OS error.
         source: std::io::Error,
     },
 
-    #[error("{0}")]
-    Cluster(String),
+    /// qcheck runs as root, PostgreSQL refuses to, and there is no OS user to run the server as.
+    #[error(
+        "qcheck runs as root, PostgreSQL refuses to, and neither a `postgres` nor a `nobody` OS user \
+         exists to run it: create one (useradd --system postgres) or run qcheck as an ordinary user"
+    )]
+    NoServerUser,
 
+    /// The OS user that runs the embedded server cannot enter a folder on the way to its home.
+    #[error(
+        "the PostgreSQL server runs as OS user `{user}` (qcheck runs as root) and cannot enter {} \
+         (mode {mode:o}): set QCHECK_HOME to a folder it can reach, e.g. /var/cache/qcheck",
+        .folder.display()
+    )]
+    HomeNotReachable {
+        /// The server's OS user.
+        user: String,
+        /// The folder it cannot search.
+        folder: PathBuf,
+        /// The folder's permission bits.
+        mode: u32,
+    },
+
+    /// Connecting to a server failed: which server (never with its password), what to check.
     #[error("cannot connect to {target}: {}; {hint}", db_message(.source))]
     Connect {
+        /// The server, as `host:port/dbname user`.
         target: String,
+        /// What to check.
         hint: String,
+        /// The client library's error.
         source: postgres::Error,
     },
 
+    /// A `--database-url` / `DATABASE_URL` that does not parse. The input is never repeated: it may
+    /// hold a password.
+    #[error(
+        "invalid --database-url (not shown, it may hold a password): {message}; expected e.g. \
+         postgresql://user@host:5432/dbname or 'host=... dbname=...'"
+    )]
+    DatabaseUrl {
+        /// The parser's complaint.
+        message: String,
+    },
+
+    /// The server refused a statement: what qcheck was doing, and the server's message with
+    /// SQLSTATE, DETAIL and HINT.
     #[error("{context}: {}", db_message(.source))]
     Db {
+        /// What qcheck was doing.
         context: String,
+        /// The server's (or the client library's) error.
         source: postgres::Error,
     },
 
+    /// A migration script failed on the server.
     #[error("migration {version} ({name}): {}", db_message(.source))]
     Migration {
+        /// The migration's number.
         version: u32,
+        /// The migration's name.
         name: String,
+        /// The server's error.
         source: postgres::Error,
     },
 
-    #[error("{0}")]
-    Schema(String),
+    /// A shipped migration file is malformed (its name, its pair, its encoding).
+    #[error("sql/migrations/{file}: {message}")]
+    MigrationFile {
+        /// The file name inside `sql/migrations`.
+        file: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// The database's record of a migration disagrees with the migrations this qcheck ships.
+    #[error("migration {version:04}_{name}: {message}")]
+    MigrationState {
+        /// The migration's number.
+        version: u32,
+        /// The migration's name.
+        name: String,
+        /// The disagreement and what to do.
+        message: String,
+    },
 
     /// A catalog query cannot be run as written (its `params:` SQL found no row, its parameter count
     /// differs from the server's, its plan could not be read): which query, its file, what is wrong.
     #[error("query `{name}` ({}): {message}", .path.display())]
     Query {
+        /// The query's name.
         name: String,
+        /// Its file.
         path: PathBuf,
+        /// What is wrong.
         message: String,
     },
 
@@ -80,26 +164,98 @@ pub enum Error {
     /// the server's message with SQLSTATE, DETAIL and HINT.
     #[error("query `{name}` ({}): {step}: {}", .path.display(), db_message(.source))]
     QueryDb {
+        /// The query's name.
         name: String,
+        /// Its file.
         path: PathBuf,
+        /// What the runner was doing (`custom plan: executing`, `preparing`, ...).
         step: String,
+        /// The server's error.
         source: postgres::Error,
     },
 
+    /// A file given as a plan (`explain --plan`) is not an EXPLAIN (FORMAT JSON) document.
+    #[error("{}: not an EXPLAIN (FORMAT JSON) plan: {source}", .path.display())]
+    PlanFile {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read as a plan.
+        source: crate::plan::PlanParseError,
+    },
+
+    /// A name (query, strategy, profile) that is none of the known ones.
+    #[error("unknown {} `{name}`; known {}: {known}{hint}", .kind.singular(), .kind.plural())]
+    Unknown {
+        /// What was named.
+        kind: Named,
+        /// The name given.
+        name: String,
+        /// The known names, comma-separated.
+        known: String,
+        /// Anything else the user can do (may be empty).
+        hint: &'static str,
+    },
+
+    /// The command line asks for something qcheck cannot do (conflicting or out-of-range values).
     #[error("{0}")]
     Usage(String),
 
     /// A dataset profile that does not parse or validate: file, line (when known), what is wrong.
     #[error("{origin}{}: {message}", .line.map(|l| format!(":{l}")).unwrap_or_default())]
     Profile {
+        /// The profile's file (`datasets/NAME.toml` for built-ins).
         origin: String,
+        /// The line, when the TOML parser knows it.
         line: Option<usize>,
+        /// What is wrong.
         message: String,
     },
 
-    /// Seeding cannot proceed (the dataset would not fit, the profile cannot be satisfied, ...).
+    /// Seeding cannot proceed (the dataset would not fit, the profile cannot be satisfied, the
+    /// database holds no dataset record, the generator failed): the message names the dataset or
+    /// step.
     #[error("{0}")]
     Dataset(String),
+
+    /// The server answered something qcheck cannot read (e.g. a WAL position in an unknown format).
+    #[error("unexpected {what} from the server: `{found}`")]
+    Unexpected {
+        /// What was read.
+        what: &'static str,
+        /// What the server sent.
+        found: String,
+    },
+}
+
+/// The kinds of things a user names on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    /// A catalog query (`--query`).
+    Query,
+    /// An index strategy (`--strategy`).
+    Strategy,
+    /// A dataset profile (`--profile`).
+    Profile,
+}
+
+impl Named {
+    /// `query`, `strategy`, `profile`.
+    pub fn singular(self) -> &'static str {
+        match self {
+            Named::Query => "query",
+            Named::Strategy => "strategy",
+            Named::Profile => "profile",
+        }
+    }
+
+    /// `queries`, `strategies`, `profiles`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            Named::Query => "queries",
+            Named::Strategy => "strategies",
+            Named::Profile => "profiles",
+        }
+    }
 }
 
 fn stderr_suffix(stderr: &str) -> String {
@@ -148,6 +304,7 @@ pub fn sqlstate(err: &postgres::Error) -> Option<&str> {
 }
 
 impl Error {
+    /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
@@ -155,6 +312,7 @@ impl Error {
         }
     }
 
+    /// A server error while doing `context`.
     pub fn db(context: impl Into<String>, source: postgres::Error) -> Self {
         Error::Db {
             context: context.into(),
@@ -165,6 +323,7 @@ impl Error {
 
 /// Attach a context to a database result: `client.execute(..).db("creating partitions")?`.
 pub trait DbContext<T> {
+    /// Wraps the error as [`Error::Db`] with `context`.
     fn db(self, context: impl Into<String>) -> Result<T>;
 }
 
@@ -176,11 +335,101 @@ impl<T> DbContext<T> for std::result::Result<T, postgres::Error> {
 
 /// Attach a path to an I/O result.
 pub trait IoContext<T> {
+    /// Wraps the error as [`Error::Io`] on `path`.
     fn at(self, path: impl Into<PathBuf>) -> Result<T>;
 }
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
         self.map_err(|e| Error::io(path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a user reads: one line, the subject first, what to do last.
+    #[test]
+    fn messages_name_their_subject() {
+        let cases: Vec<(Error, &str)> = vec![
+            (
+                Error::Query {
+                    name: "provider_day".into(),
+                    path: "sql/queries/provider_day.sql".into(),
+                    message: "its params SQL returned no row".into(),
+                },
+                "query `provider_day` (sql/queries/provider_day.sql): its params SQL returned no row",
+            ),
+            (
+                Error::Unknown {
+                    kind: Named::Strategy,
+                    name: "fast".into(),
+                    known: "fk-only, tuned".into(),
+                    hint: "",
+                },
+                "unknown strategy `fast`; known strategies: fk-only, tuned",
+            ),
+            (
+                Error::MigrationState {
+                    version: 2,
+                    name: "appointment_notes".into(),
+                    message: "cannot revert it".into(),
+                },
+                "migration 0002_appointment_notes: cannot revert it",
+            ),
+            (
+                Error::MigrationFile {
+                    file: "7_x.up.sql".into(),
+                    message: "not UTF-8".into(),
+                },
+                "sql/migrations/7_x.up.sql: not UTF-8",
+            ),
+            (
+                Error::HomeNotReachable {
+                    user: "postgres".into(),
+                    folder: "/root".into(),
+                    mode: 0o700,
+                },
+                "the PostgreSQL server runs as OS user `postgres` (qcheck runs as root) and cannot enter /root \
+                 (mode 700): set QCHECK_HOME to a folder it can reach, e.g. /var/cache/qcheck",
+            ),
+            (
+                Error::Profile {
+                    origin: "my.toml".into(),
+                    line: Some(3),
+                    message: "unknown key".into(),
+                },
+                "my.toml:3: unknown key",
+            ),
+            (
+                Error::Command {
+                    command: "initdb -D x".into(),
+                    status: "exit status: 1".into(),
+                    stderr: "a\nb\nc\nd\n".into(),
+                },
+                "`initdb -D x` failed (exit status: 1): b | c | d",
+            ),
+            (
+                Error::Unexpected {
+                    what: "WAL position",
+                    found: "zz".into(),
+                },
+                "unexpected WAL position from the server: `zz`",
+            ),
+        ];
+        for (err, text) in cases {
+            assert_eq!(err.to_string(), text);
+        }
+        let plan = crate::plan::parse_plan("[]").unwrap_err();
+        let err = Error::PlanFile {
+            path: "p.json".into(),
+            source: plan,
+        };
+        assert!(
+            err.to_string()
+                .starts_with("p.json: not an EXPLAIN (FORMAT JSON) plan: expected EXPLAIN"),
+            "{err}"
+        );
     }
 }

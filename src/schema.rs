@@ -57,17 +57,18 @@ pub fn migrations() -> Result<Vec<Migration>> {
         } else {
             continue;
         };
-        let (num, name) = stem.split_once('_').ok_or_else(|| {
-            Error::Schema(format!("sql/migrations/{fname}: expected NNNN_name.up.sql"))
+        let (num, name) = stem.split_once('_').ok_or_else(|| Error::MigrationFile {
+            file: fname.to_string(),
+            message: "expected NNNN_name.up.sql".into(),
         })?;
-        let version: u32 = num.parse().map_err(|_| {
-            Error::Schema(format!(
-                "sql/migrations/{fname}: version `{num}` is not a number"
-            ))
+        let version: u32 = num.parse().map_err(|_| Error::MigrationFile {
+            file: fname.to_string(),
+            message: format!("version `{num}` is not a number"),
         })?;
-        let text = file
-            .contents_utf8()
-            .ok_or_else(|| Error::Schema(format!("sql/migrations/{fname}: not UTF-8")))?;
+        let text = file.contents_utf8().ok_or_else(|| Error::MigrationFile {
+            file: fname.to_string(),
+            message: "not UTF-8".into(),
+        })?;
         let entry = found
             .entry(version)
             .or_insert_with(|| (name.to_string(), None, None));
@@ -80,10 +81,16 @@ pub fn migrations() -> Result<Vec<Migration>> {
     found
         .into_iter()
         .map(|(version, (name, up, down))| match (up, down) {
-            (Some(up), Some(down)) => Ok(Migration { version, name, up, down }),
-            _ => Err(Error::Schema(format!(
-                "sql/migrations: migration {version:04}_{name} needs both an .up.sql and a .down.sql"
-            ))),
+            (Some(up), Some(down)) => Ok(Migration {
+                version,
+                name,
+                up,
+                down,
+            }),
+            _ => Err(Error::MigrationFile {
+                file: format!("{version:04}_{name}"),
+                message: "needs both an .up.sql and a .down.sql".into(),
+            }),
         })
         .collect()
 }
@@ -172,19 +179,26 @@ pub fn migrate_up(client: &mut Client) -> Result<Vec<u32>> {
         for (version, name, checksum, _) in &done {
             match all.iter().find(|m| m.version == *version) {
                 Some(m) if m.checksum() != *checksum => {
-                    return Err(Error::Schema(format!(
-                        "migration {version:04}_{name} was changed after it was applied (checksum {} recorded, \
-                         {} shipped): revert the file, or run `qcheck migrate down` first on a database you can reset",
-                        &checksum[..12],
-                        &m.checksum()[..12]
-                    )));
+                    return Err(Error::MigrationState {
+                        version: *version,
+                        name: name.clone(),
+                        message: format!(
+                            "changed after it was applied (checksum {} recorded, {} shipped): revert the file, \
+                             or run `qcheck migrate down` first on a database you can reset",
+                            &checksum[..12],
+                            &m.checksum()[..12]
+                        ),
+                    });
                 }
                 Some(_) => {}
                 None => {
-                    return Err(Error::Schema(format!(
-                        "the database has migration {version:04}_{name}, which this qcheck does not know: \
-                         it was migrated by a newer qcheck"
-                    )));
+                    return Err(Error::MigrationState {
+                        version: *version,
+                        name: name.clone(),
+                        message: "the database has it, this qcheck does not know it: it was migrated by a \
+                                  newer qcheck"
+                            .into(),
+                    });
                 }
             }
         }
@@ -222,9 +236,11 @@ pub fn migrate_down(client: &mut Client, to: u32) -> Result<Vec<u32>> {
         let mut reverted = Vec::new();
         for (version, name, _, _) in done.iter().rev().filter(|d| d.0 > to) {
             let m = all.iter().find(|m| m.version == *version).ok_or_else(|| {
-                Error::Schema(format!(
-                    "cannot revert migration {version:04}_{name}: this qcheck does not ship its down script"
-                ))
+                Error::MigrationState {
+                    version: *version,
+                    name: name.clone(),
+                    message: "cannot revert it: this qcheck does not ship its down script".into(),
+                }
             })?;
             let mut tx = client
                 .transaction()
@@ -337,10 +353,12 @@ pub fn strategy(name: &str) -> Result<Strategy> {
     let all = strategies();
     all.iter().find(|s| s.name == name).cloned().ok_or_else(|| {
         let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
-        Error::Usage(format!(
-            "unknown strategy `{name}`; known strategies: {}",
-            names.join(", ")
-        ))
+        Error::Unknown {
+            kind: crate::error::Named::Strategy,
+            name: name.to_string(),
+            known: names.join(", "),
+            hint: "",
+        }
     })
 }
 

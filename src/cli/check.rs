@@ -248,11 +248,9 @@ fn explain_offline(
     save: Option<&Path>,
 ) -> Result<Outcome> {
     let json = std::fs::read_to_string(plan_file).at(plan_file)?;
-    let parsed = crate::plan::parse_plan(&json).map_err(|e| {
-        Error::Usage(format!(
-            "{}: not an EXPLAIN (FORMAT JSON) plan: {e}",
-            plan_file.display()
-        ))
+    let parsed = crate::plan::parse_plan(&json).map_err(|source| Error::PlanFile {
+        path: plan_file.to_path_buf(),
+        source,
     })?;
     let query = match expect_from {
         Some(path) => Some(crate::catalog::parse(

@@ -256,8 +256,10 @@ fn wal_lsn(tx: &mut postgres::Transaction<'_>) -> Result<u64> {
         .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
         .db("reading the WAL position")?
         .get(0);
-    parse_lsn(&text)
-        .ok_or_else(|| crate::Error::Schema(format!("unexpected WAL position `{text}`")))
+    parse_lsn(&text).ok_or_else(|| crate::Error::Unexpected {
+        what: "WAL position",
+        found: text.clone(),
+    })
 }
 
 /// `16/B374D848` -> byte position.

@@ -126,12 +126,9 @@ fn run_in(
     ];
     args.extend(["-t".into(), (warmup + runs).to_string()]);
     for (i, value) in params.values.iter().enumerate() {
-        let value = value.as_deref().ok_or_else(|| {
-            Error::Usage(format!(
-                "query `{}`: pgbench cannot bind a NULL parameter",
-                query.name
-            ))
-        })?;
+        let value = value
+            .as_deref()
+            .ok_or_else(|| super::query_error(query, "pgbench cannot bind a NULL parameter"))?;
         args.extend(["-D".into(), format!("{}={value}", variable(query, i))]);
     }
     args.extend(["-f".into(), script_path.display().to_string()]);
