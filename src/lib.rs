@@ -23,6 +23,7 @@ pub mod plan;
 pub mod report;
 pub mod runner;
 pub mod schema;
+pub mod sql;
 pub mod tips;
 
 pub use error::{Error, Result};
