@@ -70,6 +70,15 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// A query file (`sql/queries/*.sql` or `--queries DIR`) that does not parse: the file, the 1-based
+    /// line where the problem is, and what is wrong.
+    #[error("{}:{line}: {message}", .path.display())]
+    QueryFile {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+
     /// A dataset profile that does not parse or validate: file, line (when known), what is wrong.
     #[error("{origin}{}: {message}", .line.map(|l| format!(":{l}")).unwrap_or_default())]
     Profile {
