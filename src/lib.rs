@@ -6,6 +6,7 @@
 //! - `db`, `cluster`, `schema`: where the database is, the embedded PostgreSQL, migrations and index
 //!   strategies — everything that talks to a server;
 //! - `report`: pure rendering (tables, JSON, Markdown), no database access;
+//! - `sql`: the one lexer for PostgreSQL SQL (statements, placeholders, identifiers), pure;
 //! - `error`: the typed errors everything returns.
 
 pub mod catalog;
