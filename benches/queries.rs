@@ -33,7 +33,7 @@ use qcheck::catalog::{Catalog, Query};
 use qcheck::db::{Session, Target, TargetOptions};
 use qcheck::generate::{self, Progress, ProgressMode, SeedRequest};
 use qcheck::plan::Mode;
-use qcheck::runner::{Bound, Runner, sample::SAMPLE_SIZE};
+use qcheck::runner::{Bound, Runner, SAMPLE_SIZE};
 
 mod common;
 use common::Invocation;

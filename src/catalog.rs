@@ -4,6 +4,7 @@
 //! -- name: provider_day
 //! -- summary: A provider's appointments for one day (the calendar day view).
 //! -- params: provider_id, day <- SELECT ... (one row; picks the values from the seeded data)
+//! -- sample: SELECT ... ORDER BY md5(...) LIMIT 200 (many rows of values, in a deterministic order)
 //! -- expect: index-only-scan appointment using appointment_provider_day_idx
 //! -- expect-generic: partitions appointment <= 1
 //! -- generic: exempt <why the generic plan legitimately differs>
@@ -12,16 +13,27 @@
 //! ```
 //!
 //! `expect:` lines hold for the custom and the generic plan, `expect-custom:` / `expect-generic:` for one
-//! of them. A `params:` value may continue on following lines that start with `--` and at least three
-//! spaces. The built-in ten are compiled in from `sql/queries`; `--queries DIR` reads a user's own.
-//! Parsing is pure: errors name the file and line.
+//! of them; `generic:` is parsed by [`crate::expect::parse_generic`], the one grammar for it. A
+//! `params:` or `sample:` value may continue on following lines that start with `--` and at least
+//! three spaces; the lines are joined with spaces, so that SQL cannot hold `--` comments. `sample:` is
+//! optional: a query without one is benchmarked with its single `params:` row. Its SQL returns one
+//! column per parameter, in `params:` order, and orders its rows by something derived from the data
+//! (e.g. `ORDER BY md5(id::text)`), so the same dataset always gives the same sample.
+//!
+//! After the header comes exactly one statement (a trailing `;` is fine): a query file can never run a
+//! second one, so a second statement is an error naming the line where it starts. The SQL is read
+//! with the lexer of [`crate::sql`], so `$n`, `;` and `--` inside literals, quoted identifiers,
+//! comments and dollar quotes are not mistaken for placeholders or statement ends. The built-in ten
+//! are compiled in from `sql/queries`; `--queries DIR` reads a user's own. Parsing is pure: every
+//! error is an [`Error::QueryFile`] naming the file and line.
 
 use std::path::{Path, PathBuf};
 
 use include_dir::{Dir, include_dir};
 
 use crate::error::{Error, IoContext, Result};
-use crate::expect::{Expectation, parse_expectation};
+use crate::expect::{Expectation, parse_expectation, parse_generic};
+use crate::sql::{self, TokenKind};
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/sql/queries");
 
@@ -56,7 +68,9 @@ impl ExpectLine {
 /// A query file.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Query {
+    /// `-- name:`: letters, digits, `_` and `-`; unique in a catalog.
     pub name: String,
+    /// `-- summary:`: what a user asks with it.
     pub summary: String,
     /// Where it was read from (`sql/queries/NAME.sql` for built-ins).
     pub path: PathBuf,
@@ -64,17 +78,61 @@ pub struct Query {
     pub params: Vec<String>,
     /// SQL returning one row with a value per parameter, picked from the seeded data.
     pub params_sql: Option<String>,
+    /// `-- sample:`: SQL returning many rows of parameter values (one column per parameter, in
+    /// `params:` order) in a deterministic order, for benchmarks that rotate over parameters.
+    pub sample_sql: Option<String>,
+    /// `expect:`, `expect-custom:` and `expect-generic:` lines, in file order.
     pub expects: Vec<ExpectLine>,
     /// `Some(reason)` when the generic plan is reported but not held to the expectations.
     pub generic_exempt: Option<String>,
+    /// `-- note:` lines.
     pub notes: Vec<String>,
+    /// The one statement, without a trailing `;` and without comments around it.
     pub sql: String,
 }
 
-const KEYS: &str = "name, summary, params, expect, expect-custom, expect-generic, generic, note";
+const KEYS: &str =
+    "name, summary, params, sample, expect, expect-custom, expect-generic, generic, note";
 
 fn err(path: &Path, line: usize, msg: impl std::fmt::Display) -> Error {
-    Error::Usage(format!("{}:{line}: {msg}", path.display()))
+    Error::QueryFile {
+        path: path.to_path_buf(),
+        line,
+        message: msg.to_string(),
+    }
+}
+
+/// An error of `expect`'s header parsers, which carry their own `file:line: ` prefix, as a
+/// [`Error::QueryFile`].
+fn expect_err(path: &Path, e: crate::expect::ExpectParseError) -> Error {
+    let full = e.to_string();
+    let prefix = format!("{}:{}: ", e.file, e.line);
+    let message = full.strip_prefix(&prefix).unwrap_or(&full).to_string();
+    err(path, e.line, message)
+}
+
+/// A header value that is SQL (`params:`, `sample:`): one statement that lexes, without `--`
+/// comments (its continuation lines are joined into one line, so a `--` would swallow the rest).
+fn check_header_sql(path: &Path, line: usize, key: &str, value: &str) -> Result<()> {
+    let tokens =
+        sql::tokenize(value).map_err(|e| err(path, line, format!("{key}: {}", e.problem)))?;
+    if tokens.iter().any(|t| t.kind == TokenKind::LineComment) {
+        return Err(err(
+            path,
+            line,
+            format!(
+                "{key}: the SQL cannot hold `--` comments (its lines are joined into one); use /* ... */"
+            ),
+        ));
+    }
+    if sql::split_statements(value).map_or(0, |s| s.len()) > 1 {
+        return Err(err(
+            path,
+            line,
+            format!("{key}: expected one SELECT statement, found more"),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses one query file's text.
@@ -84,24 +142,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
     let mut params: Vec<String> = Vec::new();
     let mut params_sql: Option<String> = None;
     let mut params_line = 0;
+    let mut sample_sql: Option<String> = None;
+    let mut sample_line = 0;
     let mut expects = Vec::new();
     let mut generic_exempt = None;
     let mut notes = Vec::new();
     let mut body = String::new();
-    let mut in_header = true;
+    let mut body_line = 0;
     let mut last_key = "";
+    let file = path.display().to_string();
 
     for (idx, raw) in text.lines().enumerate() {
         let line_no = idx + 1;
-        if in_header {
+        if body_line == 0 {
             let trimmed = raw.trim();
             if trimmed.is_empty() {
                 continue;
             }
             if let Some(comment) = trimmed.strip_prefix("--") {
-                // Continuation of a long `params:` value.
-                if last_key == "params" && comment.starts_with("   ") {
-                    if let Some(sql) = params_sql.as_mut() {
+                // Continuation of a long `params:` or `sample:` value.
+                if comment.starts_with("   ") {
+                    let open = match last_key {
+                        "params" => params_sql.as_mut(),
+                        "sample" => sample_sql.as_mut(),
+                        _ => None,
+                    };
+                    if let Some(sql) = open {
                         sql.push(' ');
                         sql.push_str(comment.trim());
                         continue;
@@ -144,22 +210,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
                         params_line = line_no;
                         last_key = "params";
                     }
+                    "sample" => {
+                        if value.is_empty() {
+                            return Err(err(
+                                path,
+                                line_no,
+                                "sample: expected `SELECT ...` (the SQL returns many rows of parameter values)",
+                            ));
+                        }
+                        sample_sql = Some(value.to_string());
+                        sample_line = line_no;
+                        last_key = "sample";
+                    }
                     "expect" | "expect-custom" | "expect-generic" => {
                         let mode = match key {
                             "expect" => PlanMode::Both,
                             "expect-custom" => PlanMode::Custom,
                             _ => PlanMode::Generic,
                         };
-                        let expectation =
-                            parse_expectation(value, &path.display().to_string(), line_no)
-                                .map_err(|e| Error::Usage(e.to_string()))?;
+                        let expectation = parse_expectation(value, &file, line_no)
+                            .map_err(|e| expect_err(path, e))?;
                         expects.push(ExpectLine { mode, expectation });
                     }
                     "generic" => {
-                        let reason = value.strip_prefix("exempt").map(str::trim).filter(|r| !r.is_empty()).ok_or_else(|| {
-                            err(path, line_no, "generic: expected `exempt <reason>` (say why the generic plan legitimately differs)")
-                        })?;
-                        generic_exempt = Some(reason.to_string());
+                        let exemption = parse_generic(value, &file, line_no)
+                            .map_err(|e| expect_err(path, e))?;
+                        generic_exempt = Some(exemption.reason);
                     }
                     "note" => notes.push(value.to_string()),
                     other => {
@@ -172,22 +248,48 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
                 }
                 continue;
             }
-            in_header = false;
+            body_line = line_no;
         }
         body.push_str(raw);
         body.push('\n');
     }
 
     let name = name.ok_or_else(|| err(path, 1, "missing `-- name: ...` header line"))?;
-    let sql = body.trim().trim_end_matches(';').trim().to_string();
-    if sql.is_empty() {
-        return Err(err(
-            path,
-            text.lines().count().max(1),
-            "no SQL after the header",
-        ));
+    if let Some(value) = &params_sql {
+        check_header_sql(path, params_line, "params", value)?;
     }
-    let highest = highest_placeholder(&sql);
+    if let Some(value) = &sample_sql {
+        check_header_sql(path, sample_line, "sample", value)?;
+    }
+    // Lines of the body, counted from 1, are file lines counted from `body_line`.
+    let file_line = |body_relative: usize| body_line + body_relative - 1;
+    let statements = sql::split_statements(&body).map_err(|e| {
+        err(
+            path,
+            file_line(e.line),
+            format!("{} (it starts here)", e.problem),
+        )
+    })?;
+    let sql = match statements.as_slice() {
+        [] => {
+            return Err(err(
+                path,
+                text.lines().count().max(1),
+                "no SQL after the header",
+            ));
+        }
+        [one] => one.text.clone(),
+        [_, second, ..] => {
+            return Err(err(
+                path,
+                file_line(second.line),
+                "query files hold one statement; the second starts here",
+            ));
+        }
+    };
+    let highest = sql::placeholders(&sql)
+        .map_err(|e| err(path, file_line(e.line), e.problem))?
+        .max;
     if highest != params.len() {
         let line = if params_line > 0 { params_line } else { 1 };
         return Err(err(
@@ -205,6 +307,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
         path: path.to_path_buf(),
         params,
         params_sql,
+        sample_sql,
         expects,
         generic_exempt,
         notes,
@@ -215,41 +318,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
 /// Header keys are kebab-case words; anything else (e.g. "Note: ...") is a plain comment.
 fn is_key(k: &str) -> bool {
     !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '-')
-}
-
-/// The highest `$n` outside string literals and comments.
-fn highest_placeholder(sql: &str) -> usize {
-    let bytes = sql.as_bytes();
-    let (mut i, mut highest) = (0, 0);
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\'' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'\'' {
-                    i += 1;
-                }
-            }
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'$' => {
-                let start = i + 1;
-                let mut end = start;
-                while end < bytes.len() && bytes[end].is_ascii_digit() {
-                    end += 1;
-                }
-                if end > start {
-                    highest = highest.max(sql[start..end].parse().unwrap_or(0));
-                }
-                i = end.max(i + 1) - 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    highest
 }
 
 /// A set of queries: the built-in ten, or the `.sql` files of a folder.
@@ -286,10 +354,10 @@ impl Catalog {
             }
         }
         if queries.is_empty() {
-            return Err(Error::Usage(format!(
-                "{}: no .sql query files in this folder",
-                dir.display()
-            )));
+            return Err(Error::QueryFolder {
+                dir: dir.to_path_buf(),
+                message: "no .sql query files in this folder".into(),
+            });
         }
         Self::new(queries, dir.display().to_string())
     }
@@ -298,12 +366,15 @@ impl Catalog {
         queries.sort_by(|a, b| a.name.cmp(&b.name));
         for pair in queries.windows(2) {
             if pair[0].name == pair[1].name {
-                return Err(Error::Usage(format!(
-                    "two query files are named `{}`: {} and {}",
-                    pair[0].name,
-                    pair[0].path.display(),
-                    pair[1].path.display()
-                )));
+                return Err(Error::QueryFolder {
+                    dir: source.into(),
+                    message: format!(
+                        "two query files are named `{}`: {} and {}",
+                        pair[0].name,
+                        pair[0].path.display(),
+                        pair[1].path.display()
+                    ),
+                });
             }
         }
         Ok(Catalog { queries, source })
@@ -315,12 +386,15 @@ impl Catalog {
 
     /// The named query, or an error that lists the known names.
     pub fn get(&self, name: &str) -> Result<&Query> {
-        self.queries.iter().find(|q| q.name == name).ok_or_else(|| {
-            Error::Usage(format!(
-                "unknown query `{name}`; known queries: {}",
-                self.names().join(", ")
-            ))
-        })
+        self.queries
+            .iter()
+            .find(|q| q.name == name)
+            .ok_or_else(|| Error::Unknown {
+                kind: crate::error::Named::Query,
+                name: name.to_string(),
+                known: self.names().join(", "),
+                hint: "",
+            })
     }
 
     /// The named queries in the given order, or all when `names` is empty.
@@ -342,6 +416,9 @@ mod tests {
 -- A plain comment line.
 -- params: a, b <- SELECT 1,
 --     2
+-- sample: SELECT x, y
+--     FROM generate_series(1, 9) x, generate_series(1, 9) y
+--     ORDER BY md5(x::text || y::text) LIMIT 5
 -- expect: no sort
 -- expect-generic: partitions appointment <= 2
 -- generic: exempt because reasons
@@ -356,10 +433,16 @@ SELECT * FROM t WHERE a = $1 AND b = $2 AND c = '$9' -- $7 in a comment
         assert_eq!(q.name, "demo");
         assert_eq!(q.params, vec!["a", "b"]);
         assert_eq!(q.params_sql.as_deref(), Some("SELECT 1, 2"));
+        assert_eq!(
+            q.sample_sql.as_deref(),
+            Some(
+                "SELECT x, y FROM generate_series(1, 9) x, generate_series(1, 9) y ORDER BY md5(x::text || y::text) LIMIT 5"
+            )
+        );
         assert_eq!(q.expects.len(), 2);
         assert_eq!(
             (q.expects[0].mode, q.expects[0].expectation.line),
-            (PlanMode::Both, 6)
+            (PlanMode::Both, 9)
         );
         assert_eq!(q.expects[1].mode, PlanMode::Generic);
         assert_eq!(q.generic_exempt.as_deref(), Some("because reasons"));
@@ -370,30 +453,34 @@ SELECT * FROM t WHERE a = $1 AND b = $2 AND c = '$9' -- $7 in a comment
         );
     }
 
+    fn parse_err(text: &str) -> String {
+        let e = parse(Path::new("q/demo.sql"), text).unwrap_err();
+        assert!(matches!(e, Error::QueryFile { .. }), "{e:?}");
+        e.to_string()
+    }
+
     #[test]
     fn errors_name_file_and_line() {
-        let bad = GOOD.replace("-- note: scale", "-- nope: scale");
-        let e = parse(Path::new("q/demo.sql"), &bad)
-            .unwrap_err()
-            .to_string();
+        let e = parse_err(&GOOD.replace("-- note: scale", "-- nope: scale"));
         assert!(
-            e.starts_with("q/demo.sql:9: unknown header key `nope`"),
+            e.starts_with("q/demo.sql:12: unknown header key `nope`"),
             "{e}"
         );
 
-        let bad = GOOD.replace("-- generic: exempt because reasons", "-- generic: exempt");
-        let e = parse(Path::new("q/demo.sql"), &bad)
-            .unwrap_err()
-            .to_string();
+        let e =
+            parse_err(&GOOD.replace("-- generic: exempt because reasons", "-- generic: exempt"));
         assert!(
-            e.starts_with("q/demo.sql:8: generic: expected `exempt <reason>`"),
+            e.starts_with("q/demo.sql:11: invalid `-- generic: exempt`"),
             "{e}"
         );
 
-        let bad = GOOD.replace("AND b = $2", "AND b = $3");
-        let e = parse(Path::new("q/demo.sql"), &bad)
-            .unwrap_err()
-            .to_string();
+        let e = parse_err(&GOOD.replace("-- expect: no sort", "-- expect: no sorts"));
+        assert!(
+            e.starts_with("q/demo.sql:9: invalid `-- expect: no sorts`"),
+            "{e}"
+        );
+
+        let e = parse_err(&GOOD.replace("AND b = $2", "AND b = $3"));
         assert!(
             e.contains("q/demo.sql:4: the SQL uses 3 parameter(s)"),
             "{e}"
@@ -403,6 +490,125 @@ SELECT * FROM t WHERE a = $1 AND b = $2 AND c = '$9' -- $7 in a comment
             .unwrap_err()
             .to_string();
         assert!(e.contains("x.sql:1: missing `-- name: ...`"), "{e}");
+
+        let e = parse_err(&GOOD.replace("c = '$9'", "c = '$9"));
+        assert_eq!(
+            e,
+            "q/demo.sql:13: unterminated string literal (it starts here)"
+        );
+
+        let e = parse_err(&GOOD.replace("--     2", "--     2 -- two"));
+        assert!(
+            e.starts_with("q/demo.sql:4: params: the SQL cannot hold `--` comments"),
+            "{e}"
+        );
+
+        let e = parse_err(&GOOD.replace("-- sample: SELECT x, y", "-- sample: SELECT x, 'y"));
+        assert!(
+            e.starts_with("q/demo.sql:6: sample: unterminated string literal"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_query_file_holds_one_statement() {
+        // The second statement is refused, at the line where it starts, even on the same line.
+        let two = format!("{GOOD}\n  /* harmless? */ DELETE FROM t;\n");
+        assert_eq!(
+            parse_err(&two),
+            "q/demo.sql:16: query files hold one statement; the second starts here"
+        );
+        let same_line = GOOD.replace("-- $7 in a comment\n;", "; DROP TABLE t;");
+        assert_eq!(
+            parse_err(&same_line),
+            "q/demo.sql:13: query files hold one statement; the second starts here"
+        );
+        // `;`, `$n` and `--` inside literals, identifiers, comments and dollar quotes mean nothing.
+        let quoted = GOOD.replace(
+            "c = '$9'",
+            "c = '$9;' AND d = \"x;$8\" AND e = $q$ ; $5 $q$ /* ; $6 */",
+        );
+        let q = parse(Path::new("q/demo.sql"), &quoted).unwrap();
+        assert!(q.sql.ends_with("$q$ ; $5 $q$"), "{}", q.sql);
+        // Trailing `;`s and comments are fine; the SQL ends at its last token.
+        let q = parse(Path::new("q/demo.sql"), &format!("{GOOD};\n-- end\n")).unwrap();
+        assert!(q.sql.ends_with("c = '$9'"), "{}", q.sql);
+    }
+
+    /// The select list of the outermost SELECT: how many columns it has.
+    fn outer_columns(sql: &str) -> usize {
+        let tokens = sql::code_tokens(sql).unwrap();
+        let mut depth = 0i32;
+        let mut columns = 1;
+        for t in tokens.iter().skip(1) {
+            match t.text {
+                "(" => depth += 1,
+                ")" => depth -= 1,
+                "," if depth == 0 => columns += 1,
+                _ if depth == 0 && t.is_keyword("FROM") => return columns,
+                _ => {}
+            }
+        }
+        columns
+    }
+
+    #[test]
+    fn every_builtin_query_has_a_sample_with_its_parameter_count() {
+        let catalog = Catalog::builtin().unwrap();
+        for q in &catalog.queries {
+            let sample = q
+                .sample_sql
+                .as_deref()
+                .unwrap_or_else(|| panic!("{} has no sample", q.name));
+            assert_eq!(
+                outer_columns(sample),
+                q.params.len(),
+                "{}: {sample}",
+                q.name
+            );
+            // Deterministic: the outermost ORDER BY starts with md5(...).
+            let tokens = sql::code_tokens(sample).unwrap();
+            let mut depth = 0i32;
+            let ordered = tokens.windows(4).any(|w| {
+                depth += match w[0].text {
+                    "(" => 1,
+                    ")" => -1,
+                    _ => 0,
+                };
+                depth == 0
+                    && w[0].is_keyword("ORDER")
+                    && w[1].is_keyword("BY")
+                    && w[2].is_keyword("md5")
+                    && w[3].text == "("
+            });
+            assert!(ordered, "{}: deterministic order: {sample}", q.name);
+            assert!(sample.contains("ORDER BY md5("), "{}", q.name);
+        }
+        assert_eq!(outer_columns("SELECT f(a, b), 'x,y' AS \"c,d\" FROM t"), 2);
+    }
+
+    #[test]
+    fn the_generic_header_is_the_one_expect_parses() {
+        let with = |line: &str| GOOD.replace("-- generic: exempt because reasons", line);
+        let reason = |line: &str| {
+            parse(Path::new("q/demo.sql"), &with(line)).map(|q| q.generic_exempt.unwrap())
+        };
+        assert_eq!(
+            reason("-- generic: exempt exemptions are fine here").unwrap(),
+            "exemptions are fine here"
+        );
+        // The documented `Exempt:` form.
+        assert_eq!(
+            reason("-- generic: Exempt: reporting only").unwrap(),
+            "reporting only"
+        );
+        // `exemptions` is not the word `exempt` followed by a reason.
+        let e = reason("-- generic: exemptions are fine here").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("q/demo.sql:11: invalid `-- generic: exemptions"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -138,13 +138,13 @@ pub enum Error {
     },
 
     /// The database's record of a migration disagrees with the migrations this qcheck ships.
-    #[error("migration {version:04}_{name}: {message}")]
+    #[error("migration {version:04}_{name} {message}")]
     MigrationState {
         /// The migration's number.
         version: u32,
         /// The migration's name.
         name: String,
-        /// The disagreement and what to do.
+        /// The disagreement and what to do, as a predicate (`was changed after ...`).
         message: String,
     },
 
@@ -199,6 +199,38 @@ pub enum Error {
     /// The command line asks for something qcheck cannot do (conflicting or out-of-range values).
     #[error("{0}")]
     Usage(String),
+
+    /// A query file (`sql/queries/*.sql` or `--queries DIR`) that does not parse: the file, the 1-based
+    /// line where the problem is, and what is wrong.
+    #[error("{}:{line}: {message}", .path.display())]
+    QueryFile {
+        /// The query file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong there.
+        message: String,
+    },
+
+    /// A shipped strategy file (`sql/strategies/NAME.sql`) that does not parse.
+    #[error("sql/strategies/{name}.sql:{line}: {message}")]
+    StrategyFile {
+        /// The strategy's name.
+        name: String,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong there.
+        message: String,
+    },
+
+    /// A `--queries` folder that cannot serve as a catalog (no query files, two files with one name).
+    #[error("{}: {message}", .dir.display())]
+    QueryFolder {
+        /// The folder.
+        dir: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 
     /// A dataset profile that does not parse or validate: file, line (when known), what is wrong.
     #[error("{origin}{}: {message}", .line.map(|l| format!(":{l}")).unwrap_or_default())]
@@ -374,9 +406,9 @@ mod tests {
                 Error::MigrationState {
                     version: 2,
                     name: "appointment_notes".into(),
-                    message: "cannot revert it".into(),
+                    message: "cannot be reverted".into(),
                 },
-                "migration 0002_appointment_notes: cannot revert it",
+                "migration 0002_appointment_notes cannot be reverted",
             ),
             (
                 Error::MigrationFile {

@@ -6,6 +6,7 @@
 //! - `db`, `cluster`, `schema`: where the database is, the embedded PostgreSQL, migrations and index
 //!   strategies — everything that talks to a server;
 //! - `report`: pure rendering (tables, JSON, Markdown), no database access;
+//! - `sql`: the one lexer for PostgreSQL SQL (statements, placeholders, identifiers), pure;
 //! - `error`: the typed errors everything returns.
 
 pub mod analysis;
@@ -22,6 +23,7 @@ pub mod plan;
 pub mod report;
 pub mod runner;
 pub mod schema;
+pub mod sql;
 pub mod tips;
 
 pub use error::{Error, Result};

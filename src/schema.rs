@@ -12,6 +12,7 @@ use postgres::Client;
 use sha2::{Digest, Sha256};
 
 use crate::error::{DbContext, Error, Result};
+use crate::sql::{LexError, Statement, Token};
 
 static MIGRATIONS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/sql/migrations");
 static STRATEGIES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/sql/strategies");
@@ -183,7 +184,7 @@ pub fn migrate_up(client: &mut Client) -> Result<Vec<u32>> {
                         version: *version,
                         name: name.clone(),
                         message: format!(
-                            "changed after it was applied (checksum {} recorded, {} shipped): revert the file, \
+                            "was changed after it was applied (checksum {} recorded, {} shipped): revert the file, \
                              or run `qcheck migrate down` first on a database you can reset",
                             &checksum[..12],
                             &m.checksum()[..12]
@@ -195,9 +196,10 @@ pub fn migrate_up(client: &mut Client) -> Result<Vec<u32>> {
                     return Err(Error::MigrationState {
                         version: *version,
                         name: name.clone(),
-                        message: "the database has it, this qcheck does not know it: it was migrated by a \
+                        message:
+                            "is in the database but unknown to this qcheck: it was migrated by a \
                                   newer qcheck"
-                            .into(),
+                                .into(),
                     });
                 }
             }
@@ -239,7 +241,7 @@ pub fn migrate_down(client: &mut Client, to: u32) -> Result<Vec<u32>> {
                 Error::MigrationState {
                     version: *version,
                     name: name.clone(),
-                    message: "cannot revert it: this qcheck does not ship its down script".into(),
+                    message: "cannot be reverted: this qcheck does not ship its down script".into(),
                 }
             })?;
             let mut tx = client
@@ -317,49 +319,293 @@ pub fn status(client: &mut Client) -> Result<SchemaStatus> {
 /// An index strategy shipped in `sql/strategies`.
 #[derive(Debug, Clone)]
 pub struct Strategy {
+    /// The file name without `.sql`.
     pub name: String,
+    /// The file's text.
     pub sql: &'static str,
     /// The first comment paragraph: what the strategy is for.
     pub summary: String,
+    /// Its statements in file order, each parsed once.
+    pub statements: Vec<StrategyStatement>,
 }
 
-/// The strategies shipped with qcheck, by name.
-pub fn strategies() -> Vec<Strategy> {
-    let mut out: Vec<Strategy> = STRATEGIES
+impl Strategy {
+    /// Parses a strategy file: its summary and statements. `name` is the file name without `.sql`.
+    pub fn parse(name: &str, sql: &'static str) -> Result<Strategy> {
+        let summary = sql
+            .lines()
+            .take_while(|l| l.starts_with("--"))
+            .map(|l| l.trim_start_matches('-').trim())
+            .take_while(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let bad = |line: usize, message: String| Error::StrategyFile {
+            name: name.to_string(),
+            line,
+            message,
+        };
+        let statements = crate::sql::split_statements(sql)
+            .map_err(|e| bad(e.line, e.problem.to_string()))?
+            .into_iter()
+            .map(|stmt| {
+                Ok(
+                    match IndexDef::parse(&stmt).map_err(|e| bad(stmt.line, e.to_string()))? {
+                        Some(index) => StrategyStatement::Index(index),
+                        None => StrategyStatement::Other(stmt),
+                    },
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Strategy {
+            name: name.to_string(),
+            sql,
+            summary,
+            statements,
+        })
+    }
+
+    /// The `CREATE INDEX` statements it holds.
+    pub fn indexes(&self) -> impl Iterator<Item = &IndexDef> {
+        self.statements.iter().filter_map(|s| match s {
+            StrategyStatement::Index(index) => Some(index),
+            StrategyStatement::Other(_) => None,
+        })
+    }
+}
+
+/// One statement of a strategy file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StrategyStatement {
+    /// A named `CREATE [UNIQUE] INDEX` (not `CONCURRENTLY`), understood structurally.
+    Index(IndexDef),
+    /// Anything else, run as written.
+    Other(Statement),
+}
+
+impl StrategyStatement {
+    /// The SQL to run: an index rendered from its definition, anything else as written.
+    pub fn sql(&self) -> String {
+        match self {
+            StrategyStatement::Index(index) => index.create_sql(),
+            StrategyStatement::Other(stmt) => stmt.text.clone(),
+        }
+    }
+
+    /// 1-based line of the strategy file where it starts.
+    pub fn line(&self) -> usize {
+        match self {
+            StrategyStatement::Index(index) => index.line,
+            StrategyStatement::Other(stmt) => stmt.line,
+        }
+    }
+}
+
+/// A possibly schema-qualified relation name, as PostgreSQL resolves it (unquoted parts lower-cased).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QualifiedName {
+    /// `Some("public")` for `public.appointment`; `None` when unqualified.
+    pub schema: Option<String>,
+    /// The relation's own name.
+    pub name: String,
+}
+
+impl QualifiedName {
+    /// The name as SQL, every part quoted.
+    pub fn to_sql(&self) -> String {
+        match &self.schema {
+            Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(&self.name)),
+            None => quote_ident(&self.name),
+        }
+    }
+}
+
+/// `CREATE [UNIQUE] INDEX [IF NOT EXISTS] name ON [ONLY] table body`, parsed from a strategy's
+/// statement with the lexer, so comments, quoted identifiers and literals are read as PostgreSQL
+/// reads them. The seeder renders it twice: for the (partitioned) table, and for each of its leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDef {
+    /// `CREATE UNIQUE INDEX`.
+    pub unique: bool,
+    /// `IF NOT EXISTS`.
+    pub if_not_exists: bool,
+    /// The index name, as PostgreSQL resolves it (unquoted: lower-cased; quoted: as written).
+    pub name: String,
+    /// The indexed table.
+    pub table: QualifiedName,
+    /// `ON ONLY table`: the index is created on the partitioned table alone, not cascaded.
+    pub only: bool,
+    /// Everything after the table, as written: `[USING method] (columns) [INCLUDE (...)]
+    /// [NULLS [NOT] DISTINCT] [WITH (...)] [TABLESPACE ...] [WHERE ...]`, comments inside kept.
+    pub body: String,
+    /// 1-based line of the strategy file where the statement starts.
+    pub line: usize,
+}
+
+/// PostgreSQL's limit on identifier length (NAMEDATALEN - 1), in bytes.
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+impl IndexDef {
+    /// The index definition of a `CREATE [UNIQUE] INDEX [IF NOT EXISTS] name ON [ONLY] table ...`
+    /// statement; `None` for any other statement, for an unnamed index and for `CONCURRENTLY`.
+    pub fn parse(stmt: &Statement) -> Result<Option<IndexDef>, LexError> {
+        let tokens = crate::sql::code_tokens(&stmt.text)?;
+        let mut t = tokens.iter().peekable();
+        // Consumes the next token when it is the keyword `kw`.
+        fn keyword(t: &mut std::iter::Peekable<std::slice::Iter<'_, Token<'_>>>, kw: &str) -> bool {
+            t.next_if(|tok| tok.is_keyword(kw)).is_some()
+        }
+        if !keyword(&mut t, "CREATE") {
+            return Ok(None);
+        }
+        let unique = keyword(&mut t, "UNIQUE");
+        if !keyword(&mut t, "INDEX") || t.peek().is_some_and(|tok| tok.is_keyword("CONCURRENTLY")) {
+            return Ok(None);
+        }
+        let if_not_exists = keyword(&mut t, "IF");
+        if if_not_exists && !(keyword(&mut t, "NOT") && keyword(&mut t, "EXISTS")) {
+            return Ok(None);
+        }
+        if t.peek().is_some_and(|tok| tok.is_keyword("ON")) {
+            return Ok(None); // unnamed
+        }
+        let Some(name) = t.next().and_then(|tok| tok.ident()) else {
+            return Ok(None);
+        };
+        if !keyword(&mut t, "ON") {
+            return Ok(None);
+        }
+        let only = keyword(&mut t, "ONLY");
+        let Some(first) = t.next().and_then(|tok| tok.ident()) else {
+            return Ok(None);
+        };
+        let table = if t.next_if(|tok| tok.text == ".").is_some() {
+            let Some(second) = t.next().and_then(|tok| tok.ident()) else {
+                return Ok(None);
+            };
+            QualifiedName {
+                schema: Some(first),
+                name: second,
+            }
+        } else {
+            QualifiedName {
+                schema: None,
+                name: first,
+            }
+        };
+        let Some(rest) = t.next() else {
+            return Ok(None);
+        };
+        Ok(Some(IndexDef {
+            unique,
+            if_not_exists,
+            name,
+            table,
+            only,
+            body: stmt.text[rest.span.start..].to_string(),
+            line: stmt.line,
+        }))
+    }
+
+    fn head(&self) -> String {
+        format!(
+            "CREATE {}INDEX {}",
+            if self.unique { "UNIQUE " } else { "" },
+            if self.if_not_exists {
+                "IF NOT EXISTS "
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// The statement that creates the index on its table (on a partitioned table: the parent index,
+    /// which attaches an existing leaf index of the same definition or builds one).
+    pub fn create_sql(&self) -> String {
+        format!(
+            "{}{} ON {}{} {}",
+            self.head(),
+            quote_ident(&self.name),
+            if self.only { "ONLY " } else { "" },
+            self.table.to_sql(),
+            self.body
+        )
+    }
+
+    /// The name of this index's copy on one partition: `{leaf}_{suffix}`, where the suffix is the
+    /// index name without its table's name in front (`appointment_provider_day_idx` on
+    /// `appointment_y2026m01` is `appointment_y2026m01_provider_day_idx`). Deterministic, so a
+    /// leaf index left behind by an interrupted run can be recognised. Longer than PostgreSQL's 63
+    /// bytes, it is cut and ends in `_` and 8 hex digits of the full name's SHA-256, so two long
+    /// names that share a prefix stay apart.
+    pub fn leaf_index_name(&self, leaf: &str) -> String {
+        let suffix = self
+            .name
+            .strip_prefix(self.table.name.as_str())
+            .and_then(|s| s.strip_prefix('_'))
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&self.name);
+        let full = format!("{leaf}_{suffix}");
+        if full.len() <= MAX_IDENTIFIER_BYTES {
+            return full;
+        }
+        let hash = hex::encode(Sha256::digest(full.as_bytes()));
+        let mut cut = MAX_IDENTIFIER_BYTES - 9;
+        while !full.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}_{}", &full[..cut], &hash[..8])
+    }
+
+    /// The same definition on one partition `leaf` (in the table's schema), under
+    /// [`IndexDef::leaf_index_name`]. Created before the parent index, it is attached to it instead
+    /// of being built again (PostgreSQL matches a leaf index by definition, not by name).
+    pub fn leaf_create_sql(&self, leaf: &str) -> String {
+        let leaf_table = QualifiedName {
+            schema: self.table.schema.clone(),
+            name: leaf.to_string(),
+        };
+        format!(
+            "{}{} ON {} {}",
+            self.head(),
+            quote_ident(&self.leaf_index_name(leaf)),
+            leaf_table.to_sql(),
+            self.body
+        )
+    }
+}
+
+/// Every strategy shipped with qcheck, by name, or the first one whose file does not parse.
+pub fn strategies() -> Result<Vec<Strategy>> {
+    strategy_names().iter().map(|name| strategy(name)).collect()
+}
+
+/// The names of the shipped strategies (their files' names), sorted.
+pub fn strategy_names() -> Vec<String> {
+    let mut names: Vec<String> = STRATEGIES
         .files()
         .filter_map(|f| {
-            let name = f
-                .path()
-                .file_name()?
-                .to_str()?
-                .strip_suffix(".sql")?
-                .to_string();
-            let sql = f.contents_utf8()?;
-            let summary = sql
-                .lines()
-                .take_while(|l| l.starts_with("--"))
-                .map(|l| l.trim_start_matches('-').trim())
-                .take_while(|l| !l.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ");
-            Some(Strategy { name, sql, summary })
+            let name = f.path().file_name()?.to_str()?.strip_suffix(".sql")?;
+            Some(name.to_string())
         })
         .collect();
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
+    names.sort();
+    names
 }
 
+/// The named strategy, or an error that lists the known names (or says why its file does not parse).
 pub fn strategy(name: &str) -> Result<Strategy> {
-    let all = strategies();
-    all.iter().find(|s| s.name == name).cloned().ok_or_else(|| {
-        let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
-        Error::Unknown {
+    let file = STRATEGIES
+        .files()
+        .find(|f| f.path().file_name().and_then(|n| n.to_str()) == Some(&format!("{name}.sql")));
+    match file.and_then(|f| f.contents_utf8()) {
+        Some(sql) => Strategy::parse(name, sql),
+        None => Err(Error::Unknown {
             kind: crate::error::Named::Strategy,
             name: name.to_string(),
-            known: names.join(", "),
+            known: strategy_names().join(", "),
             hint: "",
-        }
-    })
+        }),
+    }
 }
 
 /// Top-level (non-partition) indexes in the public schema, by name.
@@ -390,13 +636,16 @@ pub fn apply_strategy(client: &mut Client, strategy: &Strategy) -> Result<Vec<Bu
         ensure_bookkeeping(client)?;
         drop_strategy_indexes(client)?;
         let mut built = Vec::new();
-        for stmt in split_statements(strategy.sql) {
+        for stmt in &strategy.statements {
+            let sql = stmt.sql();
             let before = top_level_indexes(client)?;
             let start = std::time::Instant::now();
-            client.batch_execute(&stmt).db(format!(
-                "strategy {}: {}",
+            client.batch_execute(&sql).db(format!(
+                "strategy {} (sql/strategies/{}.sql:{}): {}",
                 strategy.name,
-                first_line(&stmt)
+                strategy.name,
+                stmt.line(),
+                sql.lines().next().unwrap_or_default()
             ))?;
             let build_ms = start.elapsed().as_secs_f64() * 1e3;
             for name in top_level_indexes(client)?
@@ -433,42 +682,6 @@ pub fn drop_strategy_indexes(client: &mut Client) -> Result<()> {
         .db("clearing strategy indexes")
 }
 
-fn first_line(stmt: &str) -> &str {
-    stmt.lines()
-        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
-        .unwrap_or("")
-        .trim()
-}
-
-/// Splits a strategy file into statements on `;` at line ends. Strategy files hold plain DDL (no
-/// function bodies), which keeps this honest; a `$$` in a strategy is refused.
-pub fn split_statements(sql: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for line in sql.lines() {
-        current.push_str(line);
-        current.push('\n');
-        let code = line.split("--").next().unwrap_or("").trim_end();
-        if code.ends_with(';') {
-            if current
-                .lines()
-                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
-            {
-                out.push(std::mem::take(&mut current));
-            } else {
-                current.clear();
-            }
-        }
-    }
-    if current
-        .lines()
-        .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
-    {
-        out.push(current);
-    }
-    out
-}
-
 /// Quotes an SQL identifier.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -487,23 +700,158 @@ mod tests {
     }
 
     #[test]
-    fn strategies_have_a_summary_and_split_into_statements() {
+    fn strategies_have_a_summary_and_parse_into_index_definitions() {
+        let all = strategies().unwrap();
+        assert_eq!(all.len(), strategy_names().len());
+        assert!(all.len() >= 3);
         let tuned = strategy("tuned").unwrap();
         assert!(
             tuned.summary.starts_with("Strategy `tuned`"),
             "{}",
             tuned.summary
         );
-        let stmts = split_statements(tuned.sql);
-        assert!(
-            stmts.iter().all(|s| s.contains("CREATE INDEX")),
-            "{stmts:#?}"
+        assert!(tuned.statements.len() >= 5);
+        assert_eq!(tuned.indexes().count(), tuned.statements.len());
+        let day = tuned.indexes().next().unwrap();
+        assert_eq!(day.name, "appointment_provider_day_idx");
+        assert_eq!(day.line, 12);
+        assert_eq!(
+            day.create_sql(),
+            "CREATE INDEX \"appointment_provider_day_idx\" ON \"appointment\" (provider_id, scheduled_at)\n    \
+             INCLUDE (duration_min, status, patient_id, id)\n    WHERE status <> 'cancelled'"
         );
-        assert!(stmts.len() >= 5);
         let err = strategy("nope").unwrap_err().to_string();
         assert!(
             err.contains("known strategies: ") && err.contains("tuned"),
             "{err}"
         );
+    }
+
+    fn index(sql: &str) -> Option<IndexDef> {
+        let stmts = crate::sql::split_statements(sql).unwrap();
+        assert_eq!(stmts.len(), 1, "{sql}");
+        IndexDef::parse(&stmts[0]).unwrap()
+    }
+
+    #[test]
+    fn index_definitions_are_parsed_structurally() {
+        let def = index(
+            "-- day view\nCREATE INDEX appointment_provider_day_idx\n    ON appointment (provider_id, scheduled_at)\n    \
+             INCLUDE (status)\n    WHERE status <> 'cancelled';\n",
+        )
+        .unwrap();
+        assert_eq!(
+            def,
+            IndexDef {
+                unique: false,
+                if_not_exists: false,
+                name: "appointment_provider_day_idx".into(),
+                table: QualifiedName {
+                    schema: None,
+                    name: "appointment".into()
+                },
+                only: false,
+                body: "(provider_id, scheduled_at)\n    INCLUDE (status)\n    WHERE status <> 'cancelled'".into(),
+                line: 2,
+            }
+        );
+        assert_eq!(
+            def.leaf_create_sql("appointment_y2026m01"),
+            "CREATE INDEX \"appointment_y2026m01_provider_day_idx\" ON \"appointment_y2026m01\" \
+             (provider_id, scheduled_at)\n    INCLUDE (status)\n    WHERE status <> 'cancelled'"
+        );
+
+        // Keywords in any case, IF NOT EXISTS, ONLY, a schema, comments between the words.
+        let def = index(
+            "create /* c */ unique index if not exists X -- why\n on only public . Appointment using btree(id)",
+        )
+        .unwrap();
+        assert!(def.unique && def.if_not_exists && def.only);
+        assert_eq!(def.name, "x");
+        assert_eq!(
+            def.table,
+            QualifiedName {
+                schema: Some("public".into()),
+                name: "appointment".into()
+            }
+        );
+        assert_eq!(def.body, "using btree(id)");
+        assert_eq!(
+            def.create_sql(),
+            "CREATE UNIQUE INDEX IF NOT EXISTS \"x\" ON ONLY \"public\".\"appointment\" using btree(id)"
+        );
+        // The leaf copy is not ONLY (a leaf has no partitions) and lives in the table's schema.
+        assert_eq!(
+            def.leaf_create_sql("l"),
+            "CREATE UNIQUE INDEX IF NOT EXISTS \"l_x\" ON \"public\".\"l\" using btree(id)"
+        );
+
+        // Quoted identifiers keep their case and unescape `""`; a comment inside the body stays.
+        let def = index(
+            "CREATE INDEX \"Odd \"\"Name\"\"\" ON \"Appointment\" (\"Col\" /* ; */, b) WHERE c = 'ON'",
+        )
+        .unwrap();
+        assert_eq!(def.name, "Odd \"Name\"");
+        assert_eq!(def.table.name, "Appointment");
+        assert_eq!(def.body, "(\"Col\" /* ; */, b) WHERE c = 'ON'");
+        assert!(
+            def.create_sql()
+                .starts_with("CREATE INDEX \"Odd \"\"Name\"\"\" ON \"Appointment\" (")
+        );
+
+        // Not a named, plain CREATE INDEX: left as written.
+        assert_eq!(index("CREATE INDEX ON appointment (id)"), None);
+        assert_eq!(
+            index("CREATE INDEX CONCURRENTLY x ON appointment (id)"),
+            None
+        );
+        assert_eq!(index("CREATE TABLE x (id int)"), None);
+        assert_eq!(index("CREATE INDEX IF EXISTS x ON t (id)"), None);
+        assert_eq!(index("CREATE INDEX x ON t"), None);
+    }
+
+    #[test]
+    fn leaf_index_names_are_deterministic_and_fit_postgresql() {
+        let def = index("CREATE INDEX appointment_provider_day_idx ON appointment (a)").unwrap();
+        assert_eq!(
+            def.leaf_index_name("appointment_y2026m01"),
+            "appointment_y2026m01_provider_day_idx"
+        );
+        let other = index("CREATE INDEX by_day ON appointment (a)").unwrap();
+        assert_eq!(other.leaf_index_name("p1"), "p1_by_day");
+        // Too long: cut to 63 bytes, with a hash of the full name so long names stay apart.
+        let long = index(&format!(
+            "CREATE INDEX appointment_{} ON appointment (a)",
+            "é".repeat(40)
+        ))
+        .unwrap();
+        let a = long.leaf_index_name("appointment_y2026m01");
+        let b = long.leaf_index_name("appointment_y2026m02");
+        assert!(a.len() <= 63 && b.len() <= 63, "{a}");
+        assert_ne!(a, b);
+        assert_eq!(a, long.leaf_index_name("appointment_y2026m01"));
+        assert!(a.starts_with("appointment_y2026m01_éé"), "{a}");
+    }
+
+    #[test]
+    fn strategy_files_report_lex_errors_with_their_line() {
+        let e = Strategy::parse(
+            "bad",
+            "-- x\nCREATE INDEX a ON t (b);\nCREATE INDEX c ON t ('d);\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(e, "sql/strategies/bad.sql:3: unterminated string literal");
+        // `$$` bodies split correctly now.
+        let s = Strategy::parse(
+            "fn",
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$;\nCREATE INDEX a ON t (b);",
+        )
+        .unwrap();
+        assert_eq!(s.statements.len(), 2);
+        assert!(
+            matches!(&s.statements[0], StrategyStatement::Other(o) if o.text.ends_with("$$ SELECT 1; $$"))
+        );
+        assert_eq!(s.indexes().count(), 1);
     }
 }

@@ -2,6 +2,9 @@
 -- summary: Everything that happened to one appointment, oldest first (who changed what, when).
 -- params: appointment_id <- SELECT appointment_id FROM appointment_audit WHERE operation = 'UPDATE'
 --     ORDER BY appointment_id LIMIT 1
+-- sample: SELECT appointment_id FROM (
+--       SELECT DISTINCT appointment_id FROM appointment_audit WHERE operation = 'UPDATE') s
+--     ORDER BY md5(appointment_id::text) LIMIT 200
 -- expect: index-access appointment_audit using appointment_audit_appointment_idx
 -- expect: no seq-scan
 -- expect: rows >= 2

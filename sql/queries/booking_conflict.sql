@@ -5,6 +5,9 @@
 --     WHERE a.provider_id = (SELECT id FROM provider WHERE deleted_at IS NULL ORDER BY id LIMIT 1)
 --       AND a.status = 'booked'
 --     ORDER BY a.scheduled_at LIMIT 1
+-- sample: SELECT a.provider_id, a.scheduled_at + interval '10 minutes', 30
+--     FROM appointment a WHERE a.status = 'booked'
+--     ORDER BY md5(a.id::text) LIMIT 200
 -- expect: no seq-scan
 -- expect: partitions appointment <= 2
 -- expect: rows >= 1

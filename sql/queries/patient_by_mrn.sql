@@ -1,6 +1,8 @@
 -- name: patient_by_mrn
 -- summary: The live patient with this medical record number at this tenant (front-desk lookup).
 -- params: tenant_id, mrn <- SELECT tenant_id, mrn FROM patient WHERE deleted_at IS NULL ORDER BY id LIMIT 1
+-- sample: SELECT tenant_id, mrn FROM patient WHERE deleted_at IS NULL
+--     ORDER BY md5(id::text) LIMIT 200
 -- expect: index-scan patient using patient_live_mrn_key
 -- expect: rows = 1
 -- expect: shared-buffers <= 8

@@ -5,6 +5,12 @@
 --     WHERE a.patient_id = (SELECT patient_id FROM appointment GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1)
 --       AND a.status <> 'booked'
 --     ORDER BY a.scheduled_at DESC, a.id DESC OFFSET 4 LIMIT 1
+-- (The sample's cursor is each patient's 5th newest past appointment, so a page has rows before it.)
+-- sample: SELECT patient_id, scheduled_at, id FROM (
+--       SELECT a.patient_id, a.scheduled_at, a.id,
+--              row_number() OVER (PARTITION BY a.patient_id ORDER BY a.scheduled_at DESC, a.id DESC) AS rn
+--         FROM appointment a WHERE a.status <> 'booked') s
+--     WHERE rn = 5 ORDER BY md5(patient_id::text) LIMIT 200
 -- expect: index-scan appointment using appointment_patient_time_idx
 -- expect: no sort
 -- expect: no seq-scan

@@ -4,6 +4,10 @@
 --     FROM appointment a
 --     WHERE a.status = 'booked'
 --     ORDER BY a.patient_id, a.scheduled_at LIMIT 1
+-- sample: SELECT patient_id, first_at - interval '1 day' FROM (
+--       SELECT a.patient_id, min(a.scheduled_at) AS first_at
+--         FROM appointment a WHERE a.status = 'booked' GROUP BY a.patient_id) s
+--     ORDER BY md5(patient_id::text) LIMIT 200
 -- expect: index-access appointment using appointment_patient_time_idx
 -- expect: no seq-scan
 -- expect: partitions appointment <= 7

@@ -5,6 +5,12 @@
 --     WHERE a.provider_id = (SELECT id FROM provider WHERE deleted_at IS NULL ORDER BY id LIMIT 1)
 --       AND a.status = 'booked'
 --     ORDER BY a.scheduled_at LIMIT 1
+-- sample: SELECT provider_id, day FROM (
+--       SELECT DISTINCT a.provider_id, date_trunc('day', a.scheduled_at, 'UTC') AS day
+--         FROM appointment a JOIN provider p ON p.id = a.provider_id
+--        WHERE p.deleted_at IS NULL AND a.status = 'booked') s
+--     ORDER BY md5(provider_id::text || extract(epoch FROM day)::bigint::text)
+--     LIMIT 200
 -- expect: index-only-scan appointment using appointment_provider_day_idx
 -- expect: heap-fetches = 0
 -- expect: partitions appointment = 1

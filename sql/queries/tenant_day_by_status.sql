@@ -5,6 +5,10 @@
 --     WHERE a.tenant_id = (SELECT id FROM tenant ORDER BY id LIMIT 1)
 --       AND a.status = 'booked'
 --     ORDER BY a.scheduled_at LIMIT 1
+-- sample: SELECT tenant_id, day FROM (
+--       SELECT DISTINCT a.tenant_id, date_trunc('day', a.scheduled_at, 'UTC') AS day
+--         FROM appointment a WHERE a.status = 'booked') s
+--     ORDER BY md5(tenant_id::text || extract(epoch FROM day)::bigint::text) LIMIT 200
 -- expect: index-only-scan appointment using appointment_tenant_day_idx
 -- expect: heap-fetches = 0
 -- expect: partitions appointment = 1

@@ -112,7 +112,7 @@ fn request(g: &Global, args: &CompareArgs) -> Result<CompareRequest> {
         return Err(Error::Usage("--runs must be at least 1".into()));
     }
     let strategies = if args.strategies.is_empty() {
-        schema::strategies()
+        schema::strategies()?
     } else {
         let mut seen: Vec<&str> = Vec::new();
         let mut out = Vec::new();

@@ -23,7 +23,7 @@ use postgres::Client;
 use super::progress::{Progress, Unit};
 use super::world::World;
 use crate::error::{DbContext, Result};
-use crate::schema::{self, Strategy};
+use crate::schema::{self, IndexDef, Strategy};
 
 /// One unit of work for a connection.
 #[derive(Debug, Clone)]
@@ -178,11 +178,12 @@ pub fn build_steps(w: &World, strategy: &Strategy) -> Vec<Step> {
             sql: audit_sql(audited),
         },
     ];
-    for stmt in schema::split_statements(strategy.sql) {
+    for index in strategy.indexes().filter(|i| on_appointment(i)) {
         for m in &w.months {
-            if let Some((index, sql)) = leaf_index_statement(&stmt, &m.leaf) {
-                steps.push(Step::sql(format!("{} {index}", m.leaf), sql));
-            }
+            steps.push(Step::sql(
+                format!("{} {}", m.leaf, index.name),
+                leaf_index_statement(index, &m.leaf),
+            ));
         }
     }
     for m in &w.months {
@@ -294,65 +295,23 @@ fn audit_sql(threshold: i64) -> String {
     )
 }
 
-/// Rewrites a strategy statement `CREATE [UNIQUE] INDEX [IF NOT EXISTS] name ON [ONLY] appointment
-/// ...` into `CREATE [UNIQUE] INDEX ON leaf ...`: the same definition on one partition, unnamed so
-/// PostgreSQL picks a name. Returns the index name and the statement; `None` for statements on
-/// other tables or in another form (those are left to `apply_strategy` as they are).
-pub fn leaf_index_statement(stmt: &str, leaf: &str) -> Option<(String, String)> {
-    let code: String = stmt
-        .lines()
-        .map(|l| l.split("--").next().unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let code = code.trim().trim_end_matches(';').trim();
-    let mut rest = code;
-    let word = |rest: &mut &str| -> Option<String> {
-        let r = rest.trim_start();
-        let end = r
-            .find(|c: char| c.is_whitespace() || c == '(')
-            .unwrap_or(r.len());
-        let (w, tail) = r.split_at(end);
-        *rest = tail;
-        (!w.is_empty()).then(|| w.to_string())
-    };
-    if !word(&mut rest)?.eq_ignore_ascii_case("CREATE") {
-        return None;
-    }
-    let mut head = "CREATE INDEX".to_string();
-    let mut w = word(&mut rest)?;
-    if w.eq_ignore_ascii_case("UNIQUE") {
-        head = "CREATE UNIQUE INDEX".into();
-        w = word(&mut rest)?;
-    }
-    if !w.eq_ignore_ascii_case("INDEX") {
-        return None;
-    }
-    let mut name = word(&mut rest)?;
-    if name.eq_ignore_ascii_case("IF") {
-        word(&mut rest)?; // NOT
-        word(&mut rest)?; // EXISTS
-        name = word(&mut rest)?;
-    }
-    if name.eq_ignore_ascii_case("CONCURRENTLY") || name.eq_ignore_ascii_case("ON") {
-        return None;
-    }
-    if !word(&mut rest)?.eq_ignore_ascii_case("ON") {
-        return None;
-    }
-    let mut table = word(&mut rest)?;
-    if table.eq_ignore_ascii_case("ONLY") {
-        table = word(&mut rest)?;
-    }
-    if !matches!(
-        table.as_str(),
-        "appointment" | "public.appointment" | "\"appointment\""
-    ) {
-        return None;
-    }
-    Some((
-        name,
-        format!("{head} ON {} {}", schema::quote_ident(leaf), rest.trim()),
-    ))
+/// Whether a strategy index is on the partitioned `appointment` table, whose leaf indexes the
+/// seeder builds itself, in parallel, before the strategy creates the parent index that attaches them.
+pub fn on_appointment(index: &IndexDef) -> bool {
+    index.table.name == "appointment"
+        && matches!(index.table.schema.as_deref(), None | Some("public"))
+}
+
+/// The statement that builds `index` on one leaf of `appointment` under its deterministic leaf name
+/// ([`IndexDef::leaf_index_name`]). A leaf index of that name left behind by an interrupted run
+/// (built, but its parent never created, so nothing attached it) is dropped first; an index attached
+/// to a parent cannot be dropped, and the statement fails instead of building a second copy.
+pub fn leaf_index_statement(index: &IndexDef, leaf: &str) -> String {
+    format!(
+        "DROP INDEX IF EXISTS {};\n{}",
+        schema::quote_ident(&index.leaf_index_name(leaf)),
+        index.leaf_create_sql(leaf)
+    )
 }
 
 #[cfg(test)]
@@ -360,35 +319,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn strategy_statements_become_leaf_statements() {
-        let stmt = "-- day view\nCREATE INDEX appointment_provider_day_idx\n    ON appointment (provider_id, scheduled_at)\n    INCLUDE (status)\n    WHERE status <> 'cancelled';\n";
-        let (name, sql) = leaf_index_statement(stmt, "appointment_y2026m01").unwrap();
-        assert_eq!(name, "appointment_provider_day_idx");
+    fn appointment_indexes_become_leaf_statements() {
+        let tuned = schema::strategy("tuned").unwrap();
+        let on: Vec<&str> = tuned
+            .indexes()
+            .filter(|i| on_appointment(i))
+            .map(|i| i.name.as_str())
+            .collect();
         assert_eq!(
-            sql,
-            "CREATE INDEX ON \"appointment_y2026m01\" (provider_id, scheduled_at)     INCLUDE (status)     WHERE status <> 'cancelled'"
+            on,
+            [
+                "appointment_provider_day_idx",
+                "appointment_patient_time_idx",
+                "appointment_tenant_day_idx"
+            ]
         );
-        let (_, sql) = leaf_index_statement(
-            "create unique index if not exists x on only appointment using btree(id)",
-            "l",
+        let day = tuned.indexes().next().unwrap();
+        assert_eq!(
+            leaf_index_statement(day, "appointment_y2026m01"),
+            "DROP INDEX IF EXISTS \"appointment_y2026m01_provider_day_idx\";\n\
+             CREATE INDEX \"appointment_y2026m01_provider_day_idx\" ON \"appointment_y2026m01\" \
+             (provider_id, scheduled_at)\n    INCLUDE (duration_min, status, patient_id, id)\n    \
+             WHERE status <> 'cancelled'"
+        );
+        // Other tables, and `appointment` in another schema, are left to the strategy.
+        let fk = schema::strategy("fk-only").unwrap();
+        assert_eq!(fk.indexes().filter(|i| on_appointment(i)).count(), 2);
+        let other = schema::Strategy::parse(
+            "t",
+            "CREATE INDEX a ON \"appointment\" (id); CREATE INDEX b ON public.appointment (id);\n\
+             CREATE INDEX c ON archive.appointment (id); CREATE INDEX d ON appointment_audit (id);",
         )
         .unwrap();
-        assert_eq!(sql, "CREATE UNIQUE INDEX ON \"l\" using btree(id)");
-        assert!(leaf_index_statement("CREATE INDEX p ON patient (mrn);", "l").is_none());
-        assert!(leaf_index_statement("CREATE INDEX ON appointment (id);", "l").is_none());
-        assert!(
-            leaf_index_statement("CREATE INDEX appointment_x ON appointment_audit (id)", "l")
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn the_tuned_strategy_prebuilds_its_appointment_indexes() {
-        let tuned = schema::strategy("tuned").unwrap();
-        let n = schema::split_statements(tuned.sql)
-            .iter()
-            .filter(|s| leaf_index_statement(s, "l").is_some())
-            .count();
-        assert_eq!(n, 3);
+        let names: Vec<&str> = other
+            .indexes()
+            .filter(|i| on_appointment(i))
+            .map(|i| i.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
     }
 }

@@ -208,14 +208,12 @@ fn switch_strategy(
     prepare_session(&mut second)?;
     let leaves = load::existing_leaves(client)?;
     let mut steps = Vec::new();
-    for stmt in schema::split_statements(strategy.sql) {
+    for index in strategy.indexes().filter(|i| post::on_appointment(i)) {
         for leaf in &leaves {
-            if let Some((index, sql)) = post::leaf_index_statement(&stmt, leaf) {
-                steps.push(Step::Sql {
-                    label: format!("{leaf} {index}"),
-                    sql,
-                });
-            }
+            steps.push(Step::Sql {
+                label: format!("{leaf} {}", index.name),
+                sql: post::leaf_index_statement(index, leaf),
+            });
         }
     }
     let t = Instant::now();

@@ -21,12 +21,11 @@
 //! - **Typed plans.** EXPLAIN's JSON is parsed once into a [`Plan`]; reports, `--save-plan`,
 //!   `report.json` and the HTML tree all use that value.
 //!
-//! Submodules: [`exec`] (text parameters and the prepared statement), [`sample`] (deterministic
-//! parameter samples), [`pgbench`] (the same query timed by pgbench, for the harness check).
+//! Submodules: [`exec`] (text parameters and the prepared statement), [`pgbench`] (the same query
+//! timed by pgbench, for the harness check).
 
 pub mod exec;
 pub mod pgbench;
-pub mod sample;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -38,6 +37,9 @@ use crate::catalog::Query;
 use crate::error::{DbContext, Error, Result};
 use crate::plan::{Mode, PartitionMap, Plan};
 pub use exec::{Bound, Prepared};
+
+/// Parameter sets per query that the benchmarks and `compare` rotate over.
+pub const SAMPLE_SIZE: usize = 200;
 
 /// Runs catalog queries over one connection.
 pub struct Runner<'c> {
@@ -118,10 +120,11 @@ impl<'c> Runner<'c> {
     }
 
     /// Up to `limit` parameter sets for benchmarks, which rotate over them so that one cached row does
-    /// not flatter the figure: the query's sample SQL (see [`sample`]) when it has one, else the one
-    /// set its `params:` SQL picks. Fewer rows than `limit` is fine; none is an error.
+    /// not flatter the figure: the rows of the query's `-- sample:` SQL when it has one (in its
+    /// deterministic order), else the one set its `params:` SQL picks. Fewer rows than `limit` is
+    /// fine; none is an error.
     pub fn sample(&mut self, query: &Query, limit: usize) -> Result<Vec<Params>> {
-        let Some(sql) = sample::sample_sql(query) else {
+        let Some(sql) = query.sample_sql.as_deref() else {
             return Ok(vec![self.params(query, &[])?]);
         };
         let rows = self.rows(query, sql, "sampling parameters", limit)?;

@@ -42,45 +42,11 @@ fn variable(query: &Query, index: usize) -> String {
 }
 
 /// The query as a pgbench script: `$n` placeholders (outside literals, quoted identifiers and
-/// comments) become `:name` variables, and the statement ends with `;`.
+/// comments, as the SQL lexer sees them) become `:name` variables, and the statement ends with `;`.
 pub fn script(query: &Query) -> String {
-    let sql = &query.sql;
-    let bytes = sql.as_bytes();
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        let skip_to = |end: u8, from: usize| {
-            let mut j = from;
-            while j < bytes.len() && bytes[j] != end {
-                j += 1;
-            }
-            (j + 1).min(bytes.len())
-        };
-        let next = match c {
-            b'\'' => skip_to(b'\'', i + 1),
-            b'"' => skip_to(b'"', i + 1),
-            b'-' if bytes.get(i + 1) == Some(&b'-') => skip_to(b'\n', i),
-            b'$' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                let mut j = i + 1;
-                while j < bytes.len() && bytes[j].is_ascii_digit() {
-                    j += 1;
-                }
-                let n: usize = sql[i + 1..j].parse().unwrap_or(0);
-                out.push(':');
-                out.push_str(&variable(query, n.saturating_sub(1)));
-                i = j;
-                continue;
-            }
-            _ => {
-                // Copy one whole UTF-8 character.
-                let len = sql[i..].chars().next().map_or(1, char::len_utf8);
-                i + len
-            }
-        };
-        out.push_str(&sql[i..next]);
-        i = next;
-    }
+    let mut out = crate::sql::replace_placeholders(&query.sql, |n| {
+        format!(":{}", variable(query, n.saturating_sub(1)))
+    });
     out.push_str(";\n");
     out
 }

@@ -138,7 +138,7 @@ fn a_false_expectation_fails_the_check_and_names_itself() {
     );
     let report = stdout(&out);
     assert!(
-        report.contains("provider_day (custom)") && report.contains("provider_day.sql:10"),
+        report.contains("provider_day (custom)") && report.contains("provider_day.sql:16"),
         "{report}"
     );
     assert!(report.contains("`partitions appointment = 3`"), "{report}");
@@ -154,7 +154,7 @@ fn a_malformed_expectation_is_an_error_naming_file_and_line() {
     let err = stderr(&out);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     let file_line = format!(
-        "{}:11: invalid `-- expect: no sotr`",
+        "{}:17: invalid `-- expect: no sotr`",
         dir.join("provider_day.sql").display()
     );
     assert!(err.contains(&file_line), "{err}");

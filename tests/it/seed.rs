@@ -275,8 +275,8 @@ fn the_provider_day_index_scan_has_zero_heap_fetches_right_after_seeding() {
             scan["Index Name"]
                 .as_str()
                 .unwrap()
-                .contains("provider_id_scheduled_at"),
-            "{scan:#}"
+                .ends_with("_provider_day_idx"),
+            "the leaf index the seeder built, under its deterministic name: {scan:#}"
         );
         assert_eq!(scan["Heap Fetches"], 0, "{scan:#}");
         assert!(scan["Actual Rows"].as_u64().unwrap() > 0, "{scan:#}");
@@ -287,6 +287,21 @@ fn the_provider_day_index_scan_has_zero_heap_fetches_right_after_seeding() {
         "SELECT count(*) FROM pg_inherits WHERE inhparent = 'appointment_provider_day_idx'::regclass",
     );
     assert_eq!(attached, 4);
+    // They are the leaf indexes the seeder built under deterministic names, attached, not copies
+    // built a second time: one index of that definition per leaf.
+    let attached_by_name = count(
+        &mut c,
+        "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'appointment_provider_day_idx'::regclass
+            AND c.relname ~ '^appointment_y[0-9]{4}m[0-9]{2}_provider_day_idx$'",
+    );
+    assert_eq!(attached_by_name, 4);
+    let per_leaf = count(
+        &mut c,
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid
+          WHERE t.relname ~ '^appointment_y' AND x.indnatts = 6 GROUP BY t.oid) s",
+    );
+    assert_eq!(per_leaf, 1, "one covering day-view index per leaf");
 }
 
 #[test]
