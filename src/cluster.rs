@@ -17,6 +17,7 @@ use crate::error::{Error, IoContext, Result};
 
 /// The superuser and database that `initdb` creates in the embedded cluster.
 pub const SUPERUSER: &str = "qcheck";
+/// The database qcheck works in; created on first connect (`initdb` makes only `postgres`).
 pub const DATABASE: &str = "qcheck";
 /// The socket is named after the port; the socket folder is our own, so the port never collides.
 pub const PORT: u16 = 5432;
@@ -43,9 +44,11 @@ pub const SERVER_SETTINGS: &[(&str, &str)] = &[
 /// A PostgreSQL installation's binaries.
 #[derive(Debug, Clone)]
 pub struct PgBin {
+    /// The folder holding `initdb`, `pg_ctl` and `postgres`.
     pub dir: PathBuf,
     /// e.g. "15.18"
     pub version: String,
+    /// Major version, e.g. 15: it names the cluster folder (`pg15`).
     pub major: u32,
 }
 
@@ -140,6 +143,7 @@ impl PgBin {
         })
     }
 
+    /// Path of one of the installation's programs, e.g. `pg_ctl`.
     pub fn program(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
@@ -148,8 +152,11 @@ impl PgBin {
 /// The OS user the server runs as.
 #[derive(Debug, Clone)]
 pub struct ServerUser {
+    /// Login name (`postgres`, else `nobody`).
     pub name: String,
+    /// Numeric user id.
     pub uid: u32,
+    /// Numeric primary group id.
     pub gid: u32,
 }
 
@@ -175,22 +182,34 @@ impl ServerUser {
 /// A throwaway cluster in `home`.
 #[derive(Debug, Clone)]
 pub struct Cluster {
+    /// The binaries that create and run it.
     pub bin: PgBin,
+    /// The folder holding one cluster per major version (see [`Cluster::default_home`]).
     pub home: PathBuf,
+    /// The OS user the server runs as; `None` when it runs as the user running qcheck (not root).
     pub server_user: Option<ServerUser>,
 }
 
 /// What `qcheck cluster status` reports.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
+    /// The home folder.
     pub home: PathBuf,
+    /// The data folder (`PGDATA`).
     pub data_dir: PathBuf,
+    /// Where the server's Unix socket lives.
     pub socket_dir: PathBuf,
+    /// The binaries' folder.
     pub bin_dir: PathBuf,
+    /// Version of the binaries, e.g. "15.18".
     pub version: String,
+    /// Whether `initdb` has run (`PG_VERSION` exists).
     pub initialized: bool,
+    /// Whether the server is running (`pg_ctl status`).
     pub running: bool,
+    /// The OS user the server runs as.
     pub server_user: String,
+    /// The server's log file.
     pub log_file: PathBuf,
 }
 
@@ -210,6 +229,7 @@ impl Cluster {
             .join("qcheck")
     }
 
+    /// A cluster handle for `home` (made absolute); picks the server user when qcheck runs as root.
     pub fn new(bin: PgBin, home: PathBuf) -> Result<Cluster> {
         let home = if home.is_absolute() {
             home
@@ -227,9 +247,11 @@ impl Cluster {
     pub fn root(&self) -> PathBuf {
         self.home.join(format!("pg{}", self.bin.major))
     }
+    /// The data folder: `<root>/data`.
     pub fn data_dir(&self) -> PathBuf {
         self.root().join("data")
     }
+    /// The server's log file: `<root>/server.log`.
     pub fn log_file(&self) -> PathBuf {
         self.root().join("server.log")
     }
@@ -246,6 +268,7 @@ impl Cluster {
         PathBuf::from(format!("/tmp/qcheck-{}", &hex::encode(digest)[..12]))
     }
 
+    /// Whether `initdb` has run (the data folder holds `PG_VERSION`).
     pub fn is_initialized(&self) -> bool {
         self.data_dir().join("PG_VERSION").is_file()
     }
@@ -266,6 +289,7 @@ impl Cluster {
         )
     }
 
+    /// Where everything is, and whether it is initialized and running.
     pub fn status(&self) -> Result<Status> {
         Ok(Status {
             home: self.home.clone(),
@@ -354,6 +378,8 @@ impl Cluster {
         Ok(())
     }
 
+    /// Starts the server with `pg_ctl start -w` (60 s timeout); a failure message ends with the
+    /// log's tail.
     pub fn start(&self) -> Result<()> {
         let socket_dir = self.socket_dir();
         std::fs::create_dir_all(&socket_dir).at(&socket_dir)?;

@@ -29,6 +29,7 @@ pub const DEFAULT_PROFILE: &str = "clinic";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileSpec {
+    /// What the profile models, in one line (for readers; part of the content hash).
     pub description: String,
     /// The date that stands in for "now" (midnight UTC). Every timestamp is relative to it.
     pub as_of: toml::value::Datetime,
@@ -36,45 +37,125 @@ pub struct ProfileSpec {
     pub months_before: u32,
     /// UTC months from the month of `as_of` on, that month included.
     pub months_after: u32,
+    /// `[per_scale]`: entity counts per unit of scale.
     pub per_scale: PerScale,
+    /// `[tenants]`: the tenants' time zones.
     pub tenants: TenantSpec,
+    /// `[hours]`: local working hours and days.
     pub hours: Hours,
+    /// `[[slots]]`: appointment lengths and their weights.
     pub slots: Vec<Slot>,
+    /// `[status]`: status mix of past and upcoming appointments.
     pub status: StatusMix,
+    /// `[popularity]`: how skewed providers' and patients' popularity is.
     pub popularity: Popularity,
+    /// `[patients]`: soft-deleted patients.
     pub patients: PatientSpec,
+    /// `[booking]`: lead times, reasons and channels of bookings.
     pub booking: Booking,
+    /// `[audit]`: which appointments get an audit trail.
     pub audit: AuditSpec,
 }
 
 /// The plain sections of a profile: every key required, unknown keys refused.
+/// Doc comments on a section and its fields are passed through.
 macro_rules! section {
-    ($($name:ident { $($field:ident: $ty:ty),* $(,)? })*) => {$(
+    ($($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident: $ty:ty),* $(,)? })*) => {$(
+        $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[serde(deny_unknown_fields)]
-        pub struct $name { $(pub $field: $ty),* }
+        pub struct $name { $($(#[$fdoc])* pub $field: $ty),* }
     )*};
 }
 
 section! {
-    PerScale { tenants: f64, providers: f64, patients: f64, appointments: f64 }
-    TenantSpec { time_zones: Vec<String> }
-    Hours { start: String, end: String, days: Vec<String>, max_fill: f64 }
-    Slot { minutes: u32, weight: f64 }
-    StatusMix { past: PastStatus, future: FutureStatus }
-    PastStatus { completed: f64, no_show: f64, cancelled: f64 }
-    FutureStatus { booked: f64, cancelled: f64 }
-    Popularity { provider_skew: f64, patient_skew: f64 }
-    PatientSpec { deleted_share: f64 }
-    AuditSpec { share: f64 }
+    /// `[per_scale]`: entity counts per unit of `--scale` (see [`Profile::counts`]).
+    PerScale {
+        /// Tenants (clinic groups) per unit of scale.
+        tenants: f64,
+        /// Providers per unit of scale, split evenly over the tenants.
+        providers: f64,
+        /// Patients per unit of scale, split evenly over the tenants.
+        patients: f64,
+        /// Appointments per unit of scale; the generated total is exact.
+        appointments: f64,
+    }
+    /// `[tenants]`.
+    TenantSpec {
+        /// IANA time zones, assigned to tenants round-robin in this order.
+        time_zones: Vec<String>,
+    }
+    /// `[hours]`: local working hours and days, the same for every provider.
+    Hours {
+        /// Start of the working day, `HH:MM` local time.
+        start: String,
+        /// End of the working day, `HH:MM` local time, after `start`.
+        end: String,
+        /// Working weekdays (`mon` .. `sun`).
+        days: Vec<String>,
+        /// Share of a provider-day's working time that may be booked at most, in (0, 1].
+        max_fill: f64,
+    }
+    /// One `[[slots]]` block: an appointment length and how often it occurs.
+    Slot {
+        /// Length in minutes, 5 to 480 in 5-minute steps (the schema's rule).
+        minutes: u32,
+        /// Relative weight among the slot lengths.
+        weight: f64,
+    }
+    /// `[status]`: status mix of past and upcoming appointments.
+    StatusMix {
+        /// `[status.past]`: appointments that ended before `as_of`.
+        past: PastStatus,
+        /// `[status.future]`: the others.
+        future: FutureStatus,
+    }
+    /// Relative weights of the statuses of past appointments.
+    PastStatus {
+        /// Weight of `completed`.
+        completed: f64,
+        /// Weight of `no_show`.
+        no_show: f64,
+        /// Weight of `cancelled`.
+        cancelled: f64,
+    }
+    /// Relative weights of the statuses of upcoming appointments.
+    FutureStatus {
+        /// Weight of `booked`.
+        booked: f64,
+        /// Weight of `cancelled`.
+        cancelled: f64,
+    }
+    /// `[popularity]`: Zipf-like exponents, 0 (uniform) to 4; 1 is classic Zipf.
+    Popularity {
+        /// How unequally appointments spread over providers.
+        provider_skew: f64,
+        /// How unequally appointments spread over a tenant's patients.
+        patient_skew: f64,
+    }
+    /// `[patients]`.
+    PatientSpec {
+        /// Share of patients soft-deleted (`deleted_at` set), 0 to 0.5.
+        deleted_share: f64,
+    }
+    /// `[audit]`.
+    AuditSpec {
+        /// Share of appointments that get rows in `appointment_audit`, 0 to 1.
+        share: f64,
+    }
 }
 
+/// `[booking]`: how far ahead appointments are booked, with what reason, through which channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Booking {
+    /// Mean days between booking and the slot (exponential distribution).
     pub lead_days_mean: f64,
+    /// Cap on the days between booking and the slot, at least `lead_days_mean`.
     pub max_lead_days: f64,
+    /// Share of appointments with a free-text reason (the others have NULL), 0 to 1.
     pub reason_share: f64,
+    /// `[booking.channels]`: weights of `appointment.booked_via`.
     pub channels: Channels,
 }
 
@@ -82,12 +163,16 @@ pub struct Booking {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Channels {
+    /// Weight of `staff` (0 when absent).
     #[serde(default)]
     pub staff: f64,
+    /// Weight of `portal` (0 when absent).
     #[serde(default)]
     pub portal: f64,
+    /// Weight of `phone` (0 when absent).
     #[serde(default)]
     pub phone: f64,
+    /// Weight of `import` (0 when absent).
     #[serde(default)]
     pub import: f64,
 }
@@ -111,10 +196,15 @@ pub struct Profile {
     pub name: String,
     /// Where it came from: `datasets/clinic.toml (built in)` or the user's path.
     pub origin: String,
+    /// The TOML document as parsed.
     pub spec: ProfileSpec,
+    /// `as_of` as a date: the stand-in for "now".
     pub as_of: NaiveDate,
+    /// The tenants' time zones, in `time_zones` order.
     pub zones: Vec<Tz>,
+    /// Local start of the working day.
     pub work_start: NaiveTime,
+    /// Local end of the working day, after `work_start`.
     pub work_end: NaiveTime,
     /// Indexed by `Weekday::num_days_from_monday()`.
     pub work_days: [bool; 7],
@@ -125,9 +215,13 @@ pub struct Profile {
 /// Entity counts at a given scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// Tenants, at least 1.
     pub tenants: u64,
+    /// Providers, at least one per tenant.
     pub providers: u64,
+    /// Patients, at least one per tenant.
     pub patients: u64,
+    /// Appointments: `per_scale.appointments × scale`, rounded; generated exactly.
     pub appointments: u64,
 }
 
@@ -170,6 +264,7 @@ impl Profile {
         Profile::parse(arg, &format!("datasets/{arg}.toml"), text)
     }
 
+    /// Reads and validates a profile file; its stem becomes the profile's name.
     pub fn from_file(path: &Path) -> Result<Profile> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let name = path

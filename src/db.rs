@@ -26,8 +26,12 @@ pub enum Target {
 /// What the command line says about the target.
 #[derive(Debug, Clone, Default)]
 pub struct TargetOptions {
+    /// `--database-url` / `DATABASE_URL`: a server to use instead of the embedded cluster.
     pub database_url: Option<String>,
+    /// `--pg-bin-dir` / `QCHECK_PG_BIN`: the server binaries for the embedded cluster; `None`
+    /// searches.
     pub pg_bin_dir: Option<PathBuf>,
+    /// `--home` / `QCHECK_HOME`: where the embedded cluster lives; `None` for the default home.
     pub home: Option<PathBuf>,
 }
 
@@ -94,6 +98,7 @@ impl Target {
 /// An open target. Connect through it; dropping it stops a server it started.
 #[derive(Debug)]
 pub struct Session {
+    /// What this session connects to.
     pub target: Target,
     started: bool,
     keep_running: bool,
@@ -115,6 +120,7 @@ impl Session {
         connect(&self.config(Some(dbname)))
     }
 
+    /// Connection settings for the target's database, or for `dbname` on the same server.
     pub fn config(&self, dbname: Option<&str>) -> Config {
         let mut cfg = match &self.target {
             Target::Embedded(c) => {

@@ -53,11 +53,17 @@ use writes::WritePlan;
 pub struct CompareRequest {
     /// The dataset (its `strategy` is ignored: the recorded one is kept).
     pub dataset: SeedRequest,
+    /// The index strategies to measure, in the order given.
     pub strategies: Vec<Strategy>,
+    /// The queries to check and time under every strategy.
     pub queries: Vec<Query>,
+    /// Timed executions per query and plan mode.
     pub runs: usize,
+    /// Untimed executions before the timed ones.
     pub warmup: usize,
+    /// Bookings to insert per write pass (fewer when the data has fewer free slots).
     pub bookings: usize,
+    /// Cancellations per write pass (fewer when fewer booked appointments qualify).
     pub cancellations: usize,
     /// Executions per plan mode for the pgbench comparison; 0 skips it.
     pub harness_runs: usize,

@@ -34,16 +34,22 @@ use crate::error::{DbContext, Result};
 /// One booking to insert.
 #[derive(Debug, Clone)]
 pub struct Booking {
+    /// The new appointment's uuid.
     pub id: Uuid,
+    /// Tenant of the provider and the patient.
     pub tenant_id: Uuid,
+    /// The provider whose free slot is booked.
     pub provider_id: Uuid,
+    /// A patient of the same tenant.
     pub patient_id: Uuid,
+    /// Start of the free slot.
     pub scheduled_at: DateTime<Utc>,
 }
 
 /// The writes every strategy replays.
 #[derive(Debug, Clone, Default)]
 pub struct WritePlan {
+    /// New appointments to insert.
     pub bookings: Vec<Booking>,
     /// (id, scheduled_at): the primary key of a booked appointment.
     pub cancellations: Vec<(Uuid, DateTime<Utc>)>,

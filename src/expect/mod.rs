@@ -55,14 +55,19 @@ pub use parse::{parse_expectation, parse_generic};
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Op {
+    /// `=`
     #[serde(rename = "=")]
     Eq,
+    /// `<=`
     #[serde(rename = "<=")]
     Le,
+    /// `<`
     #[serde(rename = "<")]
     Lt,
+    /// `>=`
     #[serde(rename = ">=")]
     Ge,
+    /// `>`
     #[serde(rename = ">")]
     Gt,
 }
@@ -79,6 +84,7 @@ impl Op {
         }
     }
 
+    /// The operator as written in expectations (`<=`, ...).
     pub fn symbol(self) -> &'static str {
         match self {
             Op::Eq => "=",
@@ -102,48 +108,74 @@ impl fmt::Display for Op {
 pub enum Check {
     /// `seq-scan` / `index-scan` / `index-only-scan` / `bitmap-scan REL [using IDX]`.
     Scan {
+        /// Which scan node every scan of the relation must be.
         kind: ScanKind,
+        /// The relation (parent for partitioned tables), as EXPLAIN prints it.
         relation: String,
+        /// `using IDX`: the index the scans must use; `None` accepts any.
         index: Option<String>,
     },
     /// `index-access REL [using IDX]`: every scan of REL reads through an index (index, index-only or
     /// bitmap scan), whichever the planner prefers for the data at hand.
     IndexAccess {
+        /// The relation (parent for partitioned tables), as EXPLAIN prints it.
         relation: String,
+        /// `using IDX`: the index the scans must use; `None` accepts any.
         index: Option<String>,
     },
     /// `no KIND [on REL]` (KIND in kebab case, as `plan::node_kinds` names nodes).
     NoNode {
+        /// The forbidden node kind, kebab case (`sort`, `hash-join`, ...).
         kind: String,
+        /// `on REL`: only scans of REL and nodes above them count; `None` means the whole plan.
         relation: Option<String>,
     },
     /// `no spill`.
     NoSpill,
+    /// `heap-fetches OP N [on REL]`: heap fetches of index-only scans (ANALYZE).
     HeapFetches {
+        /// How the actual count must compare with `n`.
         op: Op,
+        /// The bound.
         n: u64,
+        /// `on REL`: only index-only scans of REL count; `None` means all of them.
         relation: Option<String>,
     },
+    /// `partitions REL OP N`: partitions of REL actually scanned (loops > 0; ANALYZE).
     Partitions {
+        /// The partitioned parent table.
         relation: String,
+        /// How the scanned count must compare with `n`.
         op: Op,
+        /// The bound.
         n: u64,
     },
     /// `estimate-error OP Nx`: worst q-error.
     EstimateError {
+        /// How the worst q-error must compare with `factor`.
         op: Op,
+        /// The bound, at least 1 (`10x` is 10.0).
         factor: f64,
     },
+    /// `shared-buffers OP N`: shared blocks hit + read at the root (ANALYZE with `BUFFERS`).
     SharedBuffers {
+        /// How the block count must compare with `n`.
         op: Op,
+        /// The bound, in blocks.
         n: u64,
     },
+    /// `temp-buffers OP N`: temp blocks read + written at the root (ANALYZE with `BUFFERS`).
     TempBuffers {
+        /// How the block count must compare with `n`.
         op: Op,
+        /// The bound, in blocks.
         n: u64,
     },
+    /// `rows OP N`: rows the root node returned over all loops (ANALYZE).
     Rows {
+        /// How the row count must compare with `n`.
         op: Op,
+        /// The bound, in rows.
         n: u64,
     },
 }
@@ -151,10 +183,13 @@ pub enum Check {
 /// One parsed `-- expect:` line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Expectation {
+    /// What the line checks.
     pub check: Check,
     /// The text after `expect:`, trimmed, as written.
     pub text: String,
+    /// The query file the line is in.
     pub file: String,
+    /// 1-based line number in that file.
     pub line: usize,
 }
 
@@ -201,8 +236,11 @@ pub fn relations_named(expectations: &[Expectation]) -> BTreeSet<String> {
 /// `-- generic: exempt <reason>`: the query need not keep its expectations under a generic plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GenericExemption {
+    /// Why the generic plan may differ, as written.
     pub reason: String,
+    /// The query file the line is in.
     pub file: String,
+    /// 1-based line number in that file.
     pub line: usize,
 }
 
@@ -211,9 +249,13 @@ pub struct GenericExemption {
 pub struct Verdict {
     /// Expectation kind id (see [`Expectation::id`]).
     pub id: &'static str,
+    /// The expectation's text, as written.
     pub text: String,
+    /// The query file the expectation is in.
     pub file: String,
+    /// 1-based line number of the expectation.
     pub line: usize,
+    /// Whether the plan meets the expectation.
     pub passed: bool,
     /// What was expected, in words.
     pub expected: String,
@@ -231,7 +273,9 @@ pub struct Verdict {
 /// Which header key a parse error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderKey {
+    /// An expectation line (`-- expect:`).
     Expect,
+    /// `-- generic:`.
     Generic,
 }
 
@@ -247,34 +291,67 @@ impl fmt::Display for HeaderKey {
 /// What is wrong with an expectation's text.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParseProblem {
+    /// Nothing after the key.
     #[error("the expectation is empty")]
     Empty,
+    /// The first word is no known expectation kind.
     #[error("unknown expectation `{found}`{}; known: {known}", suggestion_text(.suggestion))]
     UnknownKind {
+        /// The word as written.
         found: String,
+        /// The closest known kind, when one is near enough to suggest.
         suggestion: Option<String>,
+        /// The known kinds, listed in the message.
         known: &'static str,
     },
+    /// `no KIND` names no known node kind.
     #[error("unknown node kind `{found}`{}; use a node type in kebab case (sort, seq-scan, hash-join, nested-loop, hash-aggregate, ...) or `spill`", suggestion_text(.suggestion))]
     UnknownNodeKind {
+        /// The kind as written.
         found: String,
+        /// The closest known node kind, when one is near enough to suggest.
         suggestion: Option<String>,
     },
+    /// A required part is absent, e.g. the relation after `seq-scan`.
     #[error("`{kind}` is missing {what}")]
-    Missing { kind: String, what: &'static str },
+    Missing {
+        /// The expectation kind being parsed.
+        kind: String,
+        /// What is missing, in words.
+        what: &'static str,
+    },
+    /// A token other than the one the grammar needs here.
     #[error("expected {expected}, found `{found}`")]
     Expected {
+        /// What the grammar needs, in words.
         expected: &'static str,
+        /// The token found instead.
         found: String,
     },
+    /// The token where an operator belongs is none of `=`, `<=`, `<`, `>=`, `>`.
     #[error("`{found}` is not a comparison operator (use =, <=, <, >=, >)")]
-    BadOperator { found: String },
+    BadOperator {
+        /// The token as written.
+        found: String,
+    },
+    /// A bound that does not parse as the number needed.
     #[error("`{found}` is not {what}")]
-    BadNumber { found: String, what: &'static str },
+    BadNumber {
+        /// The token as written.
+        found: String,
+        /// The number needed, in words with examples.
+        what: &'static str,
+    },
+    /// Tokens left after a complete expectation.
     #[error("unexpected `{found}` at the end")]
-    Trailing { found: String },
+    Trailing {
+        /// The leftover text (at most 60 characters).
+        found: String,
+    },
+    /// `using IDX` after `seq-scan`.
     #[error("`using IDX` only applies to index-scan, index-only-scan and bitmap-scan")]
     UsingOnSeqScan,
+    /// `-- generic: exempt` without a reason.
     #[error("an exemption needs a reason, e.g. `exempt <why the generic plan is acceptable>`")]
     MissingReason,
 }
@@ -292,9 +369,13 @@ fn suggestion_text(s: &Option<String>) -> String {
     "{file}:{line}: invalid `-- {key}: {text}`: {problem}; a valid example: `-- {key}: {example}`"
 )]
 pub struct ExpectParseError {
+    /// The query file.
     pub file: String,
+    /// 1-based line number of the header line.
     pub line: usize,
+    /// Which header key the line has.
     pub key: HeaderKey,
+    /// The value after the key, as written.
     pub text: String,
     /// Boxed to keep the error small (`Result` in hot parsing paths, clippy's result_large_err).
     pub problem: Box<ParseProblem>,

@@ -10,8 +10,11 @@
 
 /// Seconds from the Unix epoch to PostgreSQL's (2000-01-01 00:00 UTC).
 pub const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
+/// Microseconds per second (PostgreSQL timestamps count microseconds).
 pub const MICROS_PER_SEC: i64 = 1_000_000;
+/// Microseconds per minute.
 pub const MICROS_PER_MIN: i64 = 60 * MICROS_PER_SEC;
+/// Microseconds per day (UTC days: no leap seconds in PostgreSQL's clock).
 pub const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SEC;
 
 /// The 11-byte signature, flags (no OIDs) and an empty header extension.
@@ -28,12 +31,14 @@ pub fn pg_micros_from_unix(secs: i64) -> i64 {
 pub struct BinaryRow<'a>(pub &'a mut Vec<u8>);
 
 impl<'a> BinaryRow<'a> {
+    /// Starts a row of `fields` columns by writing its field count.
     #[inline]
     pub fn start(buf: &'a mut Vec<u8>, fields: i16) -> BinaryRow<'a> {
         buf.extend_from_slice(&fields.to_be_bytes());
         BinaryRow(buf)
     }
 
+    /// uuid: its 16 bytes.
     #[inline]
     pub fn uuid(&mut self, v: &[u8; 16]) -> &mut Self {
         self.0.extend_from_slice(&16i32.to_be_bytes());
@@ -49,6 +54,7 @@ impl<'a> BinaryRow<'a> {
         self
     }
 
+    /// Nullable timestamptz: `None` writes NULL.
     #[inline]
     pub fn opt_timestamptz(&mut self, micros: Option<i64>) -> &mut Self {
         match micros {
@@ -65,6 +71,7 @@ impl<'a> BinaryRow<'a> {
         self
     }
 
+    /// int2 (smallint).
     #[inline]
     pub fn int2(&mut self, v: i16) -> &mut Self {
         self.0.extend_from_slice(&2i32.to_be_bytes());
@@ -80,6 +87,7 @@ impl<'a> BinaryRow<'a> {
         self
     }
 
+    /// Nullable text: `None` writes NULL.
     #[inline]
     pub fn opt_text(&mut self, v: Option<&str>) -> &mut Self {
         match v {
@@ -88,6 +96,7 @@ impl<'a> BinaryRow<'a> {
         }
     }
 
+    /// NULL: a length of -1, no value.
     #[inline]
     pub fn null(&mut self) -> &mut Self {
         self.0.extend_from_slice(&(-1i32).to_be_bytes());
@@ -110,6 +119,7 @@ impl Default for StackRow {
 }
 
 impl StackRow {
+    /// An empty row.
     #[inline(always)]
     pub fn new() -> StackRow {
         StackRow {
@@ -118,23 +128,27 @@ impl StackRow {
         }
     }
 
+    /// Empties the row for reuse.
     #[inline(always)]
     pub fn clear(&mut self) {
         self.len = 0;
     }
 
+    /// Appends raw bytes; panics when the row would exceed 256 bytes.
     #[inline(always)]
     pub fn put(&mut self, b: &[u8]) {
         self.bytes[self.len..self.len + b.len()].copy_from_slice(b);
         self.len += b.len();
     }
 
+    /// uuid: its 16 bytes.
     #[inline(always)]
     pub fn uuid(&mut self, v: &[u8; 16]) {
         self.put(&16i32.to_be_bytes());
         self.put(v);
     }
 
+    /// Nullable timestamptz, int64 microseconds since 2000-01-01 UTC; `None` writes NULL.
     #[inline(always)]
     pub fn timestamptz(&mut self, v: Option<i64>) {
         match v {
@@ -146,6 +160,7 @@ impl StackRow {
         }
     }
 
+    /// Nullable text as UTF-8 bytes; `None` writes NULL.
     #[inline(always)]
     pub fn text(&mut self, v: Option<&str>) {
         match v {
@@ -157,6 +172,7 @@ impl StackRow {
         }
     }
 
+    /// The row's encoded bytes so far.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
@@ -169,6 +185,7 @@ pub struct TextRow<'a> {
 }
 
 impl<'a> TextRow<'a> {
+    /// Starts a row in `buf`.
     pub fn start(buf: &'a mut Vec<u8>) -> TextRow<'a> {
         TextRow { buf, first: true }
     }
@@ -180,6 +197,7 @@ impl<'a> TextRow<'a> {
         self.first = false;
     }
 
+    /// uuid in its canonical hyphenated lower-case form.
     pub fn uuid(&mut self, v: &[u8; 16]) -> &mut Self {
         self.sep();
         let mut tmp = [0u8; 36];
@@ -205,6 +223,7 @@ impl<'a> TextRow<'a> {
         self
     }
 
+    /// Nullable timestamptz: `None` writes `\N`.
     pub fn opt_timestamptz(&mut self, micros: Option<i64>) -> &mut Self {
         match micros {
             Some(m) => self.timestamptz(m),
@@ -212,12 +231,14 @@ impl<'a> TextRow<'a> {
         }
     }
 
+    /// Any integer, in decimal.
     pub fn int(&mut self, v: i64) -> &mut Self {
         self.sep();
         self.buf.extend_from_slice(v.to_string().as_bytes());
         self
     }
 
+    /// Text, with backslash, tab, newline and carriage return escaped.
     pub fn text(&mut self, v: &str) -> &mut Self {
         self.sep();
         for b in v.bytes() {
@@ -232,6 +253,7 @@ impl<'a> TextRow<'a> {
         self
     }
 
+    /// Nullable text: `None` writes `\N`.
     pub fn opt_text(&mut self, v: Option<&str>) -> &mut Self {
         match v {
             Some(s) => self.text(s),
@@ -239,12 +261,14 @@ impl<'a> TextRow<'a> {
         }
     }
 
+    /// NULL: `\N`.
     pub fn null(&mut self) -> &mut Self {
         self.sep();
         self.buf.extend_from_slice(b"\\N");
         self
     }
 
+    /// Ends the row with a newline.
     pub fn end(&mut self) {
         self.buf.push(b'\n');
     }

@@ -51,12 +51,16 @@ pub enum TriggerMode {
 /// What the load did.
 #[derive(Debug, Clone)]
 pub struct LoadReport {
+    /// Every segment loaded, in load (and digest) order.
     pub segments: Vec<Segment>,
+    /// Rows per segment and the dataset digest.
     pub produced: Produced,
     /// The parallel appointment load, from its start to the end of the last COPY: the throughput
     /// figure.
     pub appointment_copy: Duration,
+    /// The first transaction: reset, then tenants, providers and patients.
     pub reset: Duration,
+    /// The whole load, wall clock.
     pub total: Duration,
 }
 

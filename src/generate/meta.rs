@@ -21,19 +21,25 @@ pub const GENERATOR_VERSION: u32 = 1;
 /// What `qcheck_meta` records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetMeta {
+    /// The profile's name (its file stem).
     pub profile: String,
     /// sha256 of the profile's canonical content.
     pub profile_hash: String,
+    /// The `--scale` the data was generated at.
     pub scale: f64,
+    /// The generator seed.
     pub seed: u64,
+    /// [`GENERATOR_VERSION`] of the qcheck that generated it.
     pub generator_version: u32,
     /// sha256 over the applied migrations (version, checksum, applied_at).
     pub schema_checksum: String,
+    /// The index strategy in place (changed alone by [`set_strategy`]).
     pub strategy: String,
     /// sha256 over the generated rows (see `produce`).
     pub digest: String,
     /// Rows per table.
     pub row_counts: BTreeMap<String, u64>,
+    /// Monthly `appointment` partitions (one per profile month).
     pub partitions: u32,
     /// RFC 3339.
     pub completed_at: String,

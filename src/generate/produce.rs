@@ -25,8 +25,11 @@ pub const CHUNK_BYTES: usize = 2 << 20;
 /// One COPY target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
+    /// The `tenant` table.
     Tenants,
+    /// The `provider` table.
     Providers,
+    /// The `patient` table.
     Patients,
     /// Appointments of month `m`, loaded into its leaf partition.
     Appointments(usize),
@@ -43,6 +46,7 @@ impl Segment {
         }
     }
 
+    /// The COPY column list, in the order the encoder writes fields.
     pub fn columns(&self) -> &'static str {
         match self {
             Segment::Tenants => TENANT_COLUMNS,
@@ -72,24 +76,31 @@ pub fn segments(w: &World) -> Vec<Segment> {
 
 /// What the producer sends.
 pub enum Chunk {
+    /// A segment starts: its index in the segment list.
     Begin(usize),
     /// Binary-encoded rows (no COPY header or trailer) and how many.
     Data(Vec<u8>, u64),
+    /// A segment is complete: its index and its total rows.
     End(usize, u64),
 }
 
 /// Rows per segment and the digest, when production is complete.
 #[derive(Debug, Clone)]
 pub struct Produced {
+    /// Rows of each segment, in segment order.
     pub rows: Vec<u64>,
+    /// The dataset digest, hex sha256 (see [`combine`]).
     pub digest: String,
 }
 
 /// One produced segment: its index, its rows and the sha256 of their encoding.
 #[derive(Debug, Clone)]
 pub struct SegmentDone {
+    /// Index in the segment list.
     pub index: usize,
+    /// Rows produced.
     pub rows: u64,
+    /// sha256 of the segment's binary-encoded rows.
     pub hash: [u8; 32],
 }
 
@@ -97,20 +108,24 @@ pub struct SegmentDone {
 #[derive(Default)]
 pub struct SegmentHasher {
     current: Option<Sha256>,
+    /// The segments finished so far, in the order they ended.
     pub done: Vec<SegmentDone>,
 }
 
 impl SegmentHasher {
+    /// Starts hashing a new segment.
     pub fn begin(&mut self) {
         self.current = Some(Sha256::new());
     }
 
+    /// Hashes a chunk of the current segment's rows (ignored before `begin`).
     pub fn data(&mut self, bytes: &[u8]) {
         if let Some(h) = &mut self.current {
             h.update(bytes);
         }
     }
 
+    /// Finishes the current segment as `index` with `rows` rows.
     pub fn end(&mut self, index: usize, rows: u64) {
         let hash = self.current.take().unwrap_or_default().finalize().into();
         self.done.push(SegmentDone { index, rows, hash });
@@ -135,6 +150,7 @@ pub struct SegmentQueue {
 }
 
 impl SegmentQueue {
+    /// A queue over `range`.
     pub fn new(range: std::ops::Range<usize>) -> SegmentQueue {
         SegmentQueue {
             next: AtomicUsize::new(range.start),
@@ -142,6 +158,7 @@ impl SegmentQueue {
         }
     }
 
+    /// The next segment index not yet handed out; `None` when the range is used up.
     pub fn take(&self) -> Option<usize> {
         let i = self.next.fetch_add(1, Ordering::SeqCst);
         (i < self.end).then_some(i)

@@ -32,11 +32,13 @@ impl Stream {
         Stream(rng)
     }
 
+    /// The next 64 random bits.
     #[inline]
     pub fn u64(&mut self) -> u64 {
         self.0.next_u64()
     }
 
+    /// The next 32 random bits.
     #[inline]
     pub fn u32(&mut self) -> u32 {
         self.0.next_u32()
@@ -106,6 +108,7 @@ impl Weighted {
         Weighted { cum }
     }
 
+    /// An index drawn with the weights' probabilities.
     #[inline]
     pub fn sample(&self, rng: &mut Stream) -> usize {
         let r = rng.u32() as u64;
@@ -124,6 +127,7 @@ pub struct Zipf {
 }
 
 impl Zipf {
+    /// Ranks over `n` items with exponent `s` (0 uniform, 1 classic Zipf).
     pub fn new(n: u64, s: f64) -> Zipf {
         let n1 = (n + 1) as f64;
         let c = if (s - 1.0).abs() < 1e-9 {
@@ -134,6 +138,7 @@ impl Zipf {
         Zipf { n, s, c }
     }
 
+    /// The rank for a uniform `u` in [0, 1): 0 is the most popular.
     #[inline]
     pub fn sample(&self, u: f64) -> u64 {
         if self.n <= 1 {
@@ -158,6 +163,7 @@ pub struct Permutation {
 }
 
 impl Permutation {
+    /// A random bijection of 0..n drawn from `rng`.
     pub fn new(n: u64, rng: &mut Stream) -> Permutation {
         if n <= 1 {
             return Permutation {
@@ -183,6 +189,7 @@ impl Permutation {
         }
     }
 
+    /// Where `i` goes, in 0..n.
     #[inline]
     pub fn apply(&self, i: u64) -> u64 {
         ((i as u128 * self.mult as u128 + self.add as u128) % self.n as u128) as u64

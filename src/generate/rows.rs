@@ -13,9 +13,12 @@ use super::copy::{BinaryRow, MICROS_PER_DAY, MICROS_PER_MIN, StackRow, TextRow};
 use super::rng::Stream;
 use super::world::World;
 
+/// `tenant` columns in the order the encoder writes them (the COPY column list).
 pub const TENANT_COLUMNS: &str = "id, name, time_zone, created_at, updated_at";
+/// `provider` columns in the order the encoder writes them (the COPY column list).
 pub const PROVIDER_COLUMNS: &str =
     "id, tenant_id, full_name, specialty, created_at, updated_at, deleted_at";
+/// `patient` columns in the order the encoder writes them (the COPY column list).
 pub const PATIENT_COLUMNS: &str =
     "id, tenant_id, mrn, given_name, family_name, birth_date, created_at, updated_at, deleted_at";
 /// Every column but the generated `slot`, which the server computes.
@@ -154,27 +157,42 @@ const REASONS: &[&str] = &[
 
 /// appointment_status labels, by the index the status weights use.
 pub const PAST_STATUS: [&str; 3] = ["completed", "no_show", "cancelled"];
+/// Labels of upcoming appointments, by the index `World::future_status` samples.
 pub const FUTURE_STATUS: [&str; 2] = ["booked", "cancelled"];
+/// `appointment.booked_via` values, by the index `World::channels` samples.
 pub const CHANNELS: [&str; 4] = ["staff", "portal", "phone", "import"];
 
 /// One generated appointment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Appointment {
+    /// The appointment's uuid.
     pub id: [u8; 16],
+    /// Tenant index into `World::tenants`.
     pub tenant: u32,
+    /// Provider index into `World::provider_ids`.
     pub provider: u32,
+    /// Patient index into `World::patient_ids`.
     pub patient: u32,
+    /// Start, micros since 2000-01-01 UTC.
     pub scheduled_at: i64,
+    /// Length in minutes, one of the profile's slot lengths.
     pub duration_min: i16,
+    /// `appointment_status` label.
     pub status: &'static str,
+    /// Free-text reason; `None` for NULL.
     pub reason: Option<&'static str>,
+    /// When it was booked, micros since 2000-01-01 UTC (whole minutes, never after `as_of`).
     pub created_at: i64,
+    /// Last change: booking, cancellation, or the end of a past appointment; micros.
     pub updated_at: i64,
+    /// When it was cancelled (micros); `None` unless the status is `cancelled`.
     pub cancelled_at: Option<i64>,
+    /// Booking channel (`appointment.booked_via`).
     pub booked_via: &'static str,
 }
 
 impl Appointment {
+    /// End of the slot: `scheduled_at` plus the duration, micros.
     pub fn end(&self) -> i64 {
         self.scheduled_at + self.duration_min as i64 * MICROS_PER_MIN
     }
@@ -206,6 +224,7 @@ impl Appointment {
         buf.extend_from_slice(row.bytes());
     }
 
+    /// The row in text COPY format, for the binary-vs-text measurement.
     pub fn encode_text(&self, w: &World, buf: &mut Vec<u8>) {
         let mut row = TextRow::start(buf);
         row.uuid(&self.id)
@@ -236,6 +255,7 @@ fn created(rng: &mut Stream, w: &World) -> i64 {
 }
 
 impl World {
+    /// Writes every tenant row into `buf` (binary COPY) and returns how many.
     pub fn encode_tenants(&self, buf: &mut Vec<u8>) -> u64 {
         let mut rng = Stream::new(&self.keys.tenant_row, 0);
         for t in &self.tenants {
@@ -250,6 +270,7 @@ impl World {
         self.tenants.len() as u64
     }
 
+    /// Writes every provider row into `buf` (binary COPY) and returns how many.
     pub fn encode_providers(&self, buf: &mut Vec<u8>) -> u64 {
         let mut rng = Stream::new(&self.keys.provider_row, 0);
         for (p, id) in self.provider_ids.iter().enumerate() {

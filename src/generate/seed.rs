@@ -38,8 +38,11 @@ const EXTERNAL_CAP_BYTES: f64 = 1024.0 * 1024.0 * 1024.0 * 1024.0;
 /// What to seed.
 #[derive(Debug, Clone)]
 pub struct SeedRequest {
+    /// The dataset profile to generate.
     pub profile: Profile,
+    /// Multiplier of the profile's per-scale counts (validated: finite, above 0).
     pub scale: f64,
+    /// Seed of every random stream: the same profile, scale and seed give byte-identical rows.
     pub seed: u64,
     /// Index strategy (a name from `sql/strategies`).
     pub strategy: String,
@@ -71,11 +74,13 @@ impl SeedRequest {
         )
     }
 
+    /// Entity counts this request generates.
     pub fn counts(&self) -> Counts {
         self.profile.counts(self.scale)
     }
 }
 
+/// What `ensure_seeded` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SeedStatus {
@@ -90,31 +95,41 @@ pub enum SeedStatus {
 /// One table in the summary.
 #[derive(Debug, Clone, Serialize)]
 pub struct TableSummary {
+    /// The table's name (partitioned tables by their parent's name).
     pub table: String,
+    /// Rows as recorded when seeding.
     pub rows: u64,
     /// Leaf partitions (1 for an unpartitioned table).
     pub partitions: u32,
     /// Sum over the leaves of `pg_table_size` (heap, TOAST, FSM, VM).
     pub table_bytes: i64,
+    /// Sum over the leaves of `pg_indexes_size`, bytes.
     pub index_bytes: i64,
 }
 
+/// Wall-clock time of one seeding phase.
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseTiming {
+    /// Phase name, e.g. `indexes` or `strategy`.
     pub phase: String,
+    /// Seconds the phase took.
     pub seconds: f64,
 }
 
 /// What `ensure_seeded` did and what the database holds now.
 #[derive(Debug, Clone, Serialize)]
 pub struct SeedOutcome {
+    /// Whether the dataset was seeded, up to date, or had only its strategy swapped.
     pub status: SeedStatus,
     /// The target, without password.
     pub target: String,
+    /// The dataset the database holds now, as recorded in `qcheck_meta`.
     pub dataset: DatasetMeta,
+    /// Rows and sizes per dataset table.
     pub tables: Vec<TableSummary>,
     /// Time per phase of this run (empty when up to date).
     pub phases: Vec<PhaseTiming>,
+    /// Seconds this run took, end to end.
     pub total_seconds: f64,
     /// Every step of the parallel phases (for `--timings`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -440,6 +455,7 @@ fn free_space(session: &Session, client: &mut Client) -> Option<(PathBuf, u64)> 
     ))
 }
 
+/// Bytes in binary units with one decimal (`1.5 GB` = 1.5 × 1024³), whole bytes as `512 B`.
 pub fn human_bytes(b: f64) -> String {
     const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
     let mut v = b;

@@ -19,59 +19,87 @@ use crate::error::{Error, Result};
 /// One month partition of `appointment`.
 #[derive(Debug, Clone)]
 pub struct Month {
+    /// The month's first day; the partition holds appointments from it to the next month's.
     pub first: NaiveDate,
     /// [lo, hi) in microseconds since 2000-01-01 UTC.
     pub lo: i64,
+    /// Exclusive end of the range: the next month's first midnight UTC.
     pub hi: i64,
     /// The leaf's name, as `create_appointment_partition` names it.
     pub leaf: String,
 }
 
+/// One tenant (a clinic group), with its time zone, its entity ranges and its working days.
 #[derive(Debug, Clone)]
 pub struct Tenant {
+    /// The tenant's uuid.
     pub id: [u8; 16],
+    /// Display name, `<city> Health <n>` after the zone's city.
     pub name: String,
+    /// Time zone the working hours are local to.
     pub zone: Tz,
+    /// The tenant's providers, as indexes into `World::provider_ids`.
     pub providers: Range<usize>,
+    /// The tenant's patients, as indexes into `World::patient_ids`.
     pub patients: Range<usize>,
     /// The working window [start, end) in UTC micros of each local day (by day index), if it works.
     pub windows: Vec<Option<(i64, i64)>>,
     /// Day indexes whose whole window lies inside the covered months: the days that get appointments.
     pub eligible_days: Vec<u32>,
+    /// How often each patient is booked: ranks with the profile's `patient_skew`.
     pub patient_rank: Zipf,
+    /// Maps a popularity rank to a patient (offset into `patients`), so popular patients are
+    /// scattered.
     pub patient_perm: Permutation,
 }
 
 /// The stream families (keys) of a dataset.
 pub struct Keys {
+    /// Key of the appointment streams (one stream per provider and day).
     pub appointment: [u8; 32],
+    /// Key of the provider row stream.
     pub provider_row: [u8; 32],
+    /// Key of the patient row streams (one per tenant).
     pub patient_row: [u8; 32],
+    /// Key of the tenant row stream.
     pub tenant_row: [u8; 32],
 }
 
+/// Every decision about a dataset taken before its rows are written (see the module docs).
 pub struct World {
+    /// The profile the dataset is generated from.
     pub profile: Profile,
+    /// Scale factor applied to the profile's per-scale counts.
     pub scale: f64,
+    /// Seed of every random stream.
     pub seed: u64,
+    /// Rows per table at this scale.
     pub counts: Counts,
+    /// The `appointment` month partitions, in order.
     pub months: Vec<Month>,
+    /// The profile's "now", midnight UTC of `as_of`, in micros since 2000-01-01: past vs. upcoming.
     pub as_of: i64,
     /// [first month start, last month end) in micros.
     pub window: (i64, i64),
     /// Day index 0; windows and allocations are indexed from here.
     pub first_day: NaiveDate,
+    /// Days covered from `first_day` (the months plus two days either side).
     pub ndays: usize,
     /// Appointments start on this grid (minutes): the gcd of the slot lengths.
     pub grid_min: i64,
     /// Slot lengths in grid units, ascending, and the weighted choice among them.
     pub slot_units: Vec<u32>,
+    /// Weighted choice of a slot length (index into `slot_units`).
     pub slot_pick: Weighted,
     /// Most appointments a provider gets on one day.
     pub day_cap: u32,
+    /// Every tenant, by tenant index.
     pub tenants: Vec<Tenant>,
+    /// Provider uuids, by provider index.
     pub provider_ids: Vec<[u8; 16]>,
+    /// Tenant index of each provider.
     pub provider_tenant: Vec<u32>,
+    /// Patient uuids, by patient index.
     pub patient_ids: Vec<[u8; 16]>,
     /// deleted_at in micros, `i64::MAX` for live patients.
     pub patient_deleted: Vec<i64>,
@@ -79,9 +107,14 @@ pub struct World {
     pub alloc: Vec<u8>,
     /// Latest created_at of any tenant, provider or patient: before every appointment is booked.
     pub entities_created_before: i64,
+    /// Weighted choice among `PAST_STATUS` (completed, no-show, cancelled) for appointments before
+    /// `as_of`.
     pub past_status: Weighted,
+    /// Weighted choice among `FUTURE_STATUS` (booked, cancelled) for appointments after `as_of`.
     pub future_status: Weighted,
+    /// Weighted choice among `CHANNELS`, the booking channel.
     pub channels: Weighted,
+    /// Keys of the per-table random streams.
     pub keys: Keys,
 }
 

@@ -46,27 +46,47 @@ pub use partition::PartitionMap;
 /// Only the outer shape can fail; anything inside "Plan" is read leniently.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanParseError {
+    /// The text is not JSON.
     #[error(
         "not valid JSON at line {line}, column {column}: {message} (capture plans with \
          `psql -XAtq -c 'EXPLAIN (ANALYZE, BUFFERS, SETTINGS, FORMAT JSON) ...'` so psql adds no header or `+` continuations)"
     )]
     Json {
+        /// 1-based line of the error.
         line: usize,
+        /// 1-based column of the error.
         column: usize,
+        /// serde_json's description.
         message: String,
     },
+    /// Neither an object nor a one-element array holding one.
     #[error(
         "expected EXPLAIN (FORMAT JSON) output: a JSON array holding one object with a \"Plan\" key, found {found}"
     )]
-    NotAPlan { found: String },
+    NotAPlan {
+        /// What the document holds instead, e.g. "an empty array".
+        found: String,
+    },
+    /// An array of several plans (one per statement).
     #[error("the JSON array holds {count} statements' plans; qcheck reads one plan per document")]
-    MultipleStatements { count: usize },
+    MultipleStatements {
+        /// How many plans the array holds.
+        count: usize,
+    },
+    /// The object lacks the "Plan" key.
     #[error(
         "the object has no \"Plan\" key (its keys: {keys}); is this EXPLAIN (FORMAT JSON) output?"
     )]
-    MissingPlan { keys: String },
+    MissingPlan {
+        /// The object's keys, comma-separated ("none" when empty).
+        keys: String,
+    },
+    /// "Plan" holds something other than an object.
     #[error("\"Plan\" must be a JSON object, found {found}")]
-    PlanNotObject { found: String },
+    PlanNotObject {
+        /// The JSON type found, e.g. "an array".
+        found: String,
+    },
 }
 
 /// Short human name of a JSON value's type, for error messages.
@@ -141,7 +161,9 @@ pub struct NodeRef<'a> {
     pub id: usize,
     /// 0 for the root.
     pub depth: usize,
+    /// Preorder id of the parent; `None` for the root.
     pub parent: Option<usize>,
+    /// The node itself.
     pub node: &'a PlanNode,
 }
 

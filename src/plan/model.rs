@@ -17,69 +17,86 @@ use super::lenient::{
 /// All optional: they exist only with `BUFFERS` (and I/O timings only with `track_io_timing`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Buffers {
+    /// `Shared Hit Blocks`: shared-buffer blocks found already in cache.
     #[serde(rename = "Shared Hit Blocks", skip_serializing_if = "Option::is_none")]
     pub shared_hit: Option<u64>,
+    /// `Shared Read Blocks`: shared blocks read from the OS (disk or page cache).
     #[serde(rename = "Shared Read Blocks", skip_serializing_if = "Option::is_none")]
     pub shared_read: Option<u64>,
+    /// `Shared Dirtied Blocks`: shared blocks this statement modified that were clean before.
     #[serde(
         rename = "Shared Dirtied Blocks",
         skip_serializing_if = "Option::is_none"
     )]
     pub shared_dirtied: Option<u64>,
+    /// `Shared Written Blocks`: dirty shared blocks this backend had to write out itself.
     #[serde(
         rename = "Shared Written Blocks",
         skip_serializing_if = "Option::is_none"
     )]
     pub shared_written: Option<u64>,
+    /// `Local Hit Blocks`: temporary-table (local buffer) blocks found in cache.
     #[serde(rename = "Local Hit Blocks", skip_serializing_if = "Option::is_none")]
     pub local_hit: Option<u64>,
+    /// `Local Read Blocks`: temporary-table blocks read from the OS.
     #[serde(rename = "Local Read Blocks", skip_serializing_if = "Option::is_none")]
     pub local_read: Option<u64>,
+    /// `Local Dirtied Blocks`: temporary-table blocks this statement dirtied.
     #[serde(
         rename = "Local Dirtied Blocks",
         skip_serializing_if = "Option::is_none"
     )]
     pub local_dirtied: Option<u64>,
+    /// `Local Written Blocks`: temporary-table blocks written out to make room.
     #[serde(
         rename = "Local Written Blocks",
         skip_serializing_if = "Option::is_none"
     )]
     pub local_written: Option<u64>,
+    /// `Temp Read Blocks`: blocks read back from temp files (sorts, hashes and materialisations
+    /// spilled to disk).
     #[serde(rename = "Temp Read Blocks", skip_serializing_if = "Option::is_none")]
     pub temp_read: Option<u64>,
+    /// `Temp Written Blocks`: blocks written to temp files by spilling operations.
     #[serde(
         rename = "Temp Written Blocks",
         skip_serializing_if = "Option::is_none"
     )]
     pub temp_written: Option<u64>,
-    /// PG13-15 spelling of the shared/local read time.
+    /// `I/O Read Time`: the pre-PG17 spelling of the shared/local read time (ms).
     #[serde(rename = "I/O Read Time", skip_serializing_if = "Option::is_none")]
     pub io_read_time: Option<f64>,
+    /// `I/O Write Time`: the pre-PG17 spelling of the shared/local write time (ms).
     #[serde(rename = "I/O Write Time", skip_serializing_if = "Option::is_none")]
     pub io_write_time: Option<f64>,
-    /// PG16+ splits I/O timings by buffer kind.
+    /// `Shared I/O Read Time`: ms reading shared blocks (PG17+ splits timings by buffer kind).
     #[serde(
         rename = "Shared I/O Read Time",
         skip_serializing_if = "Option::is_none"
     )]
     pub shared_io_read_time: Option<f64>,
+    /// `Shared I/O Write Time`: ms spent writing shared blocks (PG17+, `track_io_timing`).
     #[serde(
         rename = "Shared I/O Write Time",
         skip_serializing_if = "Option::is_none"
     )]
     pub shared_io_write_time: Option<f64>,
+    /// `Local I/O Read Time`: ms spent reading temporary-table blocks (PG17+, `track_io_timing`).
     #[serde(
         rename = "Local I/O Read Time",
         skip_serializing_if = "Option::is_none"
     )]
     pub local_io_read_time: Option<f64>,
+    /// `Local I/O Write Time`: ms spent writing temporary-table blocks (PG17+, `track_io_timing`).
     #[serde(
         rename = "Local I/O Write Time",
         skip_serializing_if = "Option::is_none"
     )]
     pub local_io_write_time: Option<f64>,
+    /// `Temp I/O Read Time`: ms spent reading temp-file blocks (PG15+, `track_io_timing`).
     #[serde(rename = "Temp I/O Read Time", skip_serializing_if = "Option::is_none")]
     pub temp_io_read_time: Option<f64>,
+    /// `Temp I/O Write Time`: ms spent writing temp-file blocks (PG15+, `track_io_timing`).
     #[serde(
         rename = "Temp I/O Write Time",
         skip_serializing_if = "Option::is_none"
@@ -134,27 +151,37 @@ impl Buffers {
 /// Per-worker statistics of a parallel node (`VERBOSE` output).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Worker {
+    /// `Worker Number`: the worker's 0-based index within its Gather.
     #[serde(rename = "Worker Number", skip_serializing_if = "Option::is_none")]
     pub worker_number: Option<u64>,
+    /// `Actual Startup Time`: ms until this worker's first row, per loop (ANALYZE with `TIMING`).
     #[serde(
         rename = "Actual Startup Time",
         skip_serializing_if = "Option::is_none"
     )]
     pub actual_startup_time: Option<f64>,
+    /// `Actual Total Time`: ms until this worker's last row, per loop (ANALYZE with `TIMING`).
     #[serde(rename = "Actual Total Time", skip_serializing_if = "Option::is_none")]
     pub actual_total_time: Option<f64>,
+    /// `Actual Rows`: rows this worker returned, per loop.
     #[serde(rename = "Actual Rows", skip_serializing_if = "Option::is_none")]
     pub actual_rows: Option<f64>,
+    /// `Actual Loops`: how many times this worker ran the node.
     #[serde(rename = "Actual Loops", skip_serializing_if = "Option::is_none")]
     pub actual_loops: Option<u64>,
+    /// `Sort Method`: the sort algorithm this worker used, e.g. "quicksort" or "external merge".
     #[serde(rename = "Sort Method", skip_serializing_if = "Option::is_none")]
     pub sort_method: Option<String>,
+    /// `Sort Space Used`: kB of memory or disk this worker's sort used.
     #[serde(rename = "Sort Space Used", skip_serializing_if = "Option::is_none")]
     pub sort_space_used: Option<u64>,
+    /// `Sort Space Type`: "Memory" or "Disk".
     #[serde(rename = "Sort Space Type", skip_serializing_if = "Option::is_none")]
     pub sort_space_type: Option<String>,
+    /// This worker's buffer counters (with `BUFFERS`).
     #[serde(flatten)]
     pub buffers: Buffers,
+    /// Every key not modelled above, verbatim, plus any modelled key of an unreadable type.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -186,64 +213,92 @@ pub struct PlanNode {
     /// Empty when the input had no "Node Type" (never fatal).
     #[serde(rename = "Node Type", skip_serializing_if = "String::is_empty")]
     pub node_type: String,
+    /// `Parent Relationship`: the node's role under its parent ("Outer", "Inner", "Member",
+    /// "InitPlan", "SubPlan", ...).
     #[serde(
         rename = "Parent Relationship",
         skip_serializing_if = "Option::is_none"
     )]
     pub parent_relationship: Option<String>,
+    /// `Subplan Name`: set on a subplan's top node, e.g. "SubPlan 1" or "InitPlan 1".
     #[serde(rename = "Subplan Name", skip_serializing_if = "Option::is_none")]
     pub subplan_name: Option<String>,
+    /// `Relation Name`: the table scanned or modified, without its schema.
     #[serde(rename = "Relation Name", skip_serializing_if = "Option::is_none")]
     pub relation_name: Option<String>,
+    /// `Schema`: the relation's schema (`VERBOSE` only).
     #[serde(rename = "Schema", skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
+    /// `Alias`: the relation's alias in the query (its name when the query gave none).
     #[serde(rename = "Alias", skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
+    /// `Index Name`: the index used by an Index, Index Only or Bitmap Index Scan.
     #[serde(rename = "Index Name", skip_serializing_if = "Option::is_none")]
     pub index_name: Option<String>,
+    /// `Scan Direction`: "Forward", "Backward" or "NoMovement", for index scans.
     #[serde(rename = "Scan Direction", skip_serializing_if = "Option::is_none")]
     pub scan_direction: Option<String>,
+    /// `CTE Name`: the common table expression a CTE Scan reads.
     #[serde(rename = "CTE Name", skip_serializing_if = "Option::is_none")]
     pub cte_name: Option<String>,
+    /// `Function Name`: the set-returning function a Function Scan calls.
     #[serde(rename = "Function Name", skip_serializing_if = "Option::is_none")]
     pub function_name: Option<String>,
+    /// `Custom Plan Provider`: the extension that provides a Custom Scan (e.g. Citus).
     #[serde(
         rename = "Custom Plan Provider",
         skip_serializing_if = "Option::is_none"
     )]
     pub custom_plan_provider: Option<String>,
+    /// `Operation`: "Insert", "Update", "Delete" or "Merge" on a ModifyTable node.
     #[serde(rename = "Operation", skip_serializing_if = "Option::is_none")]
     pub operation: Option<String>,
+    /// `Strategy`: "Plain", "Sorted", "Hashed" or "Mixed" for an Aggregate (also printed for
+    /// SetOp).
     #[serde(rename = "Strategy", skip_serializing_if = "Option::is_none")]
     pub strategy: Option<String>,
+    /// `Partial Mode`: "Simple", "Partial" or "Finalize" for a (parallel) Aggregate.
     #[serde(rename = "Partial Mode", skip_serializing_if = "Option::is_none")]
     pub partial_mode: Option<String>,
+    /// `Join Type`: "Inner", "Left", "Full", "Right", "Semi", "Anti", ... for join nodes.
     #[serde(rename = "Join Type", skip_serializing_if = "Option::is_none")]
     pub join_type: Option<String>,
+    /// `Parallel Aware`: whether the node itself splits work among workers (e.g. Parallel Seq
+    /// Scan).
     #[serde(rename = "Parallel Aware", skip_serializing_if = "Option::is_none")]
     pub parallel_aware: Option<bool>,
+    /// `Startup Cost`: planner cost before the first row, in cost units (absent with `COSTS off`).
     #[serde(rename = "Startup Cost", skip_serializing_if = "Option::is_none")]
     pub startup_cost: Option<f64>,
+    /// `Total Cost`: planner cost to return all rows, in cost units (absent with `COSTS off`).
     #[serde(rename = "Total Cost", skip_serializing_if = "Option::is_none")]
     pub total_cost: Option<f64>,
+    /// `Plan Rows`: planner's estimated rows per loop.
     #[serde(rename = "Plan Rows", skip_serializing_if = "Option::is_none")]
     pub plan_rows: Option<f64>,
+    /// `Plan Width`: planner's estimated average row width, bytes.
     #[serde(rename = "Plan Width", skip_serializing_if = "Option::is_none")]
     pub plan_width: Option<u64>,
+    /// `Actual Startup Time`: ms until the first row, per-loop average (ANALYZE with `TIMING`).
     #[serde(
         rename = "Actual Startup Time",
         skip_serializing_if = "Option::is_none"
     )]
     pub actual_startup_time: Option<f64>,
+    /// `Actual Total Time`: ms until the last row, per-loop average (ANALYZE with `TIMING`).
     #[serde(rename = "Actual Total Time", skip_serializing_if = "Option::is_none")]
     pub actual_total_time: Option<f64>,
     /// Per-loop average; fractional on PG18.
     #[serde(rename = "Actual Rows", skip_serializing_if = "Option::is_none")]
     pub actual_rows: Option<f64>,
+    /// `Actual Loops`: how many times the node ran (ANALYZE); 0 is "(never executed)".
     #[serde(rename = "Actual Loops", skip_serializing_if = "Option::is_none")]
     pub actual_loops: Option<u64>,
+    /// `Workers Planned`: parallel workers the planner chose, on Gather / Gather Merge.
     #[serde(rename = "Workers Planned", skip_serializing_if = "Option::is_none")]
     pub workers_planned: Option<u64>,
+    /// `Workers Launched`: workers actually started (ANALYZE); fewer than planned when the pool was
+    /// short.
     #[serde(rename = "Workers Launched", skip_serializing_if = "Option::is_none")]
     pub workers_launched: Option<u64>,
     /// Total over all loops (PostgreSQL does not divide it by loops).
@@ -258,22 +313,30 @@ pub struct PlanNode {
         skip_serializing_if = "Option::is_none"
     )]
     pub rows_removed_by_filter: Option<f64>,
+    /// `Rows Removed by Index Recheck`: per-loop rows rejected when rechecking a lossy index or
+    /// bitmap condition (ANALYZE).
     #[serde(
         rename = "Rows Removed by Index Recheck",
         skip_serializing_if = "Option::is_none"
     )]
     pub rows_removed_by_index_recheck: Option<f64>,
+    /// `Rows Removed by Join Filter`: per-loop row pairs rejected by the join filter (ANALYZE).
     #[serde(
         rename = "Rows Removed by Join Filter",
         skip_serializing_if = "Option::is_none"
     )]
     pub rows_removed_by_join_filter: Option<f64>,
+    /// `Exact Heap Blocks`: heap pages a Bitmap Heap Scan visited with row-exact bitmaps (ANALYZE).
     #[serde(rename = "Exact Heap Blocks", skip_serializing_if = "Option::is_none")]
     pub exact_heap_blocks: Option<u64>,
+    /// `Lossy Heap Blocks`: heap pages a Bitmap Heap Scan rechecked whole because the bitmap
+    /// outgrew `work_mem` (ANALYZE).
     #[serde(rename = "Lossy Heap Blocks", skip_serializing_if = "Option::is_none")]
     pub lossy_heap_blocks: Option<u64>,
+    /// `Subplans Removed`: partitions an Append / Merge Append pruned at executor startup.
     #[serde(rename = "Subplans Removed", skip_serializing_if = "Option::is_none")]
     pub subplans_removed: Option<u64>,
+    /// `Sort Method`: "quicksort", "top-N heapsort", "external sort" or "external merge" (ANALYZE).
     #[serde(rename = "Sort Method", skip_serializing_if = "Option::is_none")]
     pub sort_method: Option<String>,
     /// kB.
@@ -282,15 +345,19 @@ pub struct PlanNode {
     /// "Memory" or "Disk".
     #[serde(rename = "Sort Space Type", skip_serializing_if = "Option::is_none")]
     pub sort_space_type: Option<String>,
+    /// `Hash Buckets`: buckets in a Hash node's table at the end (ANALYZE).
     #[serde(rename = "Hash Buckets", skip_serializing_if = "Option::is_none")]
     pub hash_buckets: Option<u64>,
+    /// `Original Hash Buckets`: buckets the Hash node started with, before growing.
     #[serde(
         rename = "Original Hash Buckets",
         skip_serializing_if = "Option::is_none"
     )]
     pub original_hash_buckets: Option<u64>,
+    /// `Hash Batches`: batches a Hash node used (ANALYZE); more than 1 means it spilled to disk.
     #[serde(rename = "Hash Batches", skip_serializing_if = "Option::is_none")]
     pub hash_batches: Option<u64>,
+    /// `Original Hash Batches`: batches the Hash node planned for, before growing.
     #[serde(
         rename = "Original Hash Batches",
         skip_serializing_if = "Option::is_none"
@@ -305,26 +372,37 @@ pub struct PlanNode {
     /// PG13+ hash aggregate spill size, kB.
     #[serde(rename = "Disk Usage", skip_serializing_if = "Option::is_none")]
     pub disk_usage: Option<u64>,
+    /// `Index Cond`: the condition evaluated inside the index.
     #[serde(rename = "Index Cond", skip_serializing_if = "Option::is_none")]
     pub index_cond: Option<String>,
+    /// `Recheck Cond`: the condition a Bitmap Heap Scan rechecks on heap rows.
     #[serde(rename = "Recheck Cond", skip_serializing_if = "Option::is_none")]
     pub recheck_cond: Option<String>,
+    /// `Filter`: the condition applied to each row after it is fetched (not via an index).
     #[serde(rename = "Filter", skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
+    /// `Join Filter`: the condition applied to joined row pairs beyond the join keys.
     #[serde(rename = "Join Filter", skip_serializing_if = "Option::is_none")]
     pub join_filter: Option<String>,
+    /// `Hash Cond`: the key condition of a Hash Join.
     #[serde(rename = "Hash Cond", skip_serializing_if = "Option::is_none")]
     pub hash_cond: Option<String>,
+    /// `Merge Cond`: the key condition of a Merge Join.
     #[serde(rename = "Merge Cond", skip_serializing_if = "Option::is_none")]
     pub merge_cond: Option<String>,
+    /// `TID Cond`: the `ctid` condition of a Tid Scan.
     #[serde(rename = "TID Cond", skip_serializing_if = "Option::is_none")]
     pub tid_cond: Option<String>,
+    /// `One-Time Filter`: a constant condition checked once; when false the subtree is not run.
     #[serde(rename = "One-Time Filter", skip_serializing_if = "Option::is_none")]
     pub one_time_filter: Option<String>,
+    /// This node's buffer counters, including its children's (with `BUFFERS`).
     #[serde(flatten)]
     pub buffers: Buffers,
+    /// `Workers`: per-worker statistics; empty when not printed.
     #[serde(rename = "Workers", skip_serializing_if = "Vec::is_empty")]
     pub workers: Vec<Worker>,
+    /// `Plans`: the child nodes, in EXPLAIN order.
     #[serde(rename = "Plans", skip_serializing_if = "Vec::is_empty")]
     pub plans: Vec<PlanNode>,
     /// Every key not modelled above, verbatim (Citus "Distributed Query", "Output", "Sort Key",
@@ -442,17 +520,22 @@ impl<'de> Deserialize<'de> for PlanNode {
 /// One entry of the top-level "Triggers" array (ANALYZE of a statement that fired triggers).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Trigger {
+    /// `Trigger Name`: the fired trigger (foreign keys show as `RI_ConstraintTrigger_...`).
     #[serde(rename = "Trigger Name", skip_serializing_if = "Option::is_none")]
     pub trigger_name: Option<String>,
+    /// `Constraint Name`: the constraint behind a constraint trigger, e.g. a foreign key.
     #[serde(rename = "Constraint Name", skip_serializing_if = "Option::is_none")]
     pub constraint_name: Option<String>,
+    /// `Relation`: the table the trigger is defined on.
     #[serde(rename = "Relation", skip_serializing_if = "Option::is_none")]
     pub relation: Option<String>,
     /// Milliseconds, over all calls.
     #[serde(rename = "Time", skip_serializing_if = "Option::is_none")]
     pub time: Option<f64>,
+    /// `Calls`: how many times the trigger fired.
     #[serde(rename = "Calls", skip_serializing_if = "Option::is_none")]
     pub calls: Option<u64>,
+    /// Every key not modelled above, verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -474,12 +557,18 @@ impl Trigger {
 /// between versions (PG17 turned "Generation" into an object with "Deform" and "Total").
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Jit {
+    /// `Functions`: how many functions were JIT-compiled.
     #[serde(rename = "Functions", skip_serializing_if = "Option::is_none")]
     pub functions: Option<u64>,
+    /// `Options`: which JIT stages were on ("Inlining", "Optimization", "Expressions",
+    /// "Deforming").
     #[serde(rename = "Options", skip_serializing_if = "Option::is_none")]
     pub options: Option<Map<String, Value>>,
+    /// `Timing`: ms per JIT stage, raw ("Generation", "Inlining", "Optimization", "Emission",
+    /// "Total"); ANALYZE only.
     #[serde(rename = "Timing", skip_serializing_if = "Option::is_none")]
     pub timing: Option<Map<String, Value>>,
+    /// Every key not modelled above, verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -507,8 +596,10 @@ impl Jit {
 /// whatever else a version puts there (PG17's `MEMORY` option adds "Memory Used"/"Memory Allocated").
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Planning {
+    /// Buffer counters of planning.
     #[serde(flatten)]
     pub buffers: Buffers,
+    /// Every other key, verbatim (e.g. PG17 "Memory Used" with `MEMORY`).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -516,15 +607,19 @@ pub struct Planning {
 /// A whole EXPLAIN document: the root node plus the statement-level sections.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Plan {
+    /// `Plan`: the root node; a default node when the input had none.
     #[serde(rename = "Plan")]
     pub root: PlanNode,
     /// Milliseconds; absent with `SUMMARY off` or without ANALYZE.
     #[serde(rename = "Planning Time", skip_serializing_if = "Option::is_none")]
     pub planning_time: Option<f64>,
+    /// `Execution Time`: ms, executor start to end; absent with `SUMMARY off` or without ANALYZE.
     #[serde(rename = "Execution Time", skip_serializing_if = "Option::is_none")]
     pub execution_time: Option<f64>,
+    /// `Triggers`: per-trigger times (ANALYZE); `None` when the key was absent.
     #[serde(rename = "Triggers", skip_serializing_if = "Option::is_none")]
     pub triggers: Option<Vec<Trigger>>,
+    /// `JIT`: JIT compilation summary; `None` when JIT was not used.
     #[serde(rename = "JIT", skip_serializing_if = "Option::is_none")]
     pub jit: Option<Jit>,
     /// Non-default planner settings (`SETTINGS` option, PG12+), name → value as text.
@@ -533,8 +628,10 @@ pub struct Plan {
     /// Buffers used during planning (PG13+ with `BUFFERS`).
     #[serde(rename = "Planning", skip_serializing_if = "Option::is_none")]
     pub planning: Option<Planning>,
+    /// `Query Identifier`: the query id (PG14+, `VERBOSE` with `compute_query_id` on).
     #[serde(rename = "Query Identifier", skip_serializing_if = "Option::is_none")]
     pub query_identifier: Option<i64>,
+    /// Every statement-level key not modelled above, verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

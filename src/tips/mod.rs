@@ -27,7 +27,9 @@ use crate::plan::{Facts, NodeRef, Plan};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth a look, below the rule's warning threshold.
     Info,
+    /// Past the rule's warning threshold: likely costing time now or at scale.
     Warning,
 }
 
@@ -36,7 +38,9 @@ pub enum Severity {
 pub struct Tip {
     /// Rule id, kebab case (`row-estimate`, `sort-spill`, ...).
     pub id: &'static str,
+    /// How much it matters.
     pub severity: Severity,
+    /// Preorder id of the node it is about (0 = root).
     pub node: usize,
     /// The node described for humans, e.g. `Seq Scan on big (#1)`.
     pub location: String,
