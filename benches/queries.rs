@@ -28,8 +28,9 @@ use postgres::Client;
 use qcheck::catalog::{Catalog, Query};
 use qcheck::compare::{exec, sample};
 use qcheck::db::{Session, Target, TargetOptions};
-use qcheck::generate::{self, Progress, ProgressMode, SeedRequest};
+use qcheck::generate::{self, SeedRequest};
 use qcheck::outcome::Mode;
+use qcheck::progress::{Progress, ProgressMode};
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())

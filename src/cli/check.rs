@@ -12,9 +12,10 @@ use crate::catalog::{Catalog, PlanMode};
 use crate::check;
 use crate::db::{Session, Target};
 use crate::error::{Error, IoContext, Result};
-use crate::generate::{self, Progress, ProgressMode, SeedRequest};
+use crate::generate::{self, SeedRequest};
 use crate::outcome::{PlanCheck, QueryCheck};
 use crate::plan::PartitionMap;
+use crate::progress::{Progress, ProgressMode};
 use crate::report::{self, Format};
 use crate::{runner, schema};
 

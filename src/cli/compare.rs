@@ -10,7 +10,8 @@ use crate::catalog::Catalog;
 use crate::compare::{self, CompareRequest};
 use crate::db::Target;
 use crate::error::{Error, IoContext, Result};
-use crate::generate::{self, Progress, ProgressMode, SeedRequest};
+use crate::generate::{self, SeedRequest};
+use crate::progress::{Progress, ProgressMode};
 use crate::report::{self, Format};
 use crate::schema;
 

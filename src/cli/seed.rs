@@ -5,9 +5,10 @@ use clap::Args;
 use super::{Global, Outcome};
 use crate::db::Target;
 use crate::error::Result;
-use crate::generate::progress::thousands;
 use crate::generate::seed::human_bytes;
-use crate::generate::{self, Progress, ProgressMode, SeedOutcome, SeedStatus, Timings};
+use crate::generate::{self, SeedOutcome, SeedStatus, Timings};
+use crate::progress::thousands;
+use crate::progress::{Progress, ProgressMode};
 use crate::report::{self, Format};
 
 #[derive(Debug, Args)]

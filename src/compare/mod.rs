@@ -39,9 +39,9 @@ use crate::catalog::Query;
 use crate::check;
 use crate::db::{Session, Target};
 use crate::error::{DbContext, Error, Result};
-use crate::generate::progress::Unit;
-use crate::generate::{self, Progress, SeedRequest};
+use crate::generate::{self, SeedRequest};
 use crate::outcome::Mode;
+use crate::progress::{Progress, Unit};
 use crate::runner;
 use crate::schema::{self, BuiltIndex, Strategy};
 use model::{

@@ -16,11 +16,11 @@ use serde::Serialize;
 use super::load::{self, TABLES, TriggerMode};
 use super::meta::{self, DatasetMeta, GENERATOR_VERSION};
 use super::post::{self, Step, StepTiming, prepare_session, run_parallel};
-use super::progress::Progress;
 use super::world::World;
 use crate::dataset::{self, Counts, Profile};
 use crate::db::{Session, Target};
 use crate::error::{DbContext, Error, Result};
+use crate::progress::Progress;
 use crate::schema::{self, Strategy};
 
 /// `--seed` unless given.
@@ -410,7 +410,7 @@ fn check_disk(session: &Session, client: &mut Client, request: &SeedRequest) -> 
             request.scale,
             request.profile.name,
             human_bytes(need),
-            super::progress::thousands(c.appointments)
+            crate::progress::thousands(c.appointments)
         )));
     }
     Ok(())

@@ -25,12 +25,12 @@ use super::load::{existing_leaves, in_transaction};
 use super::meta;
 use super::post::prepare_session;
 use super::produce::{Segment, generate_only};
-use super::progress::Progress;
 use super::rows::{APPOINTMENT_COLUMNS, Appointment};
 use super::seed::{SeedOutcome, SeedRequest, ensure_seeded};
 use super::world::World;
 use crate::db::Session;
 use crate::error::{DbContext, Error, IoContext, Result};
+use crate::progress::Progress;
 use crate::schema;
 use sha2::Digest;
 

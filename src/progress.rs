@@ -1,7 +1,8 @@
-//! Progress of the long seeding phases: bars on a terminal, plain lines otherwise, nothing in quiet
-//! mode (`--format json`, or a library caller that wants silence).
+//! Progress of long phases (seeding, index builds, comparisons): bars on a terminal, plain lines
+//! otherwise, nothing in quiet mode (`--format json`, or a library caller that wants silence).
 //!
-//! Everything goes to stderr, so stdout holds only the result.
+//! A top-level module because every command uses it (`generate`, `compare`, `cli`, the benches), not
+//! only the generator. Everything goes to stderr, so stdout holds only the result.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ pub enum ProgressMode {
     Quiet,
 }
 
+/// Where progress goes: a set of terminal bars, plain stderr lines, or nowhere.
 #[derive(Debug, Clone)]
 pub struct Progress {
     bars: Option<MultiProgress>,
