@@ -17,6 +17,7 @@ use qcheck::db::Target;
 use qcheck::generate::produce::{Segment, generate_only};
 use qcheck::generate::{SeedRequest, World};
 use qcheck::progress::{Progress, ProgressMode};
+use qcheck::report::seed::TimingRows;
 use qcheck::report::{self, Format};
 
 fn generator(c: &mut Criterion) {

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::report::fmt;
+
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ProgressMode {
@@ -86,7 +88,7 @@ impl Progress {
         });
         if self.lines {
             let what = match unit {
-                Unit::Rows => format!("{} rows", thousands(total)),
+                Unit::Rows => format!("{} rows", fmt::count_u64(total)),
                 Unit::Steps => format!("{total} steps"),
             };
             eprintln!("qcheck: {name}: {what} ...");
@@ -131,39 +133,17 @@ impl Phase {
         }
         if self.lines {
             let secs = elapsed.as_secs_f64();
+            let took = fmt::duration_s(secs);
             match self.unit {
                 Unit::Rows => eprintln!(
-                    "qcheck: {}: {} rows in {secs:.1} s ({}/s)",
+                    "qcheck: {}: {} rows in {took} ({})",
                     self.name,
-                    thousands(done),
-                    thousands((done as f64 / secs.max(1e-9)) as u64)
+                    fmt::count_u64(done),
+                    fmt::rate(done as f64 / secs.max(1e-9), "rows")
                 ),
-                Unit::Steps => eprintln!("qcheck: {}: {done} steps in {secs:.1} s", self.name),
+                Unit::Steps => eprintln!("qcheck: {}: {done} steps in {took}", self.name),
             }
         }
         elapsed
-    }
-}
-
-/// 1234567 -> "1,234,567".
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn thousands_groups_digits() {
-        assert_eq!(super::thousands(0), "0");
-        assert_eq!(super::thousands(999), "999");
-        assert_eq!(super::thousands(1_000_000), "1,000,000");
     }
 }

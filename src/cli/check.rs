@@ -130,47 +130,7 @@ fn open(g: &Global, dataset: &DatasetArgs, source: &QuerySource) -> Result<Sessi
 
 pub(super) fn list(g: &Global, source: &QuerySource) -> Result<Outcome> {
     let catalog = source.catalog()?;
-    if g.format == Format::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&catalog.queries).expect("queries serialize")
-        );
-        return Ok(Outcome::Success);
-    }
-    let rows: Vec<Vec<String>> = catalog
-        .queries
-        .iter()
-        .map(|q| {
-            let expects: Vec<String> = q
-                .expects
-                .iter()
-                .map(|e| match e.mode {
-                    PlanMode::Both => e.expectation.text.clone(),
-                    PlanMode::Custom => format!("{} (custom)", e.expectation.text),
-                    PlanMode::Generic => format!("{} (generic)", e.expectation.text),
-                })
-                .chain(
-                    q.generic_exempt
-                        .iter()
-                        .map(|r| format!("generic plan exempt: {r}")),
-                )
-                .collect();
-            vec![
-                q.name.clone(),
-                q.summary.clone(),
-                q.params.join(", "),
-                expects.join("\n"),
-            ]
-        })
-        .collect();
-    println!(
-        "{}",
-        report::table(
-            g.format,
-            &["query", "answers", "params", "expectations"],
-            &rows
-        )
-    );
+    print!("{}", report::list::queries(g.format, &catalog.queries));
     Ok(Outcome::Success)
 }
 

@@ -12,7 +12,7 @@ use crate::db::Target;
 use crate::error::{Error, IoContext, Result};
 use crate::generate::{self, SeedRequest};
 use crate::progress::{Progress, ProgressMode};
-use crate::report::{self, Format};
+use crate::report::{self, Format, fmt};
 use crate::schema;
 
 #[derive(Debug, Args)]
@@ -84,12 +84,12 @@ pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
             if let Some(h) = &comparison.harness {
                 for m in &h.modes {
                     println!(
-                        "harness check ({}, {} plan): qcheck p50 {} ms, pgbench p50 {} ms, ratio {:.3}",
+                        "harness check ({}, {} plan): qcheck p50 {}, pgbench p50 {}, ratio {}",
                         h.query,
                         m.mode.as_str(),
-                        report::compare::sig3(m.qcheck.p50_ms),
-                        report::compare::sig3(m.pgbench.p50_ms),
-                        m.ratio_p50
+                        fmt::duration_ms(m.qcheck.p50_ms),
+                        fmt::duration_ms(m.pgbench.p50_ms),
+                        fmt::ratio(m.ratio_p50)
                     );
                 }
             }
@@ -97,9 +97,9 @@ pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
                 println!("note: {n}");
             }
             println!(
-                "report: {} (.md, .json) in {:.0} s; strategy `{}` left in place",
+                "report: {} (.md, .json) in {}; strategy `{}` left in place",
                 args.out.join("report.html").display(),
-                comparison.wall_seconds,
+                fmt::duration_s(comparison.wall_seconds),
                 comparison.left_in_place
             );
         }

@@ -138,13 +138,3 @@ pub fn scan_kind(node: &PlanNode) -> Option<ScanKind> {
     };
     node.relation_name.as_ref().map(|_| kind)
 }
-
-/// Formats a count: integers without decimals, fractions with up to two.
-pub fn fmt_num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        let s = format!("{v:.2}");
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    }
-}

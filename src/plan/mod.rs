@@ -32,7 +32,7 @@ pub(crate) mod tests;
 
 use serde_json::Value;
 
-pub use describe::{describe_node, fmt_num, node_kinds, node_label, scan_kind};
+pub use describe::{describe_node, node_kinds, node_label, scan_kind};
 pub use facts::{
     Estimate, Facts, JitFacts, NodeValue, RelationFacts, ScanFact, ScanKind, Spill, SpillKind,
 };

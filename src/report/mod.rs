@@ -5,6 +5,9 @@
 
 pub mod check;
 pub mod compare;
+pub mod fmt;
+pub mod list;
+pub mod seed;
 pub mod tree;
 
 use comfy_table::{ContentArrangement, Table, presets};

@@ -80,7 +80,7 @@ pub fn grouped_log_bars(
             .configure_mesh()
             .disable_y_mesh()
             .y_label_formatter(&name_of)
-            .x_label_formatter(&|v| super::sig3(*v))
+            .x_label_formatter(&|v| crate::report::fmt::sig3(*v))
             .x_labels(12)
             .x_desc(axis)
             .label_style((FONT, 13))
