@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::args::DatasetArgs;
 use super::{Global, Outcome};
 use crate::catalog::Catalog;
 use crate::compare::{self, CompareRequest};
 use crate::db::Target;
 use crate::error::{Error, IoContext, Result};
-use crate::generate::{self, SeedRequest};
 use crate::progress::{Progress, ProgressMode};
 use crate::report::{self, Format, fmt};
 use crate::schema;
@@ -24,15 +24,8 @@ pub struct CompareArgs {
     /// Compare only these queries (repeatable). Default: all.
     #[arg(long = "query", value_name = "NAME")]
     pub queries: Vec<String>,
-    /// Dataset profile: a built-in name (clinic, tiny) or a path to a .toml file.
-    #[arg(long, default_value = crate::dataset::DEFAULT_PROFILE, value_name = "NAME|FILE")]
-    pub profile: String,
-    /// Size: 1 is the profile's base size (clinic: about 1,000,000 appointments).
-    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
-    pub scale: f64,
-    /// Random seed: the same profile, scale and seed always give identical rows.
-    #[arg(long, default_value_t = generate::DEFAULT_SEED)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
     /// Folder the report is written to (report.md, report.html, report.json); created if missing.
     #[arg(long, default_value = "qcheck-report", value_name = "DIR")]
     pub out: PathBuf,
@@ -133,12 +126,7 @@ fn request(g: &Global, args: &CompareArgs) -> Result<CompareRequest> {
         .cloned()
         .collect();
     Ok(CompareRequest {
-        dataset: SeedRequest::new(
-            &args.profile,
-            args.scale,
-            args.seed,
-            schema::DEFAULT_STRATEGY,
-        )?,
+        dataset: args.dataset.request(schema::DEFAULT_STRATEGY)?,
         strategies,
         queries,
         runs: args.runs,

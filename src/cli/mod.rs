@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::report::Format;
 use crate::schema;
 
+mod args;
 mod check;
 mod cluster;
 mod compare;
@@ -95,7 +96,7 @@ pub enum Command {
     /// List the hot queries: what each answers, its parameters, its expectations.
     List {
         #[command(flatten)]
-        source: check::QuerySource,
+        source: args::QuerySource,
     },
     /// Explain one query: plan tree, expectation verdicts, tips (seeds the dataset first if needed).
     #[command(after_help = "Examples:

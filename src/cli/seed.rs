@@ -13,7 +13,7 @@ use crate::report::{self, Format};
 #[derive(Debug, Args)]
 pub struct SeedArgs {
     #[command(flatten)]
-    pub dataset: super::check::DatasetArgs,
+    pub dataset: super::args::SeededDatasetArgs,
     /// Seed again even if the database holds this dataset.
     #[arg(long)]
     pub force: bool,
