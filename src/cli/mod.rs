@@ -67,8 +67,18 @@ pub struct Global {
     pub home: Option<PathBuf>,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+    #[arg(long, default_value_t = Format::Table, global = true, value_parser = format_parser())]
     pub format: Format,
+}
+
+/// `--format`: the names of [`Format`] with their descriptions (listed by `--help`), parsed by
+/// `Format::from_str` — the report module itself knows nothing of clap.
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(
+        Format::ALL.map(|f| PossibleValue::new(f.name()).help(f.description())),
+    )
+    .try_map(|name| name.parse::<Format>())
 }
 
 impl Global {
