@@ -107,6 +107,14 @@ pub fn key_values(format: Format, pairs: &[(&str, String)]) -> String {
     }
 }
 
+/// HTML-escapes text (also valid in SVG, which is XML): every HTML and SVG writer uses this one.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 fn markdown_escape(cell: &str) -> String {
     cell.replace('|', "\\|").replace('\n', "<br>")
 }
@@ -150,6 +158,14 @@ mod tests {
         assert_eq!(
             "yaml".parse::<Format>(),
             Err("unknown format `yaml`: use one of table, json, markdown".into())
+        );
+    }
+
+    #[test]
+    fn html_escape_covers_markup_and_attributes() {
+        assert_eq!(
+            html_escape(r#"<a href="x">Tom & Jerry</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&lt;/a&gt;"
         );
     }
 

@@ -10,18 +10,11 @@ use crate::compare::model::{Comparison, PlanResult, QueryResult, StrategyResult}
 use crate::outcome::Mode;
 use crate::plan::parse_plan;
 use crate::report::fmt::{self, bytes, ms, sig3};
+use crate::report::html_escape as escape;
 use crate::report::tree::{Mark, render_tree};
 
 /// The page's stylesheet, inlined: the report is one file.
 const CSS: &str = include_str!("style.css");
-
-/// HTML-escapes text.
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// `report.html`.
 pub fn html(c: &Comparison) -> String {
