@@ -31,8 +31,9 @@ use criterion::Criterion;
 use postgres::Client;
 use qcheck::catalog::{Catalog, Query};
 use qcheck::db::{Session, Target, TargetOptions};
-use qcheck::generate::{self, Progress, ProgressMode, SeedRequest};
+use qcheck::generate::{self, SeedRequest};
 use qcheck::plan::Mode;
+use qcheck::progress::{Progress, ProgressMode};
 use qcheck::runner::{Bound, Runner, SAMPLE_SIZE};
 
 mod common;

@@ -15,7 +15,9 @@ use qcheck::cluster::{Cluster, PgBin};
 use qcheck::dataset::Profile;
 use qcheck::db::Target;
 use qcheck::generate::produce::{Segment, generate_only};
-use qcheck::generate::{Progress, ProgressMode, SeedRequest, World};
+use qcheck::generate::{SeedRequest, World};
+use qcheck::progress::{Progress, ProgressMode};
+use qcheck::report::seed::TimingRows;
 use qcheck::report::{self, Format};
 
 mod common;

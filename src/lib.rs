@@ -5,7 +5,8 @@
 //! - `cli`: the command-line commands (the binary is a thin wrapper around it);
 //! - `db`, `cluster`, `schema`: where the database is, the embedded PostgreSQL, migrations and index
 //!   strategies — everything that talks to a server;
-//! - `report`: pure rendering (tables, JSON, Markdown), no database access;
+//! - `report`: pure rendering (tables, JSON, Markdown, HTML) and the one number formatter
+//!   (`report::fmt`), no database access; `progress`: bars and lines on stderr for long phases;
 //! - `sql`: the one lexer for PostgreSQL SQL (statements, placeholders, identifiers), pure;
 //! - `error`: the typed errors everything returns.
 
@@ -20,6 +21,7 @@ pub mod error;
 pub mod expect;
 pub mod generate;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod runner;
 pub mod schema;

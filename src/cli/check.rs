@@ -7,57 +7,17 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::args::{QuerySource, SeededDatasetArgs};
 use super::{Global, Outcome};
 use crate::analysis::{PlanCheck, QueryCheck};
-use crate::catalog::{Catalog, PlanMode};
+use crate::catalog::PlanMode;
 use crate::db::{Session, Target};
 use crate::error::{Error, IoContext, Result};
-use crate::generate::{self, Progress, ProgressMode, SeedRequest};
+use crate::generate;
 use crate::plan::PartitionMap;
+use crate::progress::{Progress, ProgressMode};
 use crate::report::{self, Format};
 use crate::runner::Runner;
-use crate::schema;
-
-/// Which dataset the built-in queries run against; seeded first when missing or different.
-#[derive(Debug, Clone, Args)]
-pub struct DatasetArgs {
-    /// Dataset profile: a built-in name (clinic, tiny) or a path to a .toml file.
-    #[arg(long, default_value = crate::dataset::DEFAULT_PROFILE, value_name = "NAME|FILE")]
-    pub profile: String,
-    /// Size: 1 is the profile's base size (clinic: about 1,000,000 appointments).
-    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
-    pub scale: f64,
-    /// Random seed: the same profile, scale and seed always give identical rows.
-    #[arg(long, default_value_t = generate::DEFAULT_SEED)]
-    pub seed: u64,
-    /// Index strategy (see sql/strategies).
-    #[arg(long, default_value = schema::DEFAULT_STRATEGY)]
-    pub strategy: String,
-}
-
-impl DatasetArgs {
-    pub fn request(&self) -> Result<SeedRequest> {
-        SeedRequest::new(&self.profile, self.scale, self.seed, &self.strategy)
-    }
-}
-
-/// Where the queries come from.
-#[derive(Debug, Clone, Args)]
-pub struct QuerySource {
-    /// Read query files from this folder instead of the built-in ten. No dataset is seeded then:
-    /// the queries run against whatever the database holds.
-    #[arg(long, value_name = "DIR")]
-    pub queries: Option<PathBuf>,
-}
-
-impl QuerySource {
-    pub fn catalog(&self) -> Result<Catalog> {
-        match &self.queries {
-            Some(dir) => Catalog::from_dir(dir),
-            None => Catalog::builtin(),
-        }
-    }
-}
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
@@ -80,7 +40,7 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "QUERY.sql", requires = "plan")]
     pub expect_from: Option<PathBuf>,
     #[command(flatten)]
-    pub dataset: DatasetArgs,
+    pub dataset: SeededDatasetArgs,
     #[command(flatten)]
     pub source: QuerySource,
 }
@@ -91,7 +51,7 @@ pub struct CheckArgs {
     #[arg(long = "query", value_name = "NAME")]
     pub names: Vec<String>,
     #[command(flatten)]
-    pub dataset: DatasetArgs,
+    pub dataset: SeededDatasetArgs,
     #[command(flatten)]
     pub source: QuerySource,
 }
@@ -116,7 +76,7 @@ fn progress(format: Format) -> Progress {
 }
 
 /// Opens the target and, for the built-in queries, makes sure the requested dataset is there.
-fn open(g: &Global, dataset: &DatasetArgs, source: &QuerySource) -> Result<Session> {
+fn open(g: &Global, dataset: &SeededDatasetArgs, source: &QuerySource) -> Result<Session> {
     // Validate the request before starting anything.
     let request = dataset.request()?;
     let target = Target::resolve(&g.target_options())?;
@@ -129,47 +89,7 @@ fn open(g: &Global, dataset: &DatasetArgs, source: &QuerySource) -> Result<Sessi
 
 pub(super) fn list(g: &Global, source: &QuerySource) -> Result<Outcome> {
     let catalog = source.catalog()?;
-    if g.format == Format::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&catalog.queries).expect("queries serialize")
-        );
-        return Ok(Outcome::Success);
-    }
-    let rows: Vec<Vec<String>> = catalog
-        .queries
-        .iter()
-        .map(|q| {
-            let expects: Vec<String> = q
-                .expects
-                .iter()
-                .map(|e| match e.mode {
-                    PlanMode::Both => e.expectation.text.clone(),
-                    PlanMode::Custom => format!("{} (custom)", e.expectation.text),
-                    PlanMode::Generic => format!("{} (generic)", e.expectation.text),
-                })
-                .chain(
-                    q.generic_exempt
-                        .iter()
-                        .map(|r| format!("generic plan exempt: {r}")),
-                )
-                .collect();
-            vec![
-                q.name.clone(),
-                q.summary.clone(),
-                q.params.join(", "),
-                expects.join("\n"),
-            ]
-        })
-        .collect();
-    println!(
-        "{}",
-        report::table(
-            g.format,
-            &["query", "answers", "params", "expectations"],
-            &rows
-        )
-    );
+    print!("{}", report::list::queries(g.format, &catalog.queries));
     Ok(Outcome::Success)
 }
 

@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::args::DatasetArgs;
 use super::{Global, Outcome};
 use crate::catalog::Catalog;
 use crate::compare::{self, CompareRequest};
 use crate::db::Target;
 use crate::error::{Error, IoContext, Result};
-use crate::generate::{self, Progress, ProgressMode, SeedRequest};
-use crate::report::{self, Format};
+use crate::progress::{Progress, ProgressMode};
+use crate::report::{self, Format, fmt};
 use crate::schema;
 
 #[derive(Debug, Args)]
@@ -23,15 +24,8 @@ pub struct CompareArgs {
     /// Compare only these queries (repeatable). Default: all.
     #[arg(long = "query", value_name = "NAME")]
     pub queries: Vec<String>,
-    /// Dataset profile: a built-in name (clinic, tiny) or a path to a .toml file.
-    #[arg(long, default_value = crate::dataset::DEFAULT_PROFILE, value_name = "NAME|FILE")]
-    pub profile: String,
-    /// Size: 1 is the profile's base size (clinic: about 1,000,000 appointments).
-    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
-    pub scale: f64,
-    /// Random seed: the same profile, scale and seed always give identical rows.
-    #[arg(long, default_value_t = generate::DEFAULT_SEED)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
     /// Folder the report is written to (report.md, report.html, report.json); created if missing.
     #[arg(long, default_value = "qcheck-report", value_name = "DIR")]
     pub out: PathBuf,
@@ -83,12 +77,12 @@ pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
             if let Some(h) = &comparison.harness {
                 for m in &h.modes {
                     println!(
-                        "harness check ({}, {} plan): qcheck p50 {} ms, pgbench p50 {} ms, ratio {:.3}",
+                        "harness check ({}, {} plan): qcheck p50 {}, pgbench p50 {}, ratio {}",
                         h.query,
                         m.mode.as_str(),
-                        report::compare::sig3(m.qcheck.p50_ms),
-                        report::compare::sig3(m.pgbench.p50_ms),
-                        m.ratio_p50
+                        fmt::duration_ms(m.qcheck.p50_ms),
+                        fmt::duration_ms(m.pgbench.p50_ms),
+                        fmt::ratio(m.ratio_p50)
                     );
                 }
             }
@@ -96,9 +90,9 @@ pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
                 println!("note: {n}");
             }
             println!(
-                "report: {} (.md, .json) in {:.0} s; strategy `{}` left in place",
+                "report: {} (.md, .json) in {}; strategy `{}` left in place",
                 args.out.join("report.html").display(),
-                comparison.wall_seconds,
+                fmt::duration_s(comparison.wall_seconds),
                 comparison.left_in_place
             );
         }
@@ -132,12 +126,7 @@ fn request(g: &Global, args: &CompareArgs) -> Result<CompareRequest> {
         .cloned()
         .collect();
     Ok(CompareRequest {
-        dataset: SeedRequest::new(
-            &args.profile,
-            args.scale,
-            args.seed,
-            schema::DEFAULT_STRATEGY,
-        )?,
+        dataset: args.dataset.request(schema::DEFAULT_STRATEGY)?,
         strategies,
         queries,
         runs: args.runs,

@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::report::Format;
 use crate::schema;
 
+mod args;
 mod check;
 mod cluster;
 mod compare;
@@ -66,8 +67,18 @@ pub struct Global {
     pub home: Option<PathBuf>,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+    #[arg(long, default_value_t = Format::Table, global = true, value_parser = format_parser())]
     pub format: Format,
+}
+
+/// `--format`: the names of [`Format`] with their descriptions (listed by `--help`), parsed by
+/// `Format::from_str` — the report module itself knows nothing of clap.
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(
+        Format::ALL.map(|f| PossibleValue::new(f.name()).help(f.description())),
+    )
+    .try_map(|name| name.parse::<Format>())
 }
 
 impl Global {
@@ -95,7 +106,7 @@ pub enum Command {
     /// List the hot queries: what each answers, its parameters, its expectations.
     List {
         #[command(flatten)]
-        source: check::QuerySource,
+        source: args::QuerySource,
     },
     /// Explain one query: plan tree, expectation verdicts, tips (seeds the dataset first if needed).
     #[command(after_help = "Examples:

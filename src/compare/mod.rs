@@ -37,9 +37,9 @@ use postgres::Client;
 use crate::catalog::Query;
 use crate::db::{Session, Target};
 use crate::error::{DbContext, Error, Result};
-use crate::generate::progress::Unit;
-use crate::generate::{self, Progress, SeedRequest};
+use crate::generate::{self, SeedRequest};
 use crate::plan::Mode;
+use crate::progress::{Progress, Unit};
 use crate::runner::{Runner, pgbench};
 use crate::schema::{self, BuiltIndex, Strategy};
 use model::{

@@ -1,7 +1,8 @@
 //! Evaluation of one expectation against a plan and its facts.
 
 use super::{Check, Expectation, Op, Verdict};
-use crate::plan::{Facts, Plan, ScanKind, fmt_num};
+use crate::plan::{Facts, Plan, ScanKind};
+use crate::report::fmt;
 
 const NEEDS_ANALYZE: &str = "EXPLAIN ANALYZE";
 const NEEDS_BUFFERS: &str = "EXPLAIN (ANALYZE, BUFFERS)";
@@ -120,7 +121,7 @@ pub fn evaluate(exp: &Expectation, plan: &Plan, facts: &Facts) -> Verdict {
                 Some(v) => Outcome {
                     passed: op.holds(v, *n as f64),
                     expected,
-                    found: format!("{} rows", fmt_num(v)),
+                    found: format!("{} rows", fmt::count(v)),
                     nodes: vec![0],
                     needs: None,
                 },
@@ -336,13 +337,17 @@ fn heap_fetches(plan: &Plan, facts: &Facts, op: Op, n: u64, rel: Option<&str>) -
     let found = if in_scope.is_empty() {
         format!(
             "{} heap fetches (no index-only scan{})",
-            fmt_num(value),
+            fmt::count(value),
             rel.map(|r| format!(" of {r}")).unwrap_or_default()
         )
     } else if nodes.is_empty() {
-        format!("{} heap fetches", fmt_num(value))
+        format!("{} heap fetches", fmt::count(value))
     } else {
-        format!("{} heap fetches at {}", fmt_num(value), list(plan, &nodes))
+        format!(
+            "{} heap fetches at {}",
+            fmt::count(value),
+            list(plan, &nodes)
+        )
     };
     Outcome {
         passed: op.holds(value, n as f64),
@@ -415,7 +420,7 @@ fn partitions(facts: &Facts, rel: &str, op: Op, n: u64) -> Outcome {
 }
 
 fn estimate_error(plan: &Plan, facts: &Facts, op: Op, factor: f64) -> Outcome {
-    let expected = format!("worst row-estimate error {op} {}x", fmt_num(factor));
+    let expected = format!("worst row-estimate error {op} {}", fmt::ratio(factor));
     if !facts.analyzed {
         return Outcome::needs(expected, NEEDS_ANALYZE, "row-estimate errors");
     }
@@ -423,7 +428,7 @@ fn estimate_error(plan: &Plan, facts: &Facts, op: Op, factor: f64) -> Outcome {
         None => Outcome {
             passed: op.holds(1.0, factor),
             expected,
-            found: "no executed node to compare (taken as 1x)".to_owned(),
+            found: "no executed node to compare (taken as 1×)".to_owned(),
             nodes: Vec::new(),
             needs: None,
         },
@@ -431,11 +436,11 @@ fn estimate_error(plan: &Plan, facts: &Facts, op: Op, factor: f64) -> Outcome {
             passed: op.holds(e.q_error, factor),
             expected,
             found: format!(
-                "{}x at {}: estimated {} rows, actual {} (over {} loop(s))",
-                fmt_num((e.q_error * 10.0).round() / 10.0),
+                "{} at {}: estimated {} rows, actual {} (over {} loop(s))",
+                fmt::ratio(e.q_error),
                 plan.describe(e.node),
-                fmt_num(e.estimated_rows),
-                fmt_num(e.actual_rows),
+                fmt::count(e.estimated_rows),
+                fmt::count(e.actual_rows),
                 e.loops
             ),
             nodes: vec![e.node],

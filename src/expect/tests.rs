@@ -404,7 +404,7 @@ fn heap_fetches() {
     let v = fail("heap-fetches = 0", "pg15_index_only_heap_fetches.json");
     assert_eq!(
         v.found,
-        "1050 heap fetches at Index Only Scan using visit_patient_day_idx on visit (#0)"
+        "1,050 heap fetches at Index Only Scan using visit_patient_day_idx on visit (#0)"
     );
     assert_eq!(v.nodes, vec![0]);
     fail(
@@ -474,7 +474,7 @@ fn estimate_error() {
     let v = fail("estimate-error <= 10x", "pg15_estimate_error.json");
     assert_eq!(
         v.found,
-        "94.3x at Seq Scan on big (#1): estimated 53 rows, actual 5000 (over 1 loop(s))"
+        "94.3× at Seq Scan on big (#1): estimated 53 rows, actual 5,000 (over 1 loop(s))"
     );
     assert_eq!(v.nodes, vec![1]);
     assert!(

@@ -34,9 +34,9 @@ use super::copy::{BINARY_HEADER, BINARY_TRAILER};
 use super::produce::{
     Chunk, Produced, Segment, SegmentDone, SegmentHasher, SegmentQueue, combine, produce, segments,
 };
-use super::progress::{Progress, Unit};
 use super::world::World;
 use crate::error::{DbContext, Error, Result};
+use crate::progress::{Progress, Unit};
 use crate::schema;
 
 /// How the bulk load keeps triggers quiet.

@@ -16,14 +16,12 @@
 //! - `meta`: the `qcheck_meta` record that makes datasets cacheable and interrupted seeds harmless;
 //! - `seed`: the whole pipeline behind `ensure_seeded`;
 //! - `timings`: the measurements behind `qcheck seed --timings`;
-//! - `progress`: bars on a terminal, lines in CI, silence in JSON mode.
 
 pub mod copy;
 pub mod load;
 pub mod meta;
 pub mod post;
 pub mod produce;
-pub mod progress;
 pub mod rng;
 pub mod rows;
 pub mod seed;
@@ -31,7 +29,6 @@ pub mod timings;
 pub mod world;
 
 pub use meta::{DatasetMeta, GENERATOR_VERSION, current_dataset};
-pub use progress::{Progress, ProgressMode};
 pub use seed::{
     DEFAULT_SEED, PhaseTiming, SeedOutcome, SeedRequest, SeedStatus, TableSummary, ensure_seeded,
 };

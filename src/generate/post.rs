@@ -20,9 +20,9 @@ use std::time::Instant;
 
 use postgres::Client;
 
-use super::progress::{Progress, Unit};
 use super::world::World;
 use crate::error::{DbContext, Result};
+use crate::progress::{Progress, Unit};
 use crate::schema::{self, IndexDef, Strategy};
 
 /// One unit of work for a connection.

@@ -16,11 +16,12 @@ use serde::Serialize;
 use super::load::{self, TABLES, TriggerMode};
 use super::meta::{self, DatasetMeta, GENERATOR_VERSION};
 use super::post::{self, Step, StepTiming, prepare_session, run_parallel};
-use super::progress::Progress;
 use super::world::World;
 use crate::dataset::{self, Counts, Profile};
 use crate::db::{Session, Target};
 use crate::error::{DbContext, Error, Result};
+use crate::progress::Progress;
+use crate::report::fmt;
 use crate::schema::{self, Strategy};
 
 /// `--seed` unless given.
@@ -407,13 +408,13 @@ fn check_disk(session: &Session, client: &mut Client, request: &SeedRequest) -> 
     let (room, what) = match free_space(session, client) {
         Some((path, free)) => (
             free as f64 + current as f64,
-            format!("{} has {} free", path.display(), human_bytes(free as f64)),
+            format!("{} has {} free", path.display(), fmt::bytes(free as f64)),
         ),
         None => (
             EXTERNAL_CAP_BYTES,
             format!(
                 "qcheck cannot see this server's disk and caps datasets at {}",
-                human_bytes(EXTERNAL_CAP_BYTES)
+                fmt::bytes(EXTERNAL_CAP_BYTES)
             ),
         ),
     };
@@ -422,8 +423,8 @@ fn check_disk(session: &Session, client: &mut Client, request: &SeedRequest) -> 
             "--scale {} of profile `{}` needs about {} on disk ({} appointments), but {what}: lower --scale",
             request.scale,
             request.profile.name,
-            human_bytes(need),
-            super::progress::thousands(c.appointments)
+            fmt::bytes(need),
+            fmt::count_u64(c.appointments)
         )));
     }
     Ok(())
@@ -453,20 +454,4 @@ fn free_space(session: &Session, client: &mut Client) -> Option<(PathBuf, u64)> 
         path,
         st.blocks_available() as u64 * st.fragment_size() as u64,
     ))
-}
-
-/// Bytes in binary units with one decimal (`1.5 GB` = 1.5 × 1024³), whole bytes as `512 B`.
-pub fn human_bytes(b: f64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = b;
-    let mut i = 0;
-    while v >= 1024.0 && i < UNITS.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{v:.0} {}", UNITS[i])
-    } else {
-        format!("{v:.1} {}", UNITS[i])
-    }
 }

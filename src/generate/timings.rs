@@ -25,12 +25,12 @@ use super::load::{existing_leaves, in_transaction};
 use super::meta;
 use super::post::prepare_session;
 use super::produce::{Segment, generate_only};
-use super::progress::Progress;
 use super::rows::{APPOINTMENT_COLUMNS, Appointment};
 use super::seed::{SeedOutcome, SeedRequest, ensure_seeded};
 use super::world::World;
 use crate::db::Session;
 use crate::error::{DbContext, Error, IoContext, Result};
+use crate::progress::Progress;
 use crate::schema;
 use sha2::Digest;
 
@@ -41,6 +41,7 @@ pub struct SerialStep {
     pub seconds: f64,
 }
 
+/// The measurements of `qcheck seed --timings` (rendered by `report::seed`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Timings {
     pub seed: SeedOutcome,
@@ -76,75 +77,6 @@ impl Timings {
     /// Seed end to end / serial sum of its unavoidable steps (target <= 0.8).
     pub fn end_to_end_ratio(&self) -> f64 {
         self.seed.total_seconds / self.serial_sum()
-    }
-
-    /// (measure, value, target) rows for the report table.
-    pub fn rows(&self) -> Vec<Vec<String>> {
-        let m = |v: f64| format!("{:.2}M rows/s", v / 1e6);
-        let group = |prefix: &str| {
-            let steps: Vec<&SerialStep> = self
-                .serial
-                .iter()
-                .filter(|s| s.step.starts_with(prefix))
-                .collect();
-            (steps.len(), steps.iter().map(|s| s.seconds).sum::<f64>())
-        };
-        let (nx, tx) = group("exclusion ");
-        let (ni, ti) = group("index ");
-        let (_, tc) = group("COPY");
-        let (_, tv) = group("VACUUM");
-        vec![
-            vec![
-                "generator alone, 1 core (generate + encode to binary COPY)".into(),
-                m(self.generator_rows_per_sec()),
-                ">= 3M rows/s".into(),
-            ],
-            vec![
-                "dataset digest (sha256, on the loading threads)".into(),
-                format!("{:.2} GB/s", self.digest_bytes_per_sec / 1e9),
-                String::new(),
-            ],
-            vec![
-                "seed: appointment load (COPY FREEZE per leaf, generator overlapped)".into(),
-                format!(
-                    "{} = {:.2}x raw binary COPY",
-                    m(self.seed_load_rows_per_sec()),
-                    self.load_ratio()
-                ),
-                ">= 0.8x".into(),
-            ],
-            vec![
-                "raw server-side COPY FROM file, binary".into(),
-                m(self.copy_binary_rows_per_sec()),
-                String::new(),
-            ],
-            vec![
-                "raw server-side COPY FROM file, text".into(),
-                format!(
-                    "{} (binary is {:.1}x faster)",
-                    m(self.copy_text_rows_per_sec()),
-                    self.copy_text_seconds / self.copy_binary_seconds
-                ),
-                String::new(),
-            ],
-            vec![
-                "serial sum of the unavoidable steps".into(),
-                format!(
-                    "{:.1} s (COPY {tc:.1} s, {nx} exclusion constraints {tx:.1} s, {ni} indexes {ti:.1} s, VACUUM (ANALYZE) {tv:.1} s)",
-                    self.serial_sum()
-                ),
-                String::new(),
-            ],
-            vec![
-                "seed end to end".into(),
-                format!(
-                    "{:.1} s = {:.2}x the serial sum",
-                    self.seed.total_seconds,
-                    self.end_to_end_ratio()
-                ),
-                "<= 0.8x".into(),
-            ],
-        ]
     }
 }
 

@@ -1,8 +1,39 @@
 //! Names for nodes: the one-line human description (modelled on psql's text format, so people
-//! recognise it) and the kebab-case kinds expectations use (`no hash-join`).
+//! recognise it), the kebab-case kinds expectations use (`no hash-join`) and the [`ScanKind`] of a
+//! node that reads a relation.
+//!
+//! Dependencies point one way: `facts` classifies nodes with this module; this module reads only
+//! the `model` and knows nothing of facts.
 
-use super::facts::ScanKind;
+use serde::Serialize;
+
 use super::model::PlanNode;
+
+/// How a relation is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScanKind {
+    Seq,
+    Index,
+    IndexOnly,
+    Bitmap,
+    Tid,
+    Other,
+}
+
+impl ScanKind {
+    /// The expectation keyword for this scan kind (`index-only-scan`).
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ScanKind::Seq => "seq-scan",
+            ScanKind::Index => "index-scan",
+            ScanKind::IndexOnly => "index-only-scan",
+            ScanKind::Bitmap => "bitmap-scan",
+            ScanKind::Tid => "tid-scan",
+            ScanKind::Other => "other-scan",
+        }
+    }
+}
 
 /// The node's name as PostgreSQL's text format prints it, without the id:
 /// `Index Only Scan using idx on rel`, `HashAggregate`, `Hash Left Join`, `Insert on rel`.
@@ -137,14 +168,4 @@ pub fn scan_kind(node: &PlanNode) -> Option<ScanKind> {
         _ => return None,
     };
     node.relation_name.as_ref().map(|_| kind)
-}
-
-/// Formats a count: integers without decimals, fractions with up to two.
-pub fn fmt_num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        let s = format!("{v:.2}");
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    }
 }

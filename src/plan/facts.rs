@@ -1,4 +1,5 @@
-//! Derived facts: everything expectations and tips ask about a plan, computed once.
+//! Derived facts: everything expectations and tips ask about a plan, computed once. Built on
+//! `describe` (node kinds, scan kinds), which does not depend on this module.
 //!
 //! Decisions worth knowing:
 //! - Totals (buffers) come from the root node: PostgreSQL's per-node buffer counters are inclusive
@@ -18,35 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::describe::{node_kinds, scan_kind};
+use super::describe::{ScanKind, node_kinds, scan_kind};
 use super::model::{Buffers, Plan, PlanNode};
 use super::partition::PartitionMap;
-
-/// How a relation is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ScanKind {
-    Seq,
-    Index,
-    IndexOnly,
-    Bitmap,
-    Tid,
-    Other,
-}
-
-impl ScanKind {
-    /// The expectation keyword for this scan kind (`index-only-scan`).
-    pub fn keyword(self) -> &'static str {
-        match self {
-            ScanKind::Seq => "seq-scan",
-            ScanKind::Index => "index-scan",
-            ScanKind::IndexOnly => "index-only-scan",
-            ScanKind::Bitmap => "bitmap-scan",
-            ScanKind::Tid => "tid-scan",
-            ScanKind::Other => "other-scan",
-        }
-    }
-}
 
 /// One node that reads a relation.
 #[derive(Debug, Clone, Serialize)]

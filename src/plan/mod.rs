@@ -33,10 +33,8 @@ pub(crate) mod tests;
 
 use serde_json::Value;
 
-pub use describe::{describe_node, fmt_num, node_kinds, node_label, scan_kind};
-pub use facts::{
-    Estimate, Facts, JitFacts, NodeValue, RelationFacts, ScanFact, ScanKind, Spill, SpillKind,
-};
+pub use describe::{ScanKind, describe_node, node_kinds, node_label, scan_kind};
+pub use facts::{Estimate, Facts, JitFacts, NodeValue, RelationFacts, ScanFact, Spill, SpillKind};
 pub use mode::Mode;
 pub use model::{Buffers, Jit, Plan, PlanNode, Planning, Trigger, Worker};
 pub use partition::PartitionMap;

@@ -2,33 +2,22 @@
 //! per query) for the terminal and Markdown. JSON is the serialized `outcome` types themselves.
 
 use crate::analysis::{PlanCheck, QueryCheck};
-use crate::plan::fmt_num;
+use crate::report::fmt;
 use crate::report::tree::{Mark, render_tree};
 use crate::report::{Format, table};
 use crate::tips::Severity;
 
-fn ms(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into())
-}
-
-/// `3/3 ok`, `1/3 FAIL`, `exempt (2/3)`.
+/// A plan's verdict cell (see [`fmt::verdict`]): `3/3 ok`, `1/3 FAIL`, `exempt (2/3)`.
 pub fn verdict_cell(p: &PlanCheck) -> String {
     let total = p.verdicts.len();
-    let ok = total - p.failed();
-    if p.exempt {
-        format!("exempt ({ok}/{total})")
-    } else if ok == total {
-        format!("{ok}/{total} ok")
-    } else {
-        format!("{ok}/{total} FAIL")
-    }
+    fmt::verdict(total - p.failed(), total, p.exempt)
 }
 
 fn buffers(p: &PlanCheck) -> String {
     let b = &p.facts.buffers;
     match (b.shared_hit, b.shared_read) {
-        (None, None) => "-".into(),
-        (h, r) => fmt_num((h.unwrap_or(0) + r.unwrap_or(0)) as f64),
+        (None, None) => fmt::MISSING.into(),
+        (h, r) => fmt::count_u64(h.unwrap_or(0).saturating_add(r.unwrap_or(0))),
     }
 }
 
@@ -54,20 +43,16 @@ pub fn summary(checks: &[QueryCheck], format: Format) -> String {
                 verdict_cell(&c.generic),
                 format!(
                     "{} / {}",
-                    ms(c.custom.facts.execution_time_ms),
-                    ms(c.generic.facts.execution_time_ms)
+                    fmt::ms(c.custom.facts.execution_time_ms),
+                    fmt::ms(c.generic.facts.execution_time_ms)
                 ),
                 format!(
                     "{} / {}",
-                    ms(c.custom.facts.planning_time_ms),
-                    ms(c.generic.facts.planning_time_ms)
+                    fmt::ms(c.custom.facts.planning_time_ms),
+                    fmt::ms(c.generic.facts.planning_time_ms)
                 ),
                 buffers(&c.custom),
-                if c.passed {
-                    "pass".into()
-                } else {
-                    "FAIL".into()
-                },
+                fmt::pass_fail(c.passed).into(),
             ]
         })
         .collect();
@@ -231,9 +216,6 @@ pub fn explain_query(c: &QueryCheck, generic: bool, format: Format, color: bool)
         other.shape(),
         if generic { "out" } else { "" }
     ));
-    out.push_str(&format!(
-        "\nResult: {}\n",
-        if c.passed { "pass" } else { "FAIL" }
-    ));
+    out.push_str(&format!("\nResult: {}\n", fmt::pass_fail(c.passed)));
     out
 }

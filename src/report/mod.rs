@@ -1,16 +1,21 @@
 //! Rendering results for people and machines: terminal tables (comfy-table), Markdown and JSON.
 //!
-//! Pure: no database, no I/O beyond returning strings. Commands build plain data (serde types) and
-//! hand them here, so every output format is produced from the same values.
+//! Pure: no database, no I/O beyond returning strings, no command-line parsing (the `cli` maps its
+//! `--format` onto [`Format`] through `FromStr`). Commands build plain data (serde types) and hand
+//! them here, so every output format is produced from the same values. `fmt` is the one number
+//! formatter; `seed`, `list`, `check` and `compare` render one command each.
 
 pub mod check;
 pub mod compare;
+pub mod fmt;
+pub mod list;
+pub mod seed;
 pub mod tree;
 
 use comfy_table::{ContentArrangement, Table, presets};
 
 /// Output formats every command accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// Human-readable tables for a terminal.
     #[default]
@@ -19,6 +24,50 @@ pub enum Format {
     Json,
     /// GitHub-flavoured Markdown, for PR comments and CI summaries.
     Markdown,
+}
+
+impl Format {
+    /// Every format, in the order help lists them.
+    pub const ALL: [Format; 3] = [Format::Table, Format::Json, Format::Markdown];
+
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Markdown => "markdown",
+        }
+    }
+
+    /// One line on what the format is for (shown in `--help`).
+    pub fn description(self) -> &'static str {
+        match self {
+            Format::Table => "Human-readable tables for a terminal",
+            Format::Json => "One JSON document on stdout, nothing else",
+            Format::Markdown => "GitHub-flavoured Markdown, for PR comments and CI summaries",
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    /// A format by its name (case-insensitive); the error lists the names.
+    fn from_str(s: &str) -> Result<Format, String> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                format!("unknown format `{s}`: use one of {}", names.join(", "))
+            })
+    }
 }
 
 /// A table with a header row, rendered per format.
@@ -58,6 +107,14 @@ pub fn key_values(format: Format, pairs: &[(&str, String)]) -> String {
     }
 }
 
+/// HTML-escapes text (also valid in SVG, which is XML): every HTML and SVG writer uses this one.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 fn markdown_escape(cell: &str) -> String {
     cell.replace('|', "\\|").replace('\n', "<br>")
 }
@@ -91,6 +148,26 @@ pub fn markdown_table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_parse_and_print_by_name() {
+        for f in Format::ALL {
+            assert_eq!(f.to_string().parse::<Format>(), Ok(f));
+        }
+        assert_eq!("JSON".parse::<Format>(), Ok(Format::Json));
+        assert_eq!(
+            "yaml".parse::<Format>(),
+            Err("unknown format `yaml`: use one of table, json, markdown".into())
+        );
+    }
+
+    #[test]
+    fn html_escape_covers_markup_and_attributes() {
+        assert_eq!(
+            html_escape(r#"<a href="x">Tom & Jerry</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&lt;/a&gt;"
+        );
+    }
 
     #[test]
     fn markdown_tables_escape_pipes() {

@@ -8,7 +8,8 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::{Plan, PlanNode, describe_node, fmt_num};
+use crate::plan::{Plan, PlanNode, describe_node};
+use crate::report::fmt;
 
 /// A label attached to a node, e.g. `FAIL partitions` or `tip: seq-scan-large`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,25 +42,20 @@ fn paint(s: &str, code: &str, color: bool) -> String {
     }
 }
 
-/// Milliseconds the way PostgreSQL prints them.
-fn ms(v: f64) -> String {
-    format!("{v:.3} ms")
-}
-
 /// The statistics part of a node line.
 fn stats(n: &PlanNode, analyzed: bool) -> (String, bool) {
     let mut parts: Vec<String> = Vec::new();
-    let est = n.plan_rows.map(fmt_num);
+    let est = n.plan_rows.map(fmt::count);
     let never = analyzed && n.never_executed();
     if analyzed && n.has_actuals() && !never {
-        let rows = fmt_num(n.actual_rows.unwrap_or(0.0));
+        let rows = fmt::count(n.actual_rows.unwrap_or(0.0));
         parts.push(match &est {
             Some(e) => format!("rows {rows} (est {e})"),
             None => format!("rows {rows}"),
         });
         parts.push(format!("loops {}", n.actual_loops.unwrap_or(0)));
         if let Some(t) = n.actual_total_time {
-            parts.push(ms(t));
+            parts.push(fmt::duration_ms(t));
         }
     } else {
         if let Some(e) = &est {
@@ -73,11 +69,15 @@ fn stats(n: &PlanNode, analyzed: bool) -> (String, bool) {
         let hit = n.buffers.shared_hit.unwrap_or(0);
         let read = n.buffers.shared_read.unwrap_or(0);
         if !never || hit.saturating_add(read) > 0 {
-            parts.push(format!("shared hit {hit} read {read}"));
+            parts.push(format!(
+                "shared hit {} read {}",
+                fmt::count_u64(hit),
+                fmt::count_u64(read)
+            ));
         }
     }
     if let Some(h) = n.heap_fetches.filter(|_| n.has_actuals() && !never) {
-        parts.push(format!("heap fetches {}", fmt_num(h)));
+        parts.push(format!("heap fetches {}", fmt::count(h)));
     }
     if let Some(s) = n.subplans_removed.filter(|s| *s > 0) {
         parts.push(format!("subplans removed {s}"));
@@ -154,7 +154,9 @@ fn footer(plan: &Plan, out: &mut String) {
                 .as_deref()
                 .map(|r| format!(" on {r}"))
                 .unwrap_or_default(),
-            t.time.map(ms).unwrap_or_else(|| "time not measured".into()),
+            t.time
+                .map(fmt::duration_ms)
+                .unwrap_or_else(|| "time not measured".into()),
             t.calls.map(|c| format!(", calls {c}")).unwrap_or_default()
         );
     }
@@ -164,15 +166,15 @@ fn footer(plan: &Plan, out: &mut String) {
             "JIT: {} function(s){}",
             j.functions.unwrap_or(0),
             j.total_time()
-                .map(|t| format!(", {} total", ms(t)))
+                .map(|t| format!(", {} total", fmt::duration_ms(t)))
                 .unwrap_or_default()
         );
     }
     if let Some(p) = plan.planning_time {
-        let _ = writeln!(out, "Planning Time: {}", ms(p));
+        let _ = writeln!(out, "Planning Time: {}", fmt::duration_ms(p));
     }
     if let Some(e) = plan.execution_time {
-        let _ = writeln!(out, "Execution Time: {}", ms(e));
+        let _ = writeln!(out, "Execution Time: {}", fmt::duration_ms(e));
     }
 }
 
@@ -196,10 +198,10 @@ mod tests {
         ];
         let out = render_tree(&p, &marks, false);
         insta::assert_snapshot!(out, @r#"
-Append (#0)  rows 33 (est 12), loops 1, 0.052 ms, shared hit 4 read 0, subplans removed 11  [FAIL partitions]
-  ->  Index Only Scan using appointment_y2026m03_provider_id_scheduled_at_status_patien_idx on appointment_y2026m03 (#1)  rows 33 (est 1), loops 1, 0.048 ms, shared hit 4 read 0, heap fetches 0  [tip: row-estimate]
-Planning Time: 2.433 ms
-Execution Time: 0.112 ms
+Append (#0)  rows 33 (est 12), loops 1, 52.0 µs, shared hit 4 read 0, subplans removed 11  [FAIL partitions]
+  ->  Index Only Scan using appointment_y2026m03_provider_id_scheduled_at_status_patien_idx on appointment_y2026m03 (#1)  rows 33 (est 1), loops 1, 48.0 µs, shared hit 4 read 0, heap fetches 0  [tip: row-estimate]
+Planning Time: 2.43 ms
+Execution Time: 112 µs
 "#);
     }
 
@@ -209,15 +211,15 @@ Execution Time: 0.112 ms
             "../../tests/fixtures/plans/pg18_initplan_subplan.json"
         ));
         insta::assert_snapshot!(render_tree(&p, &[], false), @r#"
-Index Scan using patient_pkey on patient (#0)  rows 4 (est 4), loops 1, 0.077 ms, shared hit 13 read 0
+Index Scan using patient_pkey on patient (#0)  rows 4 (est 4), loops 1, 77.0 µs, shared hit 13 read 0
   InitPlan 2
-    ->  Aggregate (#1)  rows 1 (est 1), loops 1, 0.019 ms, shared hit 1 read 0
-          ->  Seq Scan on tenant (#2)  rows 5 (est 5), loops 1, 0.009 ms, shared hit 1 read 0
+    ->  Aggregate (#1)  rows 1 (est 1), loops 1, 19.0 µs, shared hit 1 read 0
+          ->  Seq Scan on tenant (#2)  rows 5 (est 5), loops 1, 9.00 µs, shared hit 1 read 0
   SubPlan 1
-    ->  Aggregate (#3)  rows 1 (est 1), loops 4, 0.009 ms, shared hit 9 read 0
-          ->  Index Only Scan using appointment_y2026m03_patient_id_scheduled_at_idx on appointment_y2026m03 (#4)  rows 0.5 (est 1), loops 4, 0.007 ms, shared hit 9 read 0, heap fetches 0
-Planning Time: 1.530 ms
-Execution Time: 0.176 ms
+    ->  Aggregate (#3)  rows 1 (est 1), loops 4, 9.00 µs, shared hit 9 read 0
+          ->  Index Only Scan using appointment_y2026m03_patient_id_scheduled_at_idx on appointment_y2026m03 (#4)  rows 0.5 (est 1), loops 4, 7.00 µs, shared hit 9 read 0, heap fetches 0
+Planning Time: 1.53 ms
+Execution Time: 176 µs
 "#);
     }
 
@@ -227,24 +229,24 @@ Execution Time: 0.176 ms
             "../../tests/fixtures/plans/pg15_partition_prune_initplan.json"
         ));
         insta::assert_snapshot!(render_tree(&p, &[Mark::new(13, "tip: seq-scan-large")], false), @r#"
-Aggregate (#0)  rows 1 (est 1), loops 1, 7.715 ms, shared hit 188 read 0
+Aggregate (#0)  rows 1 (est 1), loops 1, 7.71 ms, shared hit 188 read 0
   InitPlan 1 (returns $0)
-    ->  Result (#1)  rows 1 (est 1), loops 1, 0.002 ms, shared hit 0 read 0
-  ->  Append (#2)  rows 15416 (est 40001), loops 1, 6.222 ms, shared hit 188 read 0
-        ->  Seq Scan on appointment_y2026m01 (#3)  est rows 3399  never executed
-        ->  Seq Scan on appointment_y2026m02 (#4)  est rows 3071  never executed
-        ->  Seq Scan on appointment_y2026m03 (#5)  est rows 3400  never executed
-        ->  Seq Scan on appointment_y2026m04 (#6)  est rows 3290  never executed
-        ->  Seq Scan on appointment_y2026m05 (#7)  est rows 3400  never executed
-        ->  Seq Scan on appointment_y2026m06 (#8)  est rows 3290  never executed
-        ->  Seq Scan on appointment_y2026m07 (#9)  est rows 3400  never executed
-        ->  Seq Scan on appointment_y2026m08 (#10)  est rows 3400  never executed
-        ->  Seq Scan on appointment_y2026m09 (#11)  est rows 3290  never executed
-        ->  Seq Scan on appointment_y2026m10 (#12)  est rows 3392  never executed
-        ->  Seq Scan on appointment_y2026m11 (#13)  rows 5248 (est 3280), loops 1, 2.025 ms, shared hit 92 read 0  [tip: seq-scan-large]
-        ->  Seq Scan on appointment_y2026m12 (#14)  rows 10168 (est 3389), loops 1, 2.055 ms, shared hit 96 read 0
-Planning Time: 2.493 ms
-Execution Time: 7.871 ms
+    ->  Result (#1)  rows 1 (est 1), loops 1, 2.00 µs, shared hit 0 read 0
+  ->  Append (#2)  rows 15,416 (est 40,001), loops 1, 6.22 ms, shared hit 188 read 0
+        ->  Seq Scan on appointment_y2026m01 (#3)  est rows 3,399  never executed
+        ->  Seq Scan on appointment_y2026m02 (#4)  est rows 3,071  never executed
+        ->  Seq Scan on appointment_y2026m03 (#5)  est rows 3,400  never executed
+        ->  Seq Scan on appointment_y2026m04 (#6)  est rows 3,290  never executed
+        ->  Seq Scan on appointment_y2026m05 (#7)  est rows 3,400  never executed
+        ->  Seq Scan on appointment_y2026m06 (#8)  est rows 3,290  never executed
+        ->  Seq Scan on appointment_y2026m07 (#9)  est rows 3,400  never executed
+        ->  Seq Scan on appointment_y2026m08 (#10)  est rows 3,400  never executed
+        ->  Seq Scan on appointment_y2026m09 (#11)  est rows 3,290  never executed
+        ->  Seq Scan on appointment_y2026m10 (#12)  est rows 3,392  never executed
+        ->  Seq Scan on appointment_y2026m11 (#13)  rows 5,248 (est 3,280), loops 1, 2.02 ms, shared hit 92 read 0  [tip: seq-scan-large]
+        ->  Seq Scan on appointment_y2026m12 (#14)  rows 10,168 (est 3,389), loops 1, 2.06 ms, shared hit 96 read 0
+Planning Time: 2.49 ms
+Execution Time: 7.87 ms
 "#);
         let p = plan(include_str!(
             "../../tests/fixtures/plans/pg18_no_analyze_day.json"

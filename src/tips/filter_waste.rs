@@ -2,7 +2,8 @@
 //! node did work for rows nobody wanted. Rows removed and returned are both per-loop averages in
 //! EXPLAIN, so both are multiplied by loops.
 
-use super::{Ctx, Severity, Tip, num};
+use super::{Ctx, Severity, Tip};
+use crate::report::fmt;
 
 pub const ID: &str = "filter-waste";
 
@@ -53,10 +54,10 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
                 severity,
                 r.id,
                 format!(
-                    "the {what} discarded {:.1}% of the rows read ({} of {}{}): {advice}.",
-                    ratio * 100.0,
-                    num(removed.round()),
-                    num(read.round()),
+                    "the {what} discarded {} of the rows read ({} of {}{}): {advice}.",
+                    fmt::percent(ratio),
+                    fmt::count(removed.round()),
+                    fmt::count(read.round()),
                     cond.map(|c| format!(", {c}")).unwrap_or_default()
                 ),
             ));

@@ -1,7 +1,8 @@
 //! `heap-fetches`: an Index Only Scan that visited the heap, because the visibility map did not
 //! mark the pages all-visible. The scan then costs nearly as much as an Index Scan.
 
-use super::{Ctx, Severity, Tip, num};
+use super::{Ctx, Severity, Tip};
+use crate::report::fmt;
 
 pub const ID: &str = "heap-fetches";
 
@@ -27,8 +28,8 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
                 "the index-only scan fetched {} heap tuples for {} rows: pages of {rel} are not \
                  all-visible. VACUUM {rel} to set the visibility map; on insert-heavy tables tune \
                  autovacuum_vacuum_insert_scale_factor so autovacuum keeps up.",
-                num(fetches),
-                num(rows)
+                fmt::count(fetches),
+                fmt::count(rows)
             ),
         ));
     }

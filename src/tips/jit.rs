@@ -3,7 +3,8 @@
 //! loads the LLVM library, which "Timing" → "Total" does not count, so a query whose JIT total is
 //! at least `jit_max_share` of its execution time gets the tip too.
 
-use super::{Ctx, Severity, Tip, num};
+use super::{Ctx, Severity, Tip};
+use crate::report::fmt;
 
 pub const ID: &str = "jit-small-query";
 
@@ -27,11 +28,11 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
         Severity::Warning,
         0,
         format!(
-            "JIT compiled {} function(s) in {} ms of a {} ms execution: the query is too small to \
+            "JIT compiled {} function(s) in {} of a {} execution: the query is too small to \
              profit. SET jit = off for this workload, or raise jit_above_cost ({above}).",
             jit.functions.unwrap_or(0),
-            num((jit_ms * 100.0).round() / 100.0),
-            num((exec * 100.0).round() / 100.0)
+            fmt::duration_ms(jit_ms),
+            fmt::duration_ms(exec)
         ),
     )]
 }

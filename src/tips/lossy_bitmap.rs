@@ -1,7 +1,8 @@
 //! `lossy-bitmap`: a Bitmap Heap Scan whose bitmap outgrew work_mem and degraded to whole pages,
 //! so every row on those pages had to be rechecked.
 
-use super::{Ctx, Severity, Tip, num};
+use super::{Ctx, Severity, Tip};
+use crate::report::fmt;
 
 pub const ID: &str = "lossy-bitmap";
 
@@ -24,7 +25,7 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
                  removed by the recheck. Raise work_mem so the bitmap stays exact ({}), or make \
                  the condition more selective.",
                 lossy.saturating_add(exact),
-                num(recheck),
+                fmt::count(recheck),
                 ctx.work_mem()
             ),
         ));

@@ -158,6 +158,3 @@ pub fn tips(plan: &Plan, facts: &Facts, thresholds: &Thresholds) -> Vec<Tip> {
     });
     out
 }
-
-/// Number formatting shared by the rules.
-pub(crate) use crate::plan::fmt_num as num;

@@ -1,7 +1,8 @@
 //! `nested-loop-inner`: a Nested Loop whose inner side ran many times. Each loop is cheap, but
 //! thousands add up; it often follows an underestimate of the outer side.
 
-use super::{Ctx, Severity, Tip, num};
+use super::{Ctx, Severity, Tip};
+use crate::report::fmt;
 
 pub const ID: &str = "nested-loop-inner";
 
@@ -37,8 +38,8 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
             .map(|e| {
                 format!(
                     " The outer side was estimated at {} rows and produced {}.",
-                    num(e.estimated_rows),
-                    num(e.actual_rows)
+                    fmt::count(e.estimated_rows),
+                    fmt::count(e.actual_rows)
                 )
             })
             .unwrap_or_default();

@@ -1,7 +1,8 @@
 //! `planning-heavy`: planning cost more than execution. Typical for short queries over many
 //! partitions; a prepared statement (generic plan) or fewer partitions pays it once.
 
-use super::{Ctx, Severity, Tip, num};
+use super::{Ctx, Severity, Tip};
+use crate::report::fmt;
 
 pub const ID: &str = "planning-heavy";
 
@@ -28,9 +29,11 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
         Severity::Info,
         0,
         format!(
-            "planning took {plan_ms:.3} ms, {}x the execution ({exec_ms:.3} ms): use a prepared statement so the plan \
+            "planning took {}, {} the execution ({}): use a prepared statement so the plan \
              is reused (and check the expectations under plan_cache_mode = force_generic_plan).{part_note}",
-            num((plan_ms / exec_ms.max(0.001) * 10.0).round() / 10.0),
+            fmt::duration_ms(plan_ms),
+            fmt::ratio(plan_ms / exec_ms.max(0.001)),
+            fmt::duration_ms(exec_ms),
         ),
     )]
 }

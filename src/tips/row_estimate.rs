@@ -2,7 +2,8 @@
 //! Reported where the error originates: a node whose child is already off by at least half as
 //! much inherits the error and is skipped, so one misestimate does not produce a tip per ancestor.
 
-use super::{Ctx, Severity, Tip, num};
+use super::{Ctx, Severity, Tip};
+use crate::report::fmt;
 
 pub const ID: &str = "row-estimate";
 
@@ -44,18 +45,18 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
             severity,
             e.node,
             format!(
-                "row estimate {how}: planned {} rows, got {}{}, {direction} {}x. \
+                "row estimate {how}: planned {} rows, got {}{}, {direction} {}. \
                  Run ANALYZE{rel} if statistics are stale; for correlated columns add \
                  CREATE STATISTICS (dependencies, mcv); for skewed columns raise the statistics \
                  target. Misestimates steer join order and join methods.",
-                num(e.estimated_rows.round()),
-                num(e.actual_rows.round()),
+                fmt::count(e.estimated_rows.round()),
+                fmt::count(e.actual_rows.round()),
                 if e.loops > 1 {
                     format!(" (totals over {} loops)", e.loops)
                 } else {
                     String::new()
                 },
-                num((e.q_error * 10.0).round() / 10.0)
+                fmt::ratio(e.q_error)
             ),
         ));
     }

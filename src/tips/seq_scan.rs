@@ -2,7 +2,8 @@
 //! OLTP query. Rows read = (rows returned + rows removed by filter) × loops; without ANALYZE the
 //! estimate of rows returned stands in (a lower bound of rows read).
 
-use super::{Ctx, Severity, Tip, num};
+use super::{Ctx, Severity, Tip};
+use crate::report::fmt;
 
 pub const ID: &str = "seq-scan-large";
 
@@ -38,7 +39,7 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
             format!(
                 "a sequential scan {how} {} rows of {rel}: expected for reporting, costly for a \
                  hot query.{filter}",
-                num(read.round())
+                fmt::count(read.round())
             ),
         ));
     }

@@ -5,19 +5,12 @@
 
 use super::{Ctx, Severity, Tip};
 use crate::plan::SpillKind;
+use crate::report::fmt;
 
 pub const SORT: &str = "sort-spill";
 pub const HASH: &str = "hash-spill";
 pub const HASHAGG: &str = "hashagg-spill";
 pub const TEMP: &str = "temp-spill";
-
-fn kb_text(kb: u64) -> String {
-    if kb >= 10 * 1024 {
-        format!("{:.1} MB", kb as f64 / 1024.0)
-    } else {
-        format!("{kb} kB")
-    }
-}
 
 pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
     let mut out = Vec::new();
@@ -25,7 +18,7 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
         let kb = s
             .disk_kb
             .unwrap_or_else(|| s.temp_written_blocks.saturating_mul(8));
-        let amount = kb_text(kb);
+        let amount = fmt::bytes(kb as f64 * 1024.0);
         let (id, what) = match s.kind {
             SpillKind::Sort => (
                 SORT,

@@ -42,7 +42,7 @@ fn row_estimate_where_it_originates() {
     assert_eq!((t.severity, t.node), (Severity::Info, 1));
     assert!(
         t.message
-            .starts_with("row estimate off: planned 53 rows, got 5000, underestimated 94.3x"),
+            .starts_with("row estimate off: planned 53 rows, got 5,000, underestimated 94.3×"),
         "{}",
         t.message
     );
@@ -77,7 +77,7 @@ fn filter_waste() {
     assert_eq!((t.severity, t.node), (Severity::Warning, 0));
     assert!(
         t.message
-            .contains("100.0% of the rows read (500000 of 500000"),
+            .contains("100.0% of the rows read (500,000 of 500,000"),
         "{}",
         t.message
     );
@@ -96,7 +96,7 @@ fn filter_waste() {
     assert!(
         one("pg15_parallel_gather.json", filter_waste::ID)
             .message
-            .contains("(468897 of 499998")
+            .contains("(468,897 of 499,998")
     );
 }
 
@@ -109,7 +109,7 @@ fn heap_fetches_suggest_vacuum() {
         let t = one(f, heap_fetches::ID);
         assert_eq!((t.severity, t.node), (Severity::Warning, 0));
         assert!(
-            t.message.contains("fetched 1050 heap tuples") && t.message.contains("VACUUM visit")
+            t.message.contains("fetched 1,050 heap tuples") && t.message.contains("VACUUM visit")
         );
     }
     assert!(
@@ -160,7 +160,7 @@ fn spills_say_how_much() {
 fn large_seq_scan() {
     let t = one("pg15_seq_scan_filter.json", seq_scan::ID);
     assert_eq!((t.severity, t.node), (Severity::Info, 0));
-    assert!(t.message.contains("read 500000 rows of big"));
+    assert!(t.message.contains("read 500,000 rows of big"));
     let high = Thresholds {
         seq_scan_rows: 600_000.0,
         ..Thresholds::default()
@@ -195,7 +195,7 @@ fn jit_on_a_tiny_query() {
     assert_eq!((t.severity, t.node), (Severity::Warning, 0));
     assert!(
         t.message
-            .contains("JIT compiled 4 function(s) in 84.8 ms of a 104.45 ms execution"),
+            .contains("JIT compiled 4 function(s) in 84.8 ms of a 104 ms execution"),
         "{}",
         t.message
     );
@@ -214,7 +214,7 @@ fn planning_heavier_than_execution() {
     assert_eq!((t.severity, t.node), (Severity::Info, 0));
     assert!(
         t.message
-            .starts_with("planning took 2.433 ms, 21.7x the execution (0.112 ms)"),
+            .starts_with("planning took 2.43 ms, 21.7× the execution (112 µs)"),
         "{}",
         t.message
     );

@@ -12,8 +12,9 @@ use qcheck::dataset::Profile;
 use qcheck::db::{Session, Target};
 use qcheck::generate::produce::{produce_to_nothing, segments};
 use qcheck::generate::{
-    Progress, SeedOutcome, SeedRequest, SeedStatus, World, current_dataset, ensure_seeded,
+    SeedOutcome, SeedRequest, SeedStatus, World, current_dataset, ensure_seeded,
 };
+use qcheck::progress::Progress;
 
 /// The digest of `tiny` at scale 1 with seed 42. It changes only when the generator's output does
 /// (then bump `GENERATOR_VERSION` too): same profile, scale and seed, same rows, on every machine.

@@ -3,8 +3,13 @@
 //! strategy names) are long and read best on the left.
 //!
 //! A chart that fails to draw becomes a short note in the page, never a failed report.
+//!
+//! Dependencies point one way: `html` embeds these charts; this module knows nothing of the page
+//! (it escapes with `report::html_escape` and formats ticks with `report::fmt`).
 
 use plotters::prelude::*;
+
+use crate::report::{fmt, html_escape};
 
 /// Strategy colours (Tableau 10): stable per position, distinguishable, readable on white.
 pub const PALETTE: [(u8, u8, u8); 10] = [
@@ -80,7 +85,7 @@ pub fn grouped_log_bars(
             .configure_mesh()
             .disable_y_mesh()
             .y_label_formatter(&name_of)
-            .x_label_formatter(&|v| super::sig3(*v))
+            .x_label_formatter(&|v| fmt::sig3(*v))
             .x_labels(12)
             .x_desc(axis)
             .label_style((FONT, 13))
@@ -231,7 +236,7 @@ fn draw(
         Ok(()) => svg,
         Err(e) => format!(
             "<p class=\"note\">chart not drawn: {}</p>",
-            super::html::escape(&e.to_string())
+            html_escape(&e.to_string())
         ),
     }
 }

@@ -5,24 +5,15 @@
 use std::fmt::Write as _;
 
 use super::charts::{self, Bar};
-use super::{
-    bytes, failures, ms, percentiles, query_names, seconds, sig3, stamp_line, thousands, title,
-    verdict,
-};
+use super::{failures, percentiles, query_names, stamp_line, title, verdict};
 use crate::compare::model::{Comparison, PlanResult, QueryResult, StrategyResult};
 use crate::plan::Mode;
+use crate::report::fmt::{self, bytes, ms, sig3};
+use crate::report::html_escape as escape;
 use crate::report::tree::{Mark, render_tree};
 
 /// The page's stylesheet, inlined: the report is one file.
 const CSS: &str = include_str!("style.css");
-
-/// HTML-escapes text.
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// `report.html`.
 pub fn html(c: &Comparison) -> String {
@@ -93,10 +84,10 @@ fn cards(out: &mut String, c: &Comparison) {
                 bytes(s.total_index_bytes as f64),
                 &format!("{} indexes", s.indexes.len())
             ),
-            metric(seconds(s.build_ms), "to build"),
-            metric(thousands(s.writes.bookings.per_sec), "bookings/s"),
+            metric(fmt::duration_ms(s.build_ms), "to build"),
+            metric(fmt::si(s.writes.bookings.per_sec), "bookings/s"),
             metric(bytes(s.writes.bookings.wal_bytes_per_op), "WAL per booking"),
-            metric(thousands(s.writes.cancellations.per_sec), "cancellations/s"),
+            metric(fmt::si(s.writes.cancellations.per_sec), "cancellations/s"),
         );
     }
     out.push_str("</section>\n");
@@ -153,8 +144,9 @@ fn cost_charts(out: &mut String, c: &Comparison) {
     let pick =
         |f: &dyn Fn(&StrategyResult) -> f64| c.strategies.iter().map(f).collect::<Vec<f64>>();
     // Charted in the unit they are labelled in, so that the axis ticks are round numbers.
-    let (size_unit, size_div) = unit_for(c.strategies.iter().map(|s| s.total_index_bytes as f64));
-    let (wal_unit, wal_div) = unit_for(
+    let (size_unit, size_div) =
+        fmt::bytes_unit(c.strategies.iter().map(|s| s.total_index_bytes as f64));
+    let (wal_unit, wal_div) = fmt::bytes_unit(
         c.strategies
             .iter()
             .map(|s| s.writes.bookings.wal_bytes_per_op),
@@ -177,7 +169,7 @@ fn cost_charts(out: &mut String, c: &Comparison) {
             "higher is better",
             &labels,
             &pick(&|s| s.writes.bookings.per_sec),
-            &|v| thousands(v),
+            &|v| fmt::si(v),
             440
         ),
         charts::bars(
@@ -194,19 +186,6 @@ fn cost_charts(out: &mut String, c: &Comparison) {
             .first()
             .map_or(0, |s| s.writes.cancellations.count),
     );
-}
-
-/// The 1024-based unit the largest value reads best in, and its divisor.
-fn unit_for(values: impl Iterator<Item = f64>) -> (&'static str, f64) {
-    let max = values.fold(0.0, f64::max);
-    [
-        ("GB", 1024f64.powi(3)),
-        ("MB", 1024f64.powi(2)),
-        ("kB", 1024.0),
-    ]
-    .into_iter()
-    .find(|(_, d)| max >= *d)
-    .unwrap_or(("bytes", 1.0))
 }
 
 fn badge(mode: &str, p: &PlanResult) -> String {
@@ -334,8 +313,8 @@ fn latency_table(out: &mut String, c: &Comparison) {
                 ms(q.custom.execution_ms),
                 q.custom
                     .shared_buffers
-                    .map(|b| thousands(b as f64))
-                    .unwrap_or_else(|| "-".into()),
+                    .map(|b| fmt::count(b as f64))
+                    .unwrap_or_else(|| fmt::MISSING.into()),
             );
         }
     }
@@ -425,7 +404,7 @@ fn indexes(out: &mut String, c: &Comparison) {
                 escape(&s.name),
                 escape(&ix.name),
                 escape(&bytes(ix.bytes as f64)),
-                seconds(ix.build_ms),
+                fmt::duration_ms(ix.build_ms),
                 escape(&ix.definition)
             );
         }
@@ -442,7 +421,7 @@ fn indexes(out: &mut String, c: &Comparison) {
                 charts::css_color(i),
                 escape(&s.name),
                 w.count,
-                thousands(w.per_sec),
+                fmt::si(w.per_sec),
                 super::passes(w),
                 percentiles(&w.latency),
                 escape(&bytes(w.wal_bytes as f64)),
@@ -470,12 +449,12 @@ fn harness(out: &mut String, c: &Comparison) {
     for m in &h.modes {
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{:.3}</td></tr>",
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             m.mode.as_str(),
             percentiles(&m.qcheck),
             percentiles(&m.pgbench),
-            m.ratio_p50,
-            m.ratio_mean
+            fmt::ratio(m.ratio_p50),
+            fmt::ratio(m.ratio_mean)
         );
     }
     out.push_str("</table></div>\n");

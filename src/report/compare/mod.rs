@@ -15,71 +15,12 @@ pub use html::html;
 
 use crate::compare::model::{Comparison, Latency, PlanResult, StrategyResult, WriteBatch};
 use crate::plan::Mode;
+use crate::report::fmt::{self, bytes, sig3};
 use crate::report::markdown_table;
 
 /// `report.json`: every measurement, pretty-printed.
 pub fn json(c: &Comparison) -> String {
     serde_json::to_string_pretty(c).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n"
-}
-
-/// Bytes for people: 1024-based, three significant digits.
-pub fn bytes(n: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n;
-    let mut unit = 0;
-    while v.abs() >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{} B", v.round())
-    } else {
-        format!("{} {}", sig3(v), UNITS[unit])
-    }
-}
-
-/// Three significant digits, no exponent: 0.0123, 1.23, 12.3, 123, 1234.
-pub fn sig3(v: f64) -> String {
-    let a = v.abs();
-    if a == 0.0 {
-        "0".into()
-    } else if a >= 100.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else if a >= 1.0 {
-        format!("{v:.2}")
-    } else if a >= 0.1 {
-        format!("{v:.3}")
-    } else {
-        format!("{v:.4}")
-    }
-}
-
-/// 12345.6 -> "12,346".
-pub fn thousands(v: f64) -> String {
-    let s = format!("{:.0}", v.round());
-    let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    format!("{sign}{out}")
-}
-
-pub fn ms(v: Option<f64>) -> String {
-    v.map(sig3).unwrap_or_else(|| "-".into())
-}
-
-pub fn seconds(ms: f64) -> String {
-    if ms >= 1000.0 {
-        format!("{} s", sig3(ms / 1e3))
-    } else {
-        format!("{} ms", sig3(ms))
-    }
 }
 
 /// `p50 / p95 / p99` in ms.
@@ -92,30 +33,23 @@ pub fn percentiles(l: &Latency) -> String {
     )
 }
 
-/// `✓ 5/5`, `✗ 3/5`, `exempt 3/5`.
+/// A plan's verdict cell (see [`fmt::verdict`]): `5/5 ok`, `3/5 FAIL`, `exempt (3/5)`.
 pub fn verdict(p: &PlanResult) -> String {
     let total = p.verdicts.len();
-    let ok = total - p.failed();
-    if p.exempt {
-        format!("exempt {ok}/{total}")
-    } else if ok == total {
-        format!("✓ {ok}/{total}")
-    } else {
-        format!("✗ {ok}/{total}")
-    }
+    fmt::verdict(total - p.failed(), total, p.exempt)
 }
 
-/// Every measured pass's rate: `2,047 / 1,980 / 1,512`.
+/// Every measured pass's rate: `2.05k / 1.98k / 1.51k`.
 pub fn passes(w: &WriteBatch) -> String {
     w.passes_per_sec
         .iter()
-        .map(|r| thousands(*r))
+        .map(|r| fmt::si(*r))
         .collect::<Vec<_>>()
         .join(" / ")
 }
 
 fn writes_cells(w: &WriteBatch) -> [String; 2] {
-    [thousands(w.per_sec), bytes(w.wal_bytes_per_op)]
+    [fmt::si(w.per_sec), bytes(w.wal_bytes_per_op)]
 }
 
 /// The strategies compared, `a vs b vs c`.
@@ -135,7 +69,7 @@ pub fn stamp_line(c: &Comparison) -> String {
         d.profile,
         d.scale,
         d.seed,
-        thousands(appointments as f64),
+        fmt::count_u64(appointments),
         d.partitions,
         c.stamp.qcheck_version,
         c.stamp.git_revision,
@@ -176,7 +110,7 @@ pub fn summary_rows(c: &Comparison) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 s.name.clone(),
                 s.indexes.len().to_string(),
                 bytes(s.total_index_bytes as f64),
-                seconds(s.build_ms),
+                fmt::duration_ms(s.build_ms),
                 format!("{pass}/{total}"),
                 bps,
                 wal_b,
@@ -211,13 +145,13 @@ pub fn latency_rows(c: &Comparison) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 percentiles(&q.generic.latency),
                 format!(
                     "{} / {}",
-                    ms(q.custom.planning_ms),
-                    ms(q.custom.execution_ms)
+                    fmt::ms(q.custom.planning_ms),
+                    fmt::ms(q.custom.execution_ms)
                 ),
                 q.custom
                     .shared_buffers
-                    .map(|b| thousands(b as f64))
-                    .unwrap_or_else(|| "-".into()),
+                    .map(|b| fmt::count(b as f64))
+                    .unwrap_or_else(|| fmt::MISSING.into()),
                 verdict(&q.custom),
                 verdict(&q.generic),
             ]);
@@ -338,7 +272,7 @@ pub fn markdown(c: &Comparison) -> String {
                     i.name.clone(),
                     i.table.clone(),
                     bytes(i.bytes as f64),
-                    seconds(i.build_ms),
+                    fmt::duration_ms(i.build_ms),
                 ]
             })
         })
@@ -362,7 +296,7 @@ pub fn markdown(c: &Comparison) -> String {
                     s.name.clone(),
                     what.into(),
                     w.count.to_string(),
-                    thousands(w.per_sec),
+                    fmt::si(w.per_sec),
                     passes(w),
                     percentiles(&w.latency),
                     bytes(w.wal_bytes as f64),
@@ -398,8 +332,8 @@ pub fn markdown(c: &Comparison) -> String {
                     m.mode.as_str().into(),
                     percentiles(&m.qcheck),
                     percentiles(&m.pgbench),
-                    format!("{:.3}", m.ratio_p50),
-                    format!("{:.3}", m.ratio_mean),
+                    fmt::ratio(m.ratio_p50),
+                    fmt::ratio(m.ratio_mean),
                 ]
             })
             .collect();
@@ -494,7 +428,7 @@ pub(crate) fn environment_rows(c: &Comparison) -> Vec<(String, String)> {
             "left in place".into(),
             format!("strategy `{}`", c.left_in_place),
         ),
-        ("wall time".into(), seconds(c.wall_seconds * 1e3)),
+        ("wall time".into(), fmt::duration_s(c.wall_seconds)),
     ];
     rows.extend(
         c.stamp

@@ -235,15 +235,3 @@ fn html_is_self_contained_with_charts_matrix_and_plans() {
         assert!(page.contains(s), "{s}");
     }
 }
-
-#[test]
-fn number_formats() {
-    assert_eq!(bytes(512.0), "512 B");
-    assert_eq!(bytes(1536.0), "1.50 kB");
-    assert_eq!(bytes(40.0 * 1024.0 * 1024.0), "40.0 MB");
-    assert_eq!(sig3(0.01234), "0.0123");
-    assert_eq!(sig3(0.2346), "0.235");
-    assert_eq!(sig3(12.345), "12.3");
-    assert_eq!(thousands(1234567.4), "1,234,567");
-    assert_eq!(thousands(-999.0), "-999");
-}

@@ -1,12 +1,15 @@
-//! Progress of the long seeding phases: bars on a terminal, plain lines otherwise, nothing in quiet
-//! mode (`--format json`, or a library caller that wants silence).
+//! Progress of long phases (seeding, index builds, comparisons): bars on a terminal, plain lines
+//! otherwise, nothing in quiet mode (`--format json`, or a library caller that wants silence).
 //!
-//! Everything goes to stderr, so stdout holds only the result.
+//! A top-level module because every command uses it (`generate`, `compare`, `cli`, the benches), not
+//! only the generator. Everything goes to stderr, so stdout holds only the result.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::report::fmt;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -20,6 +23,7 @@ pub enum ProgressMode {
     Quiet,
 }
 
+/// Where progress goes: a set of terminal bars, plain stderr lines, or nowhere.
 #[derive(Debug, Clone)]
 pub struct Progress {
     bars: Option<MultiProgress>,
@@ -84,7 +88,7 @@ impl Progress {
         });
         if self.lines {
             let what = match unit {
-                Unit::Rows => format!("{} rows", thousands(total)),
+                Unit::Rows => format!("{} rows", fmt::count_u64(total)),
                 Unit::Steps => format!("{total} steps"),
             };
             eprintln!("qcheck: {name}: {what} ...");
@@ -129,39 +133,17 @@ impl Phase {
         }
         if self.lines {
             let secs = elapsed.as_secs_f64();
+            let took = fmt::duration_s(secs);
             match self.unit {
                 Unit::Rows => eprintln!(
-                    "qcheck: {}: {} rows in {secs:.1} s ({}/s)",
+                    "qcheck: {}: {} rows in {took} ({})",
                     self.name,
-                    thousands(done),
-                    thousands((done as f64 / secs.max(1e-9)) as u64)
+                    fmt::count_u64(done),
+                    fmt::rate(done as f64 / secs.max(1e-9), "rows")
                 ),
-                Unit::Steps => eprintln!("qcheck: {}: {done} steps in {secs:.1} s", self.name),
+                Unit::Steps => eprintln!("qcheck: {}: {done} steps in {took}", self.name),
             }
         }
         elapsed
-    }
-}
-
-/// 1234567 -> "1,234,567".
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn thousands_groups_digits() {
-        assert_eq!(super::thousands(0), "0");
-        assert_eq!(super::thousands(999), "999");
-        assert_eq!(super::thousands(1_000_000), "1,000,000");
     }
 }

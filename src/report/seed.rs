@@ -1,0 +1,288 @@
+//! Rendering of `qcheck seed` (what was seeded: tables, phases, digest) and `qcheck seed --timings`
+//! (the performance ratios against their baselines), for the terminal, Markdown and JSON.
+//!
+//! Pure: the command measures and seeds, then hands the plain results here and prints the strings.
+
+use super::{Format, fmt, table};
+use crate::generate::timings::SerialStep;
+use crate::generate::{SeedOutcome, SeedStatus, Timings};
+
+/// Generator throughput the seed is designed for (rows/s, one core).
+const TARGET_GENERATOR_ROWS_PER_SEC: f64 = 3e6;
+/// Seed load throughput / raw binary COPY: at least this.
+const TARGET_LOAD_RATIO: f64 = 0.8;
+/// Seed end to end / serial sum of its steps: at most this.
+const TARGET_END_TO_END_RATIO: f64 = 0.8;
+
+/// The one-line note (for stderr) of what the seed did: up to date, strategy applied, or seeded.
+pub fn status_line(o: &SeedOutcome) -> String {
+    let d = &o.dataset;
+    let what = format!(
+        "profile {}, scale {}, seed {}, strategy {}",
+        d.profile, d.scale, d.seed, d.strategy
+    );
+    match o.status {
+        SeedStatus::UpToDate => format!("qcheck: dataset up to date ({what}) on {}", o.target),
+        SeedStatus::StrategyApplied => format!(
+            "qcheck: dataset up to date; index strategy `{}` applied in {} ({what})",
+            d.strategy,
+            fmt::duration_s(o.total_seconds)
+        ),
+        SeedStatus::Seeded => format!(
+            "qcheck: seeded {what} in {} on {}",
+            fmt::duration_s(o.total_seconds),
+            o.target
+        ),
+    }
+}
+
+/// The seed's result: the JSON document, or the tables (rows and sizes per table, time per phase)
+/// and the dataset digest.
+pub fn outcome(format: Format, o: &SeedOutcome) -> String {
+    if format == Format::Json {
+        return pretty_json(o);
+    }
+    let rows: Vec<Vec<String>> = o
+        .tables
+        .iter()
+        .map(|t| {
+            vec![
+                t.table.clone(),
+                fmt::count_u64(t.rows),
+                t.partitions.to_string(),
+                fmt::bytes(t.table_bytes as f64),
+                fmt::bytes(t.index_bytes as f64),
+            ]
+        })
+        .collect();
+    let mut out = table(
+        format,
+        &["table", "rows", "partitions", "table size", "index size"],
+        &rows,
+    );
+    out.push('\n');
+    if !o.phases.is_empty() {
+        let mut rows: Vec<Vec<String>> = o
+            .phases
+            .iter()
+            .map(|p| vec![p.phase.clone(), fmt::duration_s(p.seconds)])
+            .collect();
+        rows.push(vec!["total".into(), fmt::duration_s(o.total_seconds)]);
+        out.push_str(&table(format, &["phase", "time"], &rows));
+        out.push('\n');
+    }
+    out.push_str(&format!("dataset digest: sha256:{}\n", o.dataset.digest));
+    out
+}
+
+/// `qcheck seed --timings`: the JSON document with every figure, or the seed's tables followed by
+/// one (measure, value, target) row per ratio.
+pub fn timings(format: Format, t: &Timings) -> String {
+    if format == Format::Json {
+        let doc = serde_json::json!({
+            "profile": t.seed.dataset.profile,
+            "scale": t.seed.dataset.scale,
+            "appointments": t.appointments,
+            "generator_rows_per_sec": t.generator_rows_per_sec(),
+            "digest_bytes_per_sec": t.digest_bytes_per_sec,
+            "seed_load_rows_per_sec": t.seed_load_rows_per_sec(),
+            "copy_binary_rows_per_sec": t.copy_binary_rows_per_sec(),
+            "copy_text_rows_per_sec": t.copy_text_rows_per_sec(),
+            "load_ratio": t.load_ratio(),
+            "serial_sum_seconds": t.serial_sum(),
+            "end_to_end_seconds": t.seed.total_seconds,
+            "end_to_end_ratio": t.end_to_end_ratio(),
+            "seed": t.seed,
+            "serial": t.serial,
+        });
+        return format!("{doc:#}\n");
+    }
+    let mut out = outcome(format, &t.seed);
+    out.push_str(&table(format, &["measure", "value", "target"], &t.rows()));
+    out.push('\n');
+    out
+}
+
+/// The (measure, value, target) rows of the timings table, as a method of [`Timings`] so that every
+/// caller (`qcheck seed --timings`, the seed bench) renders them alike.
+pub trait TimingRows {
+    /// (measure, value, target) rows, one per ratio and its baseline.
+    fn rows(&self) -> Vec<Vec<String>>;
+}
+
+impl TimingRows for Timings {
+    fn rows(&self) -> Vec<Vec<String>> {
+        timing_rows(self)
+    }
+}
+
+fn timing_rows(t: &Timings) -> Vec<Vec<String>> {
+    let rows = |v: f64| fmt::rate(v, "rows");
+    // Count and total time of the serial steps whose name starts with `prefix`.
+    let group = |prefix: &str| {
+        let steps: Vec<&SerialStep> = t
+            .serial
+            .iter()
+            .filter(|s| s.step.starts_with(prefix))
+            .collect();
+        (
+            steps.len(),
+            fmt::duration_s(steps.iter().map(|s| s.seconds).sum::<f64>()),
+        )
+    };
+    let (nx, tx) = group("exclusion ");
+    let (ni, ti) = group("index ");
+    let (_, tc) = group("COPY");
+    let (_, tv) = group("VACUUM");
+    vec![
+        vec![
+            "generator alone, 1 core (generate + encode to binary COPY)".into(),
+            rows(t.generator_rows_per_sec()),
+            format!(">= {}", rows(TARGET_GENERATOR_ROWS_PER_SEC)),
+        ],
+        vec![
+            "dataset digest (sha256, on the loading threads)".into(),
+            fmt::bytes_per_sec(t.digest_bytes_per_sec),
+            String::new(),
+        ],
+        vec![
+            "seed: appointment load (COPY FREEZE per leaf, generator overlapped)".into(),
+            format!(
+                "{} = {} raw binary COPY",
+                rows(t.seed_load_rows_per_sec()),
+                fmt::ratio(t.load_ratio())
+            ),
+            format!(">= {}", fmt::ratio(TARGET_LOAD_RATIO)),
+        ],
+        vec![
+            "raw server-side COPY FROM file, binary".into(),
+            rows(t.copy_binary_rows_per_sec()),
+            String::new(),
+        ],
+        vec![
+            "raw server-side COPY FROM file, text".into(),
+            format!(
+                "{} (binary is {} faster)",
+                rows(t.copy_text_rows_per_sec()),
+                fmt::ratio(t.copy_text_seconds / t.copy_binary_seconds)
+            ),
+            String::new(),
+        ],
+        vec![
+            "serial sum of the unavoidable steps".into(),
+            format!(
+                "{} (COPY {tc}, {nx} exclusion constraints {tx}, {ni} indexes {ti}, VACUUM (ANALYZE) {tv})",
+                fmt::duration_s(t.serial_sum())
+            ),
+            String::new(),
+        ],
+        vec![
+            "seed end to end".into(),
+            format!(
+                "{} = {} the serial sum",
+                fmt::duration_s(t.seed.total_seconds),
+                fmt::ratio(t.end_to_end_ratio())
+            ),
+            format!("<= {}", fmt::ratio(TARGET_END_TO_END_RATIO)),
+        ],
+    ]
+}
+
+fn pretty_json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{DatasetMeta, PhaseTiming, TableSummary};
+
+    fn seeded() -> SeedOutcome {
+        SeedOutcome {
+            status: SeedStatus::Seeded,
+            target: "embedded PostgreSQL 15".into(),
+            dataset: DatasetMeta {
+                profile: "tiny".into(),
+                profile_hash: "p".into(),
+                scale: 1.0,
+                seed: 42,
+                generator_version: 1,
+                schema_checksum: "s".into(),
+                strategy: "tuned".into(),
+                digest: "abc".into(),
+                row_counts: Default::default(),
+                partitions: 24,
+                completed_at: "2026-01-15T12:00:00Z".into(),
+            },
+            tables: vec![TableSummary {
+                table: "appointment".into(),
+                rows: 1_234_567,
+                partitions: 24,
+                table_bytes: 1_320_702_444,
+                index_bytes: 1023,
+            }],
+            phases: vec![PhaseTiming {
+                phase: "load".into(),
+                seconds: 0.25,
+            }],
+            total_seconds: 42.04,
+            steps: Vec::new(),
+            appointment_copy_seconds: 2.0,
+        }
+    }
+
+    #[test]
+    fn seed_tables_use_the_shared_formats() {
+        let o = seeded();
+        assert_eq!(
+            status_line(&o),
+            "qcheck: seeded profile tiny, scale 1, seed 42, strategy tuned in 42.0 s on embedded PostgreSQL 15"
+        );
+        let text = outcome(Format::Markdown, &o);
+        assert!(
+            text.contains("| appointment | 1,234,567 | 24 | 1.23 GB | 1023 B |"),
+            "{text}"
+        );
+        assert!(text.contains("| load | 250 ms |"), "{text}");
+        assert!(text.contains("| total | 42.0 s |"), "{text}");
+        assert!(text.ends_with("dataset digest: sha256:abc\n"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&outcome(Format::Json, &o)).unwrap();
+        assert_eq!(json["tables"][0]["rows"], 1_234_567);
+    }
+
+    #[test]
+    fn timings_show_rates_and_ratios_against_targets() {
+        let t = Timings {
+            seed: seeded(),
+            appointments: 1_000_000,
+            generator_seconds: 0.25,
+            digest_bytes_per_sec: 2.5e9,
+            copy_binary_seconds: 2.5,
+            copy_text_seconds: 5.0,
+            serial: vec![
+                SerialStep {
+                    step: "COPY".into(),
+                    seconds: 2.5,
+                },
+                SerialStep {
+                    step: "exclusion appointment_y2026m01".into(),
+                    seconds: 30.0,
+                },
+            ],
+        };
+        let rows = timing_rows(&t);
+        assert_eq!(rows[0][1..], ["4.00M rows/s", ">= 3.00M rows/s"]);
+        assert_eq!(
+            rows[2][1..],
+            ["500k rows/s = 1.25× raw binary COPY", ">= 0.800×"]
+        );
+        assert_eq!(rows[4][1], "200k rows/s (binary is 2.00× faster)");
+        assert_eq!(
+            rows[5][1],
+            "32.5 s (COPY 2.50 s, 1 exclusion constraints 30.0 s, 0 indexes 0 ms, VACUUM (ANALYZE) 0 ms)"
+        );
+        assert_eq!(rows[6][1..], ["42.0 s = 1.29× the serial sum", "<= 0.800×"]);
+        let json: serde_json::Value = serde_json::from_str(&timings(Format::Json, &t)).unwrap();
+        assert_eq!(json["load_ratio"], 1.25);
+    }
+}
