@@ -185,6 +185,6 @@ pub fn expectations_for(query: &Query, mode: Mode) -> Vec<&ExpectLine> {
     query
         .expects
         .iter()
-        .filter(|e| e.applies_to(mode == Mode::Generic))
+        .filter(|e| e.applies_to(mode))
         .collect()
 }

@@ -33,34 +33,40 @@ use include_dir::{Dir, include_dir};
 
 use crate::error::{Error, IoContext, Result};
 use crate::expect::{Expectation, parse_expectation, parse_generic};
+use crate::plan::Mode;
 use crate::sql::{self, TokenKind};
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/sql/queries");
 
-/// Which plan an expectation applies to.
+/// Which plans an `expect` line holds for: `expect:` both, `expect-custom:` / `expect-generic:` one
+/// [`Mode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PlanMode {
+pub enum AppliesTo {
+    /// `expect:` — the custom and the generic plan.
     Both,
+    /// `expect-custom:` — the custom plan only.
     Custom,
+    /// `expect-generic:` — the generic plan only.
     Generic,
 }
 
 /// One `expect` line: the plan it applies to and the parsed expectation (text, file, line inside).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ExpectLine {
-    pub mode: PlanMode,
+    /// The plans it holds for.
+    pub mode: AppliesTo,
     #[serde(flatten)]
     pub expectation: Expectation,
 }
 
 impl ExpectLine {
     /// Whether it applies to a plan of this mode.
-    pub fn applies_to(&self, generic: bool) -> bool {
+    pub fn applies_to(&self, mode: Mode) -> bool {
         match self.mode {
-            PlanMode::Both => true,
-            PlanMode::Custom => !generic,
-            PlanMode::Generic => generic,
+            AppliesTo::Both => true,
+            AppliesTo::Custom => mode == Mode::Custom,
+            AppliesTo::Generic => mode == Mode::Generic,
         }
     }
 }
@@ -224,9 +230,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
                     }
                     "expect" | "expect-custom" | "expect-generic" => {
                         let mode = match key {
-                            "expect" => PlanMode::Both,
-                            "expect-custom" => PlanMode::Custom,
-                            _ => PlanMode::Generic,
+                            "expect" => AppliesTo::Both,
+                            "expect-custom" => AppliesTo::Custom,
+                            _ => AppliesTo::Generic,
                         };
                         let expectation = parse_expectation(value, &file, line_no)
                             .map_err(|e| expect_err(path, e))?;
@@ -442,9 +448,9 @@ SELECT * FROM t WHERE a = $1 AND b = $2 AND c = '$9' -- $7 in a comment
         assert_eq!(q.expects.len(), 2);
         assert_eq!(
             (q.expects[0].mode, q.expects[0].expectation.line),
-            (PlanMode::Both, 9)
+            (AppliesTo::Both, 9)
         );
-        assert_eq!(q.expects[1].mode, PlanMode::Generic);
+        assert_eq!(q.expects[1].mode, AppliesTo::Generic);
         assert_eq!(q.generic_exempt.as_deref(), Some("because reasons"));
         assert!(
             q.sql.starts_with("SELECT * FROM t") && !q.sql.ends_with(';'),

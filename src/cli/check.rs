@@ -10,11 +10,10 @@ use clap::Args;
 use super::args::{QuerySource, SeededDatasetArgs};
 use super::{Global, Outcome};
 use crate::analysis::{PlanCheck, QueryCheck};
-use crate::catalog::PlanMode;
 use crate::db::{Session, Target};
 use crate::error::{Error, IoContext, Result};
 use crate::generate;
-use crate::plan::PartitionMap;
+use crate::plan::{Mode, PartitionMap};
 use crate::progress::{Progress, ProgressMode};
 use crate::report::{self, Format};
 use crate::runner::Runner;
@@ -182,7 +181,7 @@ fn explain_offline(
     // A plan captured elsewhere is usually a custom plan (EXPLAIN with literal values).
     let expectations: Vec<_> = query
         .iter()
-        .flat_map(|q| q.expects.iter().filter(|e| e.mode != PlanMode::Generic))
+        .flat_map(|q| q.expects.iter().filter(|e| e.applies_to(Mode::Custom)))
         .collect();
     // The partition tree saved with the plan by `--save-plan` (an extra top-level key, which the
     // plan reader keeps), else a guess from the relation names the expectations use (see

@@ -5,7 +5,7 @@
 //! Pure: the command reads the catalog and prints the string returned here.
 
 use super::{Format, table};
-use crate::catalog::{PlanMode, Query};
+use crate::catalog::{AppliesTo, Query};
 
 /// The query list in `format`: JSON is the catalog's queries as they serialize.
 pub fn queries(format: Format, queries: &[Query]) -> String {
@@ -38,9 +38,9 @@ fn expectations(q: &Query) -> Vec<String> {
     q.expects
         .iter()
         .map(|e| match e.mode {
-            PlanMode::Both => e.expectation.text.clone(),
-            PlanMode::Custom => format!("{} (custom)", e.expectation.text),
-            PlanMode::Generic => format!("{} (generic)", e.expectation.text),
+            AppliesTo::Both => e.expectation.text.clone(),
+            AppliesTo::Custom => format!("{} (custom)", e.expectation.text),
+            AppliesTo::Generic => format!("{} (generic)", e.expectation.text),
         })
         .chain(
             q.generic_exempt
