@@ -106,7 +106,7 @@ fn bench_query(c: &mut Criterion, client: &mut Client, query: &Query) -> qcheck:
                 next += 1;
                 run.execute(&prepared, params)
                     .unwrap_or_else(|e| panic!("{}: {}", query.name, qcheck::error::db_message(&e)))
-            })
+            });
         });
     }
     group.finish();
@@ -126,7 +126,7 @@ fn main() {
     }
     let test_home = (invocation == Invocation::Test).then(|| common::throwaway_home("queries"));
     let mut run = || -> qcheck::Result<Session> {
-        let (session, mut client) = setup(test_home.as_ref().map(|d| d.path()))?;
+        let (session, mut client) = setup(test_home.as_ref().map(tempfile::TempDir::path))?;
         for query in &Catalog::builtin()?.queries {
             bench_query(&mut c, &mut client, query)?;
         }

@@ -31,7 +31,7 @@ fn generator(c: &mut Criterion) {
     group.throughput(Throughput::Elements(world.counts.appointments));
     group.sample_size(10);
     group.bench_function("appointments (clinic, scale 0.1)", |b| {
-        b.iter(|| black_box(generate_only(&world, &segs)))
+        b.iter(|| black_box(generate_only(&world, &segs)));
     });
     group.finish();
 }

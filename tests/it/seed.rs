@@ -97,7 +97,7 @@ fn row_counts_follow_the_profile_at_two_scales() {
             .find(|t| t.table == "appointment")
             .unwrap();
         assert_eq!(appt.rows, want.appointments);
-        assert_eq!(appt.partitions as i64, leaves);
+        assert_eq!(i64::from(appt.partitions), leaves);
         assert!(appt.table_bytes > 0 && appt.index_bytes > 0);
     }
 }
