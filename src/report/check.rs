@@ -219,3 +219,37 @@ pub fn explain_query(c: &QueryCheck, generic: bool, format: Format, color: bool)
     out.push_str(&format!("\nResult: {}\n", fmt::pass_fail(c.passed)));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::test_support::{INDEX_ONLY, SEQ_SCAN, query_check};
+
+    fn checks() -> Vec<QueryCheck> {
+        vec![
+            query_check("patient_count", INDEX_ONLY, INDEX_ONLY),
+            query_check("patient_range", SEQ_SCAN, INDEX_ONLY),
+        ]
+    }
+
+    #[test]
+    fn check_table() {
+        insta::assert_snapshot!(summary(&checks(), Format::Table));
+    }
+
+    #[test]
+    fn check_markdown() {
+        insta::assert_snapshot!(summary(&checks(), Format::Markdown));
+    }
+
+    /// `qcheck check --format json` serialises each `QueryCheck` as it is; timings redacted.
+    #[test]
+    fn check_json() {
+        insta::assert_json_snapshot!(checks(), {
+            "[].*.plan[0][\"Planning Time\"]" => "[ms]",
+            "[].*.plan[0][\"Execution Time\"]" => "[ms]",
+            "[].*.facts.planning_time_ms" => "[ms]",
+            "[].*.facts.execution_time_ms" => "[ms]",
+        });
+    }
+}

@@ -10,6 +10,8 @@ pub mod compare;
 pub mod fmt;
 pub mod list;
 pub mod seed;
+#[cfg(test)]
+mod test_support;
 pub mod tree;
 
 use comfy_table::{ContentArrangement, Table, presets};

@@ -1,38 +1,12 @@
 //! The report writers on fixed measurements: two strategies, two queries, plans from the captured
 //! PostgreSQL 15 fixtures (one meets its expectations, one does not).
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use super::*;
-use crate::analysis::{Params, QueryCheck};
 use crate::compare::model::*;
-use crate::plan::{Mode, PartitionMap, parse_plan};
-
-const INDEX_ONLY: &str =
-    include_str!("../../../tests/fixtures/plans/pg15_clean_index_only_count.json");
-const SEQ_SCAN: &str = include_str!("../../../tests/fixtures/plans/pg15_seq_scan_filter.json");
-
-fn query_check(name: &str, custom: &str, generic: &str) -> QueryCheck {
-    let text = format!(
-        "-- name: {name}\n-- summary: Patients in an id range.\n-- params: lo <- SELECT 1\n\
-         -- expect: no seq-scan\n-- expect: heap-fetches = 0\nSELECT count(*) FROM patient WHERE id >= $1"
-    );
-    let q = crate::catalog::parse(Path::new("sql/queries/q.sql"), &text).unwrap();
-    let partitions = PartitionMap::from_catalog(BTreeMap::new());
-    let params = Params {
-        names: vec!["lo".into()],
-        values: vec![Some("1000".into())],
-    };
-    QueryCheck::analyse(
-        &q,
-        params,
-        parse_plan(custom).unwrap(),
-        parse_plan(generic).unwrap(),
-        &partitions,
-    )
-}
+use crate::plan::Mode;
+use crate::report::test_support::{INDEX_ONLY, SEQ_SCAN, query_check};
 
 fn latency(base_us: u64) -> Latency {
     let samples: Vec<Duration> = (0..100)
@@ -163,6 +137,20 @@ pub fn fixture() -> Comparison {
 #[test]
 fn markdown_report() {
     insta::assert_snapshot!(markdown(&fixture()));
+}
+
+/// `report.json` as a whole, with the figures that vary from run to run redacted (here they are
+/// fixed, but a refreshed fixture must not churn the snapshot).
+#[test]
+fn json_report() {
+    let v: serde_json::Value = serde_json::from_str(&json(&fixture())).unwrap();
+    insta::assert_json_snapshot!(v, {
+        ".wall_seconds" => "[seconds]",
+        ".strategies[].queries[].*.plan" => "[plan]",
+        ".strategies[].queries[].*.latency" => "[latency]",
+        ".harness.modes[].qcheck" => "[latency]",
+        ".harness.modes[].pgbench" => "[latency]",
+    });
 }
 
 #[test]
