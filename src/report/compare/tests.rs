@@ -1,6 +1,7 @@
 //! The report writers on fixed measurements: two strategies, two queries, plans from the captured
 //! PostgreSQL 15 fixtures (one meets its expectations, one does not).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::*;
