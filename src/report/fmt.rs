@@ -134,10 +134,19 @@ pub fn duration_s(seconds: f64) -> String {
     duration_ms(seconds * 1e3)
 }
 
-/// Milliseconds as a bare figure, for a column whose header says `ms`: `0.0350`, `61.2`; `-` when
+/// Milliseconds as a bare figure, for a column whose header says `ms`: three significant figures
+/// but never more than three decimals (`0.035`, `0.006`, `61.2`), because PostgreSQL prints EXPLAIN
+/// times to the microsecond and a fourth decimal would claim precision it does not have; `-` when
 /// not measured.
 pub fn ms(v: Option<f64>) -> String {
-    v.map(sig3).unwrap_or_else(|| MISSING.into())
+    v.map(|v| {
+        if not_finite(v).is_some() || v == 0.0 {
+            return sig3(v);
+        }
+        let decimals = sig3_decimals(v).min(3);
+        format!("{v:.decimals$}")
+    })
+    .unwrap_or_else(|| MISSING.into())
 }
 
 /// A count with thousands separators: `1,234,567`; a fraction keeps up to two decimals (`0.5`,
@@ -290,7 +299,10 @@ mod tests {
         assert_eq!(duration_ms(-5.0), "-5.00 ms");
         assert_eq!(duration_ms(f64::NAN), "-");
         assert_eq!(duration_s(1.5), "1.50 s");
-        assert_eq!(ms(Some(0.035)), "0.0350");
+        assert_eq!(ms(Some(0.035)), "0.035");
+        assert_eq!(ms(Some(0.006)), "0.006");
+        assert_eq!(ms(Some(61.24)), "61.2");
+        assert_eq!(ms(Some(0.0)), "0");
         assert_eq!(ms(None), "-");
     }
 
