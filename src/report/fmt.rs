@@ -8,7 +8,7 @@
 //! Conventions, one per unit:
 //! - **bytes**: 1024-based, as PostgreSQL's `pg_size_pretty` (`kB` = 1024 B); bytes as an integer,
 //!   larger units with three significant figures: `999 B`, `1023 B`, `1.00 kB`, `1.23 GB`;
-//! - **durations**: the unit that reads best (`µs` below 1 ms, `ms` below 1 s, `s` above), three
+//! - **durations**: the unit that reads best (whole `µs` below 1 ms, `ms` below 1 s, `s` above), three
 //!   significant figures: `850 µs`, `2.43 ms`, `34.2 s`; a figure in a column whose header already
 //!   says `ms` is bare ([`ms`]), also three significant figures;
 //! - **counts**: thousands separators; a fraction (EXPLAIN's per-loop averages) keeps up to two
@@ -121,7 +121,9 @@ pub fn duration_ms(ms: f64) -> String {
     if a == 0.0 {
         "0 ms".into()
     } else if a < 0.9995 {
-        format!("{} µs", sig3(ms * 1e3))
+        // Whole microseconds: PostgreSQL prints EXPLAIN times to the microsecond, so `24.0 µs`
+        // would claim a precision no plan has (and client-side timings below 1 ms do not need it).
+        format!("{:.0} µs", ms * 1e3)
     } else if a < 999.5 {
         format!("{} ms", sig3(ms))
     } else {
@@ -290,7 +292,8 @@ mod tests {
     #[test]
     fn durations_pick_their_unit() {
         assert_eq!(duration_ms(0.0), "0 ms");
-        assert_eq!(duration_ms(0.052), "52.0 µs");
+        assert_eq!(duration_ms(0.052), "52 µs");
+        assert_eq!(duration_ms(0.0004), "0 µs");
         assert_eq!(duration_ms(0.9999), "1.00 ms");
         assert_eq!(duration_ms(2.433), "2.43 ms");
         assert_eq!(duration_ms(999.4), "999 ms");

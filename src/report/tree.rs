@@ -198,8 +198,8 @@ mod tests {
         ];
         let out = render_tree(&p, &marks, false);
         insta::assert_snapshot!(out, @r#"
-Append (#0)  rows 33 (est 12), loops 1, 52.0 µs, shared hit 4 read 0, subplans removed 11  [FAIL partitions]
-  ->  Index Only Scan using appointment_y2026m03_provider_id_scheduled_at_status_patien_idx on appointment_y2026m03 (#1)  rows 33 (est 1), loops 1, 48.0 µs, shared hit 4 read 0, heap fetches 0  [tip: row-estimate]
+Append (#0)  rows 33 (est 12), loops 1, 52 µs, shared hit 4 read 0, subplans removed 11  [FAIL partitions]
+  ->  Index Only Scan using appointment_y2026m03_provider_id_scheduled_at_status_patien_idx on appointment_y2026m03 (#1)  rows 33 (est 1), loops 1, 48 µs, shared hit 4 read 0, heap fetches 0  [tip: row-estimate]
 Planning Time: 2.43 ms
 Execution Time: 112 µs
 "#);
@@ -211,13 +211,13 @@ Execution Time: 112 µs
             "../../tests/fixtures/plans/pg18_initplan_subplan.json"
         ));
         insta::assert_snapshot!(render_tree(&p, &[], false), @r#"
-Index Scan using patient_pkey on patient (#0)  rows 4 (est 4), loops 1, 77.0 µs, shared hit 13 read 0
+Index Scan using patient_pkey on patient (#0)  rows 4 (est 4), loops 1, 77 µs, shared hit 13 read 0
   InitPlan 2
-    ->  Aggregate (#1)  rows 1 (est 1), loops 1, 19.0 µs, shared hit 1 read 0
-          ->  Seq Scan on tenant (#2)  rows 5 (est 5), loops 1, 9.00 µs, shared hit 1 read 0
+    ->  Aggregate (#1)  rows 1 (est 1), loops 1, 19 µs, shared hit 1 read 0
+          ->  Seq Scan on tenant (#2)  rows 5 (est 5), loops 1, 9 µs, shared hit 1 read 0
   SubPlan 1
-    ->  Aggregate (#3)  rows 1 (est 1), loops 4, 9.00 µs, shared hit 9 read 0
-          ->  Index Only Scan using appointment_y2026m03_patient_id_scheduled_at_idx on appointment_y2026m03 (#4)  rows 0.5 (est 1), loops 4, 7.00 µs, shared hit 9 read 0, heap fetches 0
+    ->  Aggregate (#3)  rows 1 (est 1), loops 4, 9 µs, shared hit 9 read 0
+          ->  Index Only Scan using appointment_y2026m03_patient_id_scheduled_at_idx on appointment_y2026m03 (#4)  rows 0.5 (est 1), loops 4, 7 µs, shared hit 9 read 0, heap fetches 0
 Planning Time: 1.53 ms
 Execution Time: 176 µs
 "#);
@@ -231,7 +231,7 @@ Execution Time: 176 µs
         insta::assert_snapshot!(render_tree(&p, &[Mark::new(13, "tip: seq-scan-large")], false), @r#"
 Aggregate (#0)  rows 1 (est 1), loops 1, 7.71 ms, shared hit 188 read 0
   InitPlan 1 (returns $0)
-    ->  Result (#1)  rows 1 (est 1), loops 1, 2.00 µs, shared hit 0 read 0
+    ->  Result (#1)  rows 1 (est 1), loops 1, 2 µs, shared hit 0 read 0
   ->  Append (#2)  rows 15,416 (est 40,001), loops 1, 6.22 ms, shared hit 188 read 0
         ->  Seq Scan on appointment_y2026m01 (#3)  est rows 3,399  never executed
         ->  Seq Scan on appointment_y2026m02 (#4)  est rows 3,071  never executed
