@@ -56,6 +56,7 @@ pub enum AppliesTo {
 pub struct ExpectLine {
     /// The plans it holds for.
     pub mode: AppliesTo,
+    /// What must hold of the plan.
     #[serde(flatten)]
     pub expectation: Expectation,
 }
@@ -110,7 +111,7 @@ fn err(path: &Path, line: usize, msg: impl std::fmt::Display) -> Error {
 
 /// An error of `expect`'s header parsers, which carry their own `file:line: ` prefix, as a
 /// [`Error::QueryFile`].
-fn expect_err(path: &Path, e: crate::expect::ExpectParseError) -> Error {
+fn expect_err(path: &Path, e: &crate::expect::ExpectParseError) -> Error {
     let full = e.to_string();
     let prefix = format!("{}:{}: ", e.file, e.line);
     let message = full.strip_prefix(&prefix).unwrap_or(&full).to_string();
@@ -235,12 +236,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
                             _ => AppliesTo::Generic,
                         };
                         let expectation = parse_expectation(value, &file, line_no)
-                            .map_err(|e| expect_err(path, e))?;
+                            .map_err(|e| expect_err(path, &e))?;
                         expects.push(ExpectLine { mode, expectation });
                     }
                     "generic" => {
                         let exemption = parse_generic(value, &file, line_no)
-                            .map_err(|e| expect_err(path, e))?;
+                            .map_err(|e| expect_err(path, &e))?;
                         generic_exempt = Some(exemption.reason);
                     }
                     "note" => notes.push(value.to_string()),
@@ -329,11 +330,14 @@ fn is_key(k: &str) -> bool {
 /// A set of queries: the built-in ten, or the `.sql` files of a folder.
 #[derive(Debug, Clone)]
 pub struct Catalog {
+    /// The queries, sorted by name.
     pub queries: Vec<Query>,
+    /// Where they came from: `built-in` or the folder's path.
     pub source: String,
 }
 
 impl Catalog {
+    /// The queries shipped with qcheck (`sql/queries`).
     pub fn builtin() -> Result<Catalog> {
         let mut queries = Vec::new();
         for file in BUILTIN.files() {
@@ -349,6 +353,7 @@ impl Catalog {
         Self::new(queries, "built-in".into())
     }
 
+    /// The `.sql` files of `dir`; fails when it holds none.
     pub fn from_dir(dir: &Path) -> Result<Catalog> {
         let entries = std::fs::read_dir(dir).at(dir)?;
         let mut queries = Vec::new();
@@ -386,6 +391,7 @@ impl Catalog {
         Ok(Catalog { queries, source })
     }
 
+    /// Every query's name, sorted.
     pub fn names(&self) -> Vec<&str> {
         self.queries.iter().map(|q| q.name.as_str()).collect()
     }

@@ -102,7 +102,7 @@ impl PgBin {
                 Some((major, e.path().join("bin")))
             })
             .collect();
-        versioned.sort_by(|a, b| b.0.cmp(&a.0));
+        versioned.sort_by_key(|v| std::cmp::Reverse(v.0));
         candidates.extend(versioned.into_iter().map(|(_, p)| p));
 
         for dir in candidates {
@@ -258,12 +258,12 @@ impl Cluster {
     /// The socket folder: inside the cluster folder when the path fits in sun_path, else a short
     /// folder of our own under /tmp named after the home, so two homes never share a socket.
     pub fn socket_dir(&self) -> PathBuf {
+        use sha2::Digest;
         let inside = self.root().join("run");
         let socket_len = inside.as_os_str().len() + format!("/.s.PGSQL.{PORT}").len();
         if socket_len <= MAX_SOCKET_PATH {
             return inside;
         }
-        use sha2::Digest;
         let digest = sha2::Sha256::digest(self.root().as_os_str().as_encoded_bytes());
         PathBuf::from(format!("/tmp/qcheck-{}", &hex::encode(digest)[..12]))
     }
@@ -310,8 +310,7 @@ impl Cluster {
             None => nix::unistd::User::from_uid(nix::unistd::geteuid())
                 .ok()
                 .flatten()
-                .map(|u| u.name)
-                .unwrap_or_else(|| "current user".into()),
+                .map_or_else(|| "current user".into(), |u| u.name),
         }
     }
 

@@ -268,7 +268,7 @@ pub fn describe_config(cfg: &Config) -> String {
             Host::Unix(path) => path.display().to_string(),
         })
         .collect();
-    let ports: Vec<String> = cfg.get_ports().iter().map(|p| p.to_string()).collect();
+    let ports: Vec<String> = cfg.get_ports().iter().map(ToString::to_string).collect();
     let mut out = format!(
         "host={}",
         if hosts.is_empty() {

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = qcheck::cli::Cli::parse();
-    match qcheck::cli::run(cli) {
+    match qcheck::cli::run(&cli) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) => {
             eprintln!("qcheck: error: {err}");

@@ -33,11 +33,14 @@ pub struct Progress {
 /// What a phase counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
+    /// Rows loaded (bars show a rate).
     Rows,
+    /// Steps run (bars show the elapsed time).
     Steps,
 }
 
 impl Progress {
+    /// Progress on stderr as `mode` asks (bars only when stderr is a terminal).
     pub fn new(mode: ProgressMode) -> Progress {
         let terminal = std::io::stderr().is_terminal();
         match mode {
@@ -56,6 +59,7 @@ impl Progress {
         }
     }
 
+    /// No progress at all.
     pub fn quiet() -> Progress {
         Progress::new(ProgressMode::Quiet)
     }
@@ -113,12 +117,14 @@ pub struct Phase {
 }
 
 impl Phase {
+    /// Counts `n` more units done.
     pub fn inc(&self, n: u64) {
         if let Some(b) = &self.bar {
             b.inc(n);
         }
     }
 
+    /// Shows `msg` beside the bar (plain lines show nothing).
     pub fn message(&self, msg: &str) {
         if let Some(b) = &self.bar {
             b.set_message(msg.to_string());

@@ -26,9 +26,13 @@ const LOCK_KEY: i64 = 0x7163_6865_636b; // "qcheck"
 /// One migration: its up and down scripts.
 #[derive(Debug, Clone)]
 pub struct Migration {
+    /// Number from the file name prefix (`0001_...`).
     pub version: u32,
+    /// Name from the file name, after the version.
     pub name: String,
+    /// The up script.
     pub up: &'static str,
+    /// The down script, which reverts the up script.
     pub down: &'static str,
 }
 
@@ -44,7 +48,7 @@ pub fn migrations() -> Result<Vec<Migration>> {
     let mut found: std::collections::BTreeMap<
         u32,
         (String, Option<&'static str>, Option<&'static str>),
-    > = Default::default();
+    > = std::collections::BTreeMap::default();
     for file in MIGRATIONS.files() {
         let fname = file
             .path()
@@ -99,20 +103,26 @@ pub fn migrations() -> Result<Vec<Migration>> {
 /// One migration's state in a database.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MigrationState {
+    /// The migration's version.
     pub version: u32,
+    /// The migration's name.
     pub name: String,
     /// RFC 3339, when applied.
     pub applied_at: Option<String>,
     /// `applied`, `pending`, or `changed` (applied, but the shipped script differs now).
     pub state: String,
+    /// First 12 hex digits of the shipped up script's sha256.
     pub checksum: String,
 }
 
 /// What `qcheck migrate status` shows.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SchemaStatus {
+    /// Every shipped migration, in version order.
     pub migrations: Vec<MigrationState>,
+    /// The applied strategy; `None` when no strategy is recorded.
     pub strategy: Option<String>,
+    /// Indexes the applied strategy built, by name.
     pub strategy_indexes: Vec<String>,
 }
 
@@ -139,6 +149,10 @@ fn bookkeeping_exists(client: &mut Client) -> Result<bool> {
     Ok(row.get(0))
 }
 
+#[allow(
+    clippy::cast_sign_loss,
+    reason = "qcheck writes the versions, from shipped NNNN file names: never negative"
+)]
 fn applied(client: &mut Client) -> Result<Vec<(u32, String, String, String)>> {
     if !bookkeeping_exists(client)? {
         return Ok(Vec::new());
@@ -219,7 +233,7 @@ pub fn migrate_up(client: &mut Client) -> Result<Vec<u32>> {
             })?;
             tx.execute(
                 "INSERT INTO qcheck_migration (version, name, checksum) VALUES ($1, $2, $3)",
-                &[&(m.version as i32), &m.name, &m.checksum()],
+                &[&version_i32(m.version), &m.name, &m.checksum()],
             )
             .db("recording a migration")?;
             tx.commit().db("committing a migration")?;
@@ -227,6 +241,15 @@ pub fn migrate_up(client: &mut Client) -> Result<Vec<u32>> {
         }
         Ok(newly)
     })
+}
+
+/// A shipped migration version as `qcheck_migration.version` (int4) stores it.
+#[allow(
+    clippy::cast_possible_wrap,
+    reason = "versions are the NNNN prefixes of the shipped file names, far below i32::MAX"
+)]
+fn version_i32(version: u32) -> i32 {
+    version as i32
 }
 
 /// Reverts applied migrations down to (but not including) `to`, newest first; `to = 0` reverts all
@@ -255,7 +278,7 @@ pub fn migrate_down(client: &mut Client, to: u32) -> Result<Vec<u32>> {
                 })?;
             tx.execute(
                 "DELETE FROM qcheck_migration WHERE version = $1",
-                &[&(m.version as i32)],
+                &[&version_i32(m.version)],
             )
             .db("recording a reverted migration")?;
             tx.commit().db("committing a reverted migration")?;
@@ -448,12 +471,12 @@ impl IndexDef {
     /// The index definition of a `CREATE [UNIQUE] INDEX [IF NOT EXISTS] name ON [ONLY] table ...`
     /// statement; `None` for any other statement, for an unnamed index and for `CONCURRENTLY`.
     pub fn parse(stmt: &Statement) -> Result<Option<IndexDef>, LexError> {
-        let tokens = crate::sql::code_tokens(&stmt.text)?;
-        let mut t = tokens.iter().peekable();
         // Consumes the next token when it is the keyword `kw`.
         fn keyword(t: &mut std::iter::Peekable<std::slice::Iter<'_, Token<'_>>>, kw: &str) -> bool {
             t.next_if(|tok| tok.is_keyword(kw)).is_some()
         }
+        let tokens = crate::sql::code_tokens(&stmt.text)?;
+        let mut t = tokens.iter().peekable();
         if !keyword(&mut t, "CREATE") {
             return Ok(None);
         }
@@ -468,18 +491,18 @@ impl IndexDef {
         if t.peek().is_some_and(|tok| tok.is_keyword("ON")) {
             return Ok(None); // unnamed
         }
-        let Some(name) = t.next().and_then(|tok| tok.ident()) else {
+        let Some(name) = t.next().and_then(Token::ident) else {
             return Ok(None);
         };
         if !keyword(&mut t, "ON") {
             return Ok(None);
         }
         let only = keyword(&mut t, "ONLY");
-        let Some(first) = t.next().and_then(|tok| tok.ident()) else {
+        let Some(first) = t.next().and_then(Token::ident) else {
             return Ok(None);
         };
         let table = if t.next_if(|tok| tok.text == ".").is_some() {
-            let Some(second) = t.next().and_then(|tok| tok.ident()) else {
+            let Some(second) = t.next().and_then(Token::ident) else {
                 return Ok(None);
             };
             QualifiedName {
@@ -624,7 +647,9 @@ fn top_level_indexes(client: &mut Client) -> Result<Vec<String>> {
 /// Index built by a strategy, and how long it took.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BuiltIndex {
+    /// Index name.
     pub name: String,
+    /// Build time in milliseconds (wall clock).
     pub build_ms: f64,
 }
 

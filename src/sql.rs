@@ -267,7 +267,7 @@ impl Lexer<'_> {
             {
                 (TokenKind::Number, self.number(i))
             }
-            b':' if matches!(at(i + 1), Some(b':') | Some(b'=')) => (TokenKind::Punct, i + 2),
+            b':' if matches!(at(i + 1), Some(b':' | b'=')) => (TokenKind::Punct, i + 2),
             c if is_op_char(c) => {
                 // An operator is a run of operator characters that stops before a comment start.
                 let mut j = i + 1;

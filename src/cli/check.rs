@@ -190,12 +190,11 @@ fn explain_offline(
         .extra
         .get(SAVED_PARTITIONS_KEY)
         .and_then(|m| serde_json::from_value(m.clone()).ok());
-    let partitions = match saved {
-        Some(roots) => PartitionMap::from_catalog(roots),
-        None => {
-            let named: Vec<_> = expectations.iter().map(|e| e.expectation.clone()).collect();
-            PartitionMap::heuristic(crate::expect::relations_named(&named))
-        }
+    let partitions = if let Some(roots) = saved {
+        PartitionMap::from_catalog(roots)
+    } else {
+        let named: Vec<_> = expectations.iter().map(|e| e.expectation.clone()).collect();
+        PartitionMap::heuristic(crate::expect::relations_named(&named))
     };
     let plan = PlanCheck::analyse(parsed, None, &expectations, &partitions, false);
     if let Some(path) = save {

@@ -98,7 +98,7 @@ pub(super) fn run(g: &Global, action: &MigrateCommand) -> Result<Outcome> {
                 );
                 match &s.strategy {
                     Some(name) => {
-                        println!("index strategy: {name} ({})", s.strategy_indexes.join(", "))
+                        println!("index strategy: {name} ({})", s.strategy_indexes.join(", "));
                     }
                     None => println!("index strategy: none"),
                 }

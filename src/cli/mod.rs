@@ -40,15 +40,19 @@ Examples:
 
 Exit codes: 0 success, 1 an expectation failed, 2 usage, input or environment error.";
 
+/// The parsed command line: global options and one command.
 #[derive(Debug, Parser)]
 #[command(name = "qcheck", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
 pub struct Cli {
+    /// Options every command accepts.
     #[command(flatten)]
     pub global: Global,
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Options every command accepts (`--database-url`, `--pg-bin-dir`, `--home`, `--format`).
 #[derive(Debug, Args)]
 pub struct Global {
     /// Use this server instead of the embedded one (libpq URL or 'host=... dbname=...').
@@ -82,6 +86,7 @@ fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
 }
 
 impl Global {
+    /// The server selection these options ask for.
     pub fn target_options(&self) -> TargetOptions {
         TargetOptions {
             database_url: self.database_url.clone(),
@@ -91,6 +96,7 @@ impl Global {
     }
 }
 
+/// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Manage the embedded PostgreSQL cluster.
@@ -98,6 +104,7 @@ pub enum Command {
     Cluster(ClusterCommand),
     /// Apply, revert or inspect the schema migrations (default: up).
     Migrate {
+        /// What to do; `None` applies pending migrations (as `up`).
         #[command(subcommand)]
         action: Option<MigrateCommand>,
     },
@@ -105,6 +112,7 @@ pub enum Command {
     Seed(seed::SeedArgs),
     /// List the hot queries: what each answers, its parameters, its expectations.
     List {
+        /// Where the queries come from.
         #[command(flatten)]
         source: args::QuerySource,
     },
@@ -131,6 +139,7 @@ pub enum Command {
     Compare(compare::CompareArgs),
 }
 
+/// `qcheck cluster` actions.
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
     /// Where the cluster lives, its version, whether it runs.
@@ -145,6 +154,7 @@ pub enum ClusterCommand {
     Destroy,
 }
 
+/// `qcheck migrate` actions.
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// Apply pending migrations, then the index strategy (unless --no-indexes).
@@ -169,11 +179,14 @@ pub enum MigrateCommand {
 /// What a command concluded, beyond errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// Every check passed (exit 0).
     Success,
+    /// At least one expectation failed (exit 1).
     ExpectationFailed,
 }
 
 impl Outcome {
+    /// The process exit code: 0 success, 1 an expectation failed.
     pub fn exit_code(self) -> u8 {
         match self {
             Outcome::Success => 0,
@@ -183,7 +196,7 @@ impl Outcome {
 }
 
 /// Runs one command.
-pub fn run(cli: Cli) -> Result<Outcome> {
+pub fn run(cli: &Cli) -> Result<Outcome> {
     let g = &cli.global;
     match &cli.command {
         Command::Cluster(cmd) => cluster::run(g, cmd),

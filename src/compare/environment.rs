@@ -44,7 +44,7 @@ pub fn stamp(client: &mut Client, target: String, server_is_local: bool) -> Resu
         .query_one("SELECT current_setting('server_version')", &[])
         .db("reading the server version")?
         .get(0);
-    let names: Vec<String> = SETTINGS.iter().map(|s| s.to_string()).collect();
+    let names: Vec<String> = SETTINGS.iter().map(ToString::to_string).collect();
     // Settings a server does not have (wal_compression's values changed in 15, for instance) are
     // simply absent: current_setting(name, true) would be NULL, pg_settings has no row.
     let rows = client
@@ -78,9 +78,7 @@ pub fn machine(server_is_local: bool) -> Machine {
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     Machine {
-        cores: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        cores: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         memory_bytes: mem_total(&meminfo),
         cpu: cpu_model(&cpuinfo),
         os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),

@@ -259,8 +259,7 @@ fn summary(s: &Strategy) -> String {
     let rest = s
         .summary
         .strip_prefix(&lead)
-        .map(str::trim)
-        .unwrap_or(&s.summary);
+        .map_or(s.summary.as_str(), str::trim);
     let mut chars = rest.chars();
     chars
         .next()

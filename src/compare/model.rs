@@ -256,6 +256,11 @@ impl Latency {
         let mut sorted = samples.to_vec();
         sorted.sort_by(f64::total_cmp);
         // Nearest rank: the smallest value with at least p% of the samples at or below it.
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "p is a percentile in [0, 100], so the rank is in 0..=len"
+        )]
         let rank = |p: f64| {
             let r = (p / 100.0 * sorted.len() as f64).ceil() as usize;
             sorted[r.clamp(1, sorted.len()) - 1]
@@ -461,6 +466,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(
+        clippy::float_cmp,
+        reason = "nearest-rank percentiles are samples themselves and the mean of 1..=100 is exact: equality is intended"
+    )]
     fn nearest_rank_percentiles() {
         let samples: Vec<f64> = (1..=100).map(f64::from).collect();
         let l = Latency::from_ms(&samples);
@@ -475,6 +484,10 @@ mod tests {
     }
 
     #[test]
+    #[allow(
+        clippy::float_cmp,
+        reason = "1000 / 2 and the empty batch's zeros are exact: equality is intended"
+    )]
     fn write_batches_divide_safely() {
         let b = WriteBatch::new(&[Duration::from_millis(2), Duration::from_millis(3)], 1000);
         assert_eq!(b.count, 2);

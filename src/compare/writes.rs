@@ -122,7 +122,7 @@ impl WritePlan {
     /// Picks `bookings` free slots and `cancellations` booked appointments from the data.
     pub fn find(client: &mut Client, bookings: usize, cancellations: usize) -> Result<WritePlan> {
         let slots = client
-            .query(FREE_SLOTS, &[&(bookings as i32)])
+            .query(FREE_SLOTS, &[&i32::try_from(bookings).unwrap_or(i32::MAX)])
             .db("finding free slots for the booking probe")?;
         let bookings = slots
             .iter()
@@ -135,7 +135,10 @@ impl WritePlan {
             })
             .collect();
         let rows = client
-            .query(CANCELLABLE, &[&(cancellations as i64)])
+            .query(
+                CANCELLABLE,
+                &[&i64::try_from(cancellations).unwrap_or(i64::MAX)],
+            )
             .db("choosing appointments for the cancellation probe")?;
         let cancellations = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
         Ok(WritePlan {
@@ -152,14 +155,14 @@ impl WritePlan {
         // with the pages its writes touch already in shared buffers; otherwise the first strategy
         // measured pays for reading them and looks slower than it is.
         self.run_batches(client, false)?;
-        self.vacuum(client)?;
+        Self::vacuum(client)?;
         // Then PASSES measured passes, each vacuumed away again; the fastest pass of each kind is
         // kept (the one least disturbed by other work on the machine), with every pass's rate.
         let mut best: Option<WriteCost> = None;
         let (mut booking_rates, mut cancel_rates) = (Vec::new(), Vec::new());
         for _ in 0..PASSES {
             let pass = self.run_batches(client, checkpoint)?;
-            self.vacuum(client)?;
+            Self::vacuum(client)?;
             booking_rates.push(pass.bookings.per_sec);
             cancel_rates.push(pass.cancellations.per_sec);
             best = Some(match best {
@@ -176,7 +179,7 @@ impl WritePlan {
         Ok(cost)
     }
 
-    fn vacuum(&self, client: &mut Client) -> Result<()> {
+    fn vacuum(client: &mut Client) -> Result<()> {
         client
             .batch_execute(&format!("VACUUM {TOUCHED}"))
             .db("vacuuming after the write probe")

@@ -74,6 +74,10 @@ pub enum Op {
 
 impl Op {
     /// Whether `actual OP bound` holds.
+    #[allow(
+        clippy::float_cmp,
+        reason = "`=` in an expectation means exactly equal, as in `heap-fetches = 0`"
+    )]
     pub fn holds(self, actual: f64, bound: f64) -> bool {
         match self {
             Op::Eq => actual == bound,
@@ -295,7 +299,7 @@ pub enum ParseProblem {
     #[error("the expectation is empty")]
     Empty,
     /// The first word is no known expectation kind.
-    #[error("unknown expectation `{found}`{}; known: {known}", suggestion_text(.suggestion))]
+    #[error("unknown expectation `{found}`{}; known: {known}", suggestion_text(.suggestion.as_ref()))]
     UnknownKind {
         /// The word as written.
         found: String,
@@ -305,7 +309,7 @@ pub enum ParseProblem {
         known: &'static str,
     },
     /// `no KIND` names no known node kind.
-    #[error("unknown node kind `{found}`{}; use a node type in kebab case (sort, seq-scan, hash-join, nested-loop, hash-aggregate, ...) or `spill`", suggestion_text(.suggestion))]
+    #[error("unknown node kind `{found}`{}; use a node type in kebab case (sort, seq-scan, hash-join, nested-loop, hash-aggregate, ...) or `spill`", suggestion_text(.suggestion.as_ref()))]
     UnknownNodeKind {
         /// The kind as written.
         found: String,
@@ -356,7 +360,7 @@ pub enum ParseProblem {
     MissingReason,
 }
 
-fn suggestion_text(s: &Option<String>) -> String {
+fn suggestion_text(s: Option<&String>) -> String {
     match s {
         Some(s) => format!(" (did you mean `{s}`?)"),
         None => String::new(),

@@ -78,7 +78,6 @@ fn example_for(kind: &str) -> &'static str {
     match kind {
         "seq-scan" => "seq-scan tenant",
         "index-scan" => "index-scan patient using patient_pkey",
-        "index-only-scan" => "index-only-scan appointment using appointment_provider_day_idx",
         "bitmap-scan" => "bitmap-scan patient using patient_name_trgm_idx",
         "index-access" => "index-access appointment_audit using appointment_audit_appointment_idx",
         "no" => "no sort",
@@ -88,6 +87,7 @@ fn example_for(kind: &str) -> &'static str {
         "shared-buffers" => "shared-buffers <= 100",
         "temp-buffers" => "temp-buffers = 0",
         "rows" => "rows >= 1",
+        // index-only-scan, and the example for anything else.
         _ => "index-only-scan appointment using appointment_provider_day_idx",
     }
 }

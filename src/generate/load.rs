@@ -266,6 +266,11 @@ fn stream(
 
 /// Streams the producer's chunks into one `COPY ... FREEZE` per segment. Dropping `rx` on error
 /// stops the producer.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "consume owns both channel ends so that they drop when it returns: that stops the \
+              producer on error and ends its wait for recycled buffers"
+)]
 fn consume(
     client: &mut Client,
     w: &World,

@@ -100,6 +100,11 @@ pub fn clear(client: &mut Client) -> Result<()> {
 }
 
 /// Records a completed dataset, and returns it with the server's completion time.
+#[allow(
+    clippy::cast_possible_wrap,
+    reason = "generator_version is a small constant; partitions: profile values are bounded by \
+              dataset validation (see issue: bounded input)"
+)]
 pub fn write(client: &mut Client, meta: &DatasetMeta) -> Result<DatasetMeta> {
     let counts = serde_json::to_value(&meta.row_counts).unwrap_or_default();
     let mut tx = client.transaction().db("recording the dataset")?;

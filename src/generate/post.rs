@@ -28,13 +28,18 @@ use crate::schema::{self, IndexDef, Strategy};
 /// One unit of work for a connection.
 #[derive(Debug, Clone)]
 pub enum Step {
+    /// A statement run as is.
     Sql {
+        /// Shown in progress and timings.
         label: String,
+        /// The statement(s), run with `batch_execute`.
         sql: String,
     },
     /// A statement whose row count is reported (the derived-data inserts).
     Insert {
+        /// Shown in progress and timings.
         label: String,
+        /// The `INSERT`, run with `execute` for its row count.
         sql: String,
     },
     /// `schema::apply_strategy`: attaches the prebuilt leaf indexes, builds the others, records them.
@@ -60,8 +65,11 @@ impl Step {
 /// How long one step took.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StepTiming {
+    /// Seeding phase the step ran in.
     pub phase: String,
+    /// The step's label (e.g. `strategy <name>` or the statement's label).
     pub step: String,
+    /// Wall-clock seconds.
     pub seconds: f64,
     /// Rows a derived-data step inserted.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -163,6 +171,10 @@ pub fn prepare_session(client: &mut Client) -> Result<()> {
 
 /// The steps that derive data from the loaded appointments and build constraints and leaf indexes.
 pub fn build_steps(w: &World, strategy: &Strategy) -> Vec<Step> {
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "audit.share is validated to [0, 1], so the rounded value is in 0..=65536"
+    )]
     let audited = (w.profile.spec.audit.share * 65536.0).round() as i64;
     // The order only matters for locks. The derived-data inserts read every leaf (ACCESS SHARE), so
     // they go first, one per connection; the leaf index builds (SHARE) do not conflict with them; the
@@ -208,7 +220,7 @@ pub fn build_steps(w: &World, strategy: &Strategy) -> Vec<Step> {
 /// gathers the parent's own statistics cheaply, and it is done.
 pub fn finish_steps(w: &World, strategy: &Strategy, server_version_num: i32) -> Vec<Step> {
     let mut steps = vec![Step::ApplyStrategy(strategy.clone())];
-    if server_version_num >= 180000 {
+    if server_version_num >= 180_000 {
         steps.push(Step::sql(
             "analyze only appointment",
             "ANALYZE ONLY appointment",

@@ -199,13 +199,13 @@ struct Out<'a> {
 
 impl Out<'_> {
     fn fresh(&self) -> Vec<u8> {
-        self.recycle
-            .try_recv()
-            .map(|mut b| {
+        self.recycle.try_recv().map_or_else(
+            |_| Vec::with_capacity(CHUNK_BYTES + 4096),
+            |mut b| {
                 b.clear();
                 b
-            })
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + 4096))
+            },
+        )
     }
 
     fn flush(&mut self) {
@@ -312,7 +312,7 @@ pub fn generate_only(w: &World, segs: &[Segment]) -> Option<u64> {
         let finished = produce(w, segs, &SegmentQueue::new(0..segs.len()), &tx, &back_rx);
         drop(tx);
         let rows = sink.join().ok()?;
-        finished.map(|_| rows)
+        finished.map(|()| rows)
     })
 }
 

@@ -52,8 +52,12 @@ impl Stream {
 
     /// Uniform in [0, n) (Lemire's multiply-shift; the bias of at most n / 2^64 is irrelevant here).
     #[inline]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "(x * n) >> 64 < n for x < 2^64, so the result fits u64"
+    )]
     pub fn below(&mut self, n: u64) -> u64 {
-        ((self.u64() as u128 * n as u128) >> 64) as u64
+        ((u128::from(self.u64()) * u128::from(n)) >> 64) as u64
     }
 
     /// Uniform in [lo, hi] (inclusive); `lo` when the range is empty.
@@ -62,7 +66,8 @@ impl Stream {
         if hi <= lo {
             return lo;
         }
-        lo + self.below((hi - lo) as u64 + 1) as i64
+        // The draw is at most hi - lo, so lo + draw stays within [lo, hi].
+        lo.saturating_add_unsigned(self.below(hi.abs_diff(lo) + 1))
     }
 
     /// True with probability `p`.
@@ -92,6 +97,11 @@ pub struct Weighted {
 
 impl Weighted {
     /// Weights must be finite, >= 0, with a positive sum (profiles are validated before).
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "acc / total is in [0, 1] for validated weights, so the rounded threshold is in [0, 2^32]"
+    )]
     pub fn new(weights: &[f64]) -> Weighted {
         let total: f64 = weights.iter().sum();
         let mut acc = 0.0;
@@ -111,7 +121,7 @@ impl Weighted {
     /// An index drawn with the weights' probabilities.
     #[inline]
     pub fn sample(&self, rng: &mut Stream) -> usize {
-        let r = rng.u32() as u64;
+        let r = u64::from(rng.u32());
         self.cum.iter().position(|c| r < *c).unwrap_or(0)
     }
 }
@@ -140,6 +150,11 @@ impl Zipf {
 
     /// The rank for a uniform `u` in [0, 1): 0 is the most popular.
     #[inline]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "x is in [1, n + 1]; the float-to-int cast saturates and the rank is clamped to n - 1"
+    )]
     pub fn sample(&self, u: f64) -> u64 {
         if self.n <= 1 {
             return 0;
@@ -191,8 +206,12 @@ impl Permutation {
 
     /// Where `i` goes, in 0..n.
     #[inline]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the result is taken modulo n, a u64"
+    )]
     pub fn apply(&self, i: u64) -> u64 {
-        ((i as u128 * self.mult as u128 + self.add as u128) % self.n as u128) as u64
+        ((u128::from(i) * u128::from(self.mult) + u128::from(self.add)) % u128::from(self.n)) as u64
     }
 }
 
@@ -233,7 +252,7 @@ mod tests {
             hits[w.sample(&mut s)] += 1;
         }
         assert_eq!(hits[1], 0);
-        let share = hits[2] as f64 / 40_000.0;
+        let share = f64::from(hits[2]) / 40_000.0;
         assert!((share - 0.75).abs() < 0.02, "{hits:?}");
     }
 
@@ -261,7 +280,7 @@ mod tests {
         for n in [1u64, 2, 7, 12, 100, 360] {
             let p = Permutation::new(n, &mut s);
             let mut seen: Vec<u64> = (0..n).map(|i| p.apply(i)).collect();
-            seen.sort();
+            seen.sort_unstable();
             assert_eq!(seen, (0..n).collect::<Vec<_>>(), "n={n}");
         }
     }

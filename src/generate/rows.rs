@@ -194,7 +194,7 @@ pub struct Appointment {
 impl Appointment {
     /// End of the slot: `scheduled_at` plus the duration, micros.
     pub fn end(&self) -> i64 {
-        self.scheduled_at + self.duration_min as i64 * MICROS_PER_MIN
+        self.scheduled_at + i64::from(self.duration_min) * MICROS_PER_MIN
     }
 
     /// The hot path of the generator: the row is assembled in a stack buffer with fixed-size copies
@@ -232,7 +232,7 @@ impl Appointment {
             .uuid(&w.provider_ids[self.provider as usize])
             .uuid(&w.patient_ids[self.patient as usize])
             .timestamptz(self.scheduled_at)
-            .int(self.duration_min as i64)
+            .int(i64::from(self.duration_min))
             .text(self.status)
             .opt_text(self.reason)
             .timestamptz(self.created_at)
@@ -243,6 +243,10 @@ impl Appointment {
     }
 }
 
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "the draw is below list.len(), a usize"
+)]
 fn pick<'a>(rng: &mut Stream, list: &[&'a str]) -> &'a str {
     list[rng.below(list.len() as u64) as usize]
 }
@@ -308,7 +312,14 @@ impl World {
             let given = pick(&mut rng, GIVEN);
             let family = pick(&mut rng, FAMILY);
             // Ages 0 to 95 at as_of, in days since 2000-01-01, never before 1900 (a CHECK).
-            let birth = ((self.as_of / MICROS_PER_DAY) - rng.below(95 * 365) as i64).max(-36_524);
+            #[allow(
+                clippy::cast_possible_wrap,
+                clippy::cast_possible_truncation,
+                reason = "the draw is below 95 * 365; as_of comes from a chrono date, whose day \
+                          numbers fit i32"
+            )]
+            let birth =
+                ((self.as_of / MICROS_PER_DAY) - rng.below(95 * 365) as i64).max(-36_524) as i32;
             let c = created(&mut rng, self);
             let deleted = (deleted != i64::MAX).then_some(deleted);
             BinaryRow::start(buf, 9)
@@ -317,7 +328,7 @@ impl World {
                 .text(&mrn)
                 .text(given)
                 .text(family)
-                .date(birth as i32)
+                .date(birth)
                 .timestamptz(c)
                 .timestamptz(deleted.unwrap_or(c))
                 .opt_timestamptz(deleted);
@@ -326,6 +337,15 @@ impl World {
     }
 
     /// Every appointment of provider `p` on local day `day`, in start order.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_possible_wrap,
+        reason = "by construction: at most day_cap <= 255 slots per day, offsets within one working \
+                  day, lead times clamped to max_lead_days, draws below the counts they index; \
+                  tenant, provider and patient counts: profile values are bounded by dataset \
+                  validation (see issue: bounded input)"
+    )]
     pub fn provider_day(&self, p: usize, day: usize, out: &mut impl FnMut(&Appointment)) {
         let k = self.day_count(p, day) as usize;
         if k == 0 {
@@ -383,22 +403,22 @@ impl World {
         for (i, len) in lens.iter().copied().take(k).enumerate() {
             // Gap before this slot: up to twice the fair share of what is left.
             let share = 2 * free / (k - i + 1) as u32;
-            let gap = rng.below(share.min(free) as u64 + 1) as u32;
+            let gap = rng.below(u64::from(share.min(free)) + 1) as u32;
             free -= gap;
             offset += gap;
-            let scheduled_at = ws + offset as i64 * grid;
+            let scheduled_at = ws + i64::from(offset) * grid;
             offset += len;
-            let duration = len as i64 * self.grid_min;
+            let duration = i64::from(len) * self.grid_min;
             let end = scheduled_at + duration * MICROS_PER_MIN;
 
             // Patient: Zipf over the tenant's patients; a patient deleted before the slot is never
             // booked, the next one in popularity order is (the first patient is never deleted).
-            let n = tenant.patients.len() as u64;
+            let npat = tenant.patients.len() as u64;
             let mut rank = tenant.patient_rank.sample(rng.f64());
             let mut patient = tenant.patients.start + tenant.patient_perm.apply(rank) as usize;
             let mut tries = 0;
-            while self.patient_deleted[patient] <= end && tries < n {
-                rank = (rank + 1) % n;
+            while self.patient_deleted[patient] <= end && tries < npat {
+                rank = (rank + 1) % npat;
                 patient = tenant.patients.start + tenant.patient_perm.apply(rank) as usize;
                 tries += 1;
             }
@@ -453,6 +473,12 @@ impl World {
 
     /// Every appointment that starts in month partition `m`, ordered by local day, tenant, provider
     /// and start time.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_possible_wrap,
+        reason = "day indexes are clamped to 0..ndays, and ndays spans the profile's months"
+    )]
     pub fn month_appointments(&self, m: usize, out: &mut impl FnMut(&Appointment)) {
         let month = &self.months[m];
         let first = (self.day_index(month.first) - 1).max(0) as usize;

@@ -172,6 +172,11 @@ fn ensure_locked(
         let list: Vec<String> = migrated.iter().map(|v| format!("{v:04}")).collect();
         progress.note(&format!("applied migrations {}", list.join(", ")));
     }
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "profile values are bounded by dataset validation (see issue: bounded input)"
+    )]
+    let partitions = request.profile.months().len() as u32;
     let wanted = DatasetMeta {
         profile: request.profile.name.clone(),
         profile_hash: request.profile.content_hash.clone(),
@@ -182,7 +187,7 @@ fn ensure_locked(
         strategy: strategy.name.clone(),
         digest: String::new(),
         row_counts: BTreeMap::new(),
-        partitions: request.profile.months().len() as u32,
+        partitions,
         completed_at: String::new(),
     };
     if !request.force {
@@ -291,7 +296,7 @@ fn reseed(
         phases.push(PhaseTiming {
             phase: name.into(),
             seconds: since.elapsed().as_secs_f64(),
-        })
+        });
     };
 
     let t = Instant::now();
@@ -343,7 +348,7 @@ fn reseed(
             row_counts.insert(s.step.clone(), rows);
         }
     }
-    wanted.digest = loaded.produced.digest.clone();
+    wanted.digest.clone_from(&loaded.produced.digest);
     wanted.row_counts = row_counts;
     let t = Instant::now();
     let dataset = meta::write(client, &wanted)?;
@@ -364,7 +369,7 @@ fn reseed(
 /// Rows (as recorded), partitions and sizes of every dataset table. A partitioned table's own size
 /// is 0: the leaves of `pg_partition_tree` are summed.
 pub fn summary(client: &mut Client, rows: &BTreeMap<String, u64>) -> Result<Vec<TableSummary>> {
-    let names: Vec<String> = TABLES.iter().rev().map(|t| t.to_string()).collect();
+    let names: Vec<String> = TABLES.iter().rev().map(ToString::to_string).collect();
     let result = client
         .query(
             "SELECT t.name, count(*)::int4,
@@ -387,7 +392,8 @@ pub fn summary(client: &mut Client, rows: &BTreeMap<String, u64>) -> Result<Vec<
             TableSummary {
                 rows: rows.get(&table).copied().unwrap_or(0),
                 table,
-                partitions: r.get::<_, i32>(1) as u32,
+                // count(*) is never negative.
+                partitions: r.get::<_, i32>(1).unsigned_abs(),
                 table_bytes: r.get(2),
                 index_bytes: r.get(3),
             }

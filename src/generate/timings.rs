@@ -37,33 +37,45 @@ use sha2::Digest;
 /// One step of the serial baseline.
 #[derive(Debug, Clone, Serialize)]
 pub struct SerialStep {
+    /// What ran: `COPY`, `exclusion <leaf>`, `index <name>` or `VACUUM (ANALYZE)`.
     pub step: String,
+    /// Wall-clock seconds.
     pub seconds: f64,
 }
 
 /// The measurements of `qcheck seed --timings` (rendered by `report::seed`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Timings {
+    /// The seed run (forced) whose load is measured.
     pub seed: SeedOutcome,
+    /// Appointments the generator produced.
     pub appointments: u64,
+    /// Best of three runs of the generator alone, in seconds.
     pub generator_seconds: f64,
     /// sha256 throughput (the dataset digest, computed by the loading threads).
     pub digest_bytes_per_sec: f64,
+    /// Server-side binary `COPY FROM` file of every appointment, in seconds.
     pub copy_binary_seconds: f64,
+    /// The same in text format (rolled back), in seconds.
     pub copy_text_seconds: f64,
+    /// The seed's unavoidable steps, each run alone one after another.
     pub serial: Vec<SerialStep>,
 }
 
 impl Timings {
+    /// Appointments per second of the generator alone.
     pub fn generator_rows_per_sec(&self) -> f64 {
         self.appointments as f64 / self.generator_seconds
     }
+    /// Appointments per second of the seed's own load.
     pub fn seed_load_rows_per_sec(&self) -> f64 {
         self.appointments as f64 / self.seed.appointment_copy_seconds
     }
+    /// Appointments per second of the binary COPY baseline.
     pub fn copy_binary_rows_per_sec(&self) -> f64 {
         self.appointments as f64 / self.copy_binary_seconds
     }
+    /// Appointments per second of the text COPY baseline.
     pub fn copy_text_rows_per_sec(&self) -> f64 {
         self.appointments as f64 / self.copy_text_seconds
     }
@@ -71,6 +83,7 @@ impl Timings {
     pub fn load_ratio(&self) -> f64 {
         self.seed_load_rows_per_sec() / self.copy_binary_rows_per_sec()
     }
+    /// Seconds of the serial steps, summed.
     pub fn serial_sum(&self) -> f64 {
         self.serial.iter().map(|s| s.seconds).sum()
     }
@@ -100,6 +113,10 @@ pub fn measure(session: &Session, request: &SeedRequest, progress: &Progress) ->
         generator_seconds = generator_seconds.min(t.elapsed().as_secs_f64());
     }
     // The digest runs on the loading threads, beside the generator: its own throughput.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "a repeating byte pattern: keeping the low byte is the intent"
+    )]
     let sample: Vec<u8> = (0..64 << 20).map(|i: u32| i as u8).collect();
     let t = Instant::now();
     std::hint::black_box(sha2::Sha256::digest(&sample));
@@ -237,7 +254,7 @@ impl CopyFiles {
                 a.encode_binary(w, &mut bbuf);
                 a.encode_text(w, &mut tbuf);
                 if bbuf.len() > (1 << 20) {
-                    if let Err(e) = bin.write_all(&bbuf).and_then(|_| txt.write_all(&tbuf)) {
+                    if let Err(e) = bin.write_all(&bbuf).and_then(|()| txt.write_all(&tbuf)) {
                         failed.get_or_insert(e);
                     }
                     bbuf.clear();

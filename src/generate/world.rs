@@ -142,6 +142,12 @@ fn date_micros(d: NaiveDate) -> i64 {
 
 impl World {
     /// Plans the dataset. Fails only when the profile cannot hold its appointments at this scale.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_possible_wrap,
+        reason = "profile values are bounded by dataset validation (see issue: bounded input)"
+    )]
     pub fn plan(profile: &Profile, scale: f64, seed: u64) -> Result<World> {
         let spec = &profile.spec;
         let counts = profile.counts(scale);
@@ -173,11 +179,11 @@ impl World {
         let mean_units = slot_units
             .iter()
             .zip(&slot_weights)
-            .map(|(u, w)| *u as f64 * w)
+            .map(|(u, w)| f64::from(*u) * w)
             .sum::<f64>()
             / slot_weights.iter().sum::<f64>();
         let work_units = ((profile.work_end - profile.work_start).num_minutes() as u32) / grid;
-        let day_cap = ((work_units as f64 * spec.hours.max_fill / mean_units).floor() as u32)
+        let day_cap = ((f64::from(work_units) * spec.hours.max_fill / mean_units).floor() as u32)
             .clamp(1, (work_units / slot_units[0]).clamp(1, 255));
 
         // Entities exist before the first appointment can be booked.
@@ -278,7 +284,7 @@ impl World {
             window,
             first_day,
             ndays,
-            grid_min: grid as i64,
+            grid_min: i64::from(grid),
             slot_units,
             slot_pick: Weighted::new(&slot_weights),
             day_cap,
@@ -309,7 +315,7 @@ impl World {
     /// Appointments of provider `p` on day `day`.
     #[inline]
     pub fn day_count(&self, p: usize, day: usize) -> u32 {
-        self.alloc[p * self.ndays + day] as u32
+        u32::from(self.alloc[p * self.ndays + day])
     }
 }
 
@@ -321,6 +327,12 @@ impl World {
 /// exact. A provider's count is then spread evenly over its days and shuffled by random one-at-a-time
 /// moves between days, which gives quiet and busy days without ever exceeding `day_cap`.
 #[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "draws below n index slices of length n; the float target is >= 0 and capped; a day's \
+              count is at most day_cap <= 255"
+)]
 fn allocate(
     profile: &Profile,
     scale: f64,
@@ -334,7 +346,7 @@ fn allocate(
     let np = provider_tenant.len();
     let caps: Vec<u64> = provider_tenant
         .iter()
-        .map(|t| tenants[*t as usize].eligible_days.len() as u64 * day_cap as u64)
+        .map(|t| tenants[*t as usize].eligible_days.len() as u64 * u64::from(day_cap))
         .collect();
     let capacity: u64 = caps.iter().sum();
     let total = counts.appointments;
@@ -448,11 +460,15 @@ mod tests {
     fn allocation_is_exact_capped_and_skewed() {
         let profile = Profile::resolve("tiny").unwrap();
         let world = World::plan(&profile, 1.0, 42).unwrap();
-        let total: u64 = world.alloc.iter().map(|c| *c as u64).sum();
+        let total: u64 = world.alloc.iter().map(|c| u64::from(*c)).sum();
         assert_eq!(total, world.counts.appointments);
-        assert!(world.alloc.iter().all(|c| (*c as u32) <= world.day_cap));
+        assert!(world.alloc.iter().all(|c| u32::from(*c) <= world.day_cap));
         let per_provider: Vec<u64> = (0..world.provider_ids.len())
-            .map(|p| (0..world.ndays).map(|d| world.day_count(p, d) as u64).sum())
+            .map(|p| {
+                (0..world.ndays)
+                    .map(|d| u64::from(world.day_count(p, d)))
+                    .sum()
+            })
             .collect();
         let (min, max) = (
             per_provider.iter().min().unwrap(),

@@ -13,11 +13,17 @@ use super::model::PlanNode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScanKind {
+    /// Seq Scan.
     Seq,
+    /// Index Scan.
     Index,
+    /// Index Only Scan.
     IndexOnly,
+    /// Bitmap Heap Scan (with its Bitmap Index Scans).
     Bitmap,
+    /// Tid Scan or Tid Range Scan.
     Tid,
+    /// Any other node that names a relation (Sample Scan, Foreign Scan, ...).
     Other,
 }
 

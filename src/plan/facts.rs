@@ -26,11 +26,13 @@ use super::partition::PartitionMap;
 /// One node that reads a relation.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanFact {
+    /// Id of the scan node (preorder position in the plan).
     pub node: usize,
     /// The relation the node names (a partition, or the table itself).
     pub relation: String,
     /// The table facts are keyed by (the partition's parent, or `relation`).
     pub table: String,
+    /// How the node reads the relation.
     pub kind: ScanKind,
     /// Indexes as printed (for bitmap scans: every Bitmap Index Scan below the heap scan).
     pub indexes: Vec<String>,
@@ -43,6 +45,7 @@ pub struct ScanFact {
 /// What the plan does with one table (partitions folded into their parent).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RelationFacts {
+    /// Every kind of scan the plan uses on this table.
     pub scan_kinds: BTreeSet<ScanKind>,
     /// Indexes used, resolved to the parent index where the map knows it.
     pub indexes: BTreeSet<String>,
@@ -61,20 +64,28 @@ pub struct RelationFacts {
 /// A per-node number (e.g. heap fetches).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct NodeValue {
+    /// Id of the node the value belongs to.
     pub node: usize,
+    /// The node's value (ANALYZE data).
     pub value: f64,
 }
 
 /// A node's row estimate against reality, totals over loops.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Estimate {
+    /// Id of the node.
     pub node: usize,
+    /// Planner's row estimate × loops.
     pub estimated_rows: f64,
+    /// Actual rows × loops.
     pub actual_rows: f64,
+    /// Times the node ran.
     pub loops: u64,
+    /// `max(est/actual, actual/est)`, both floored at 1 row (1.0 is a perfect estimate).
     pub q_error: f64,
 }
 
+/// What kind of work went to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SpillKind {
@@ -91,7 +102,9 @@ pub enum SpillKind {
 /// Work that did not fit in `work_mem`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Spill {
+    /// Id of the node that spilled.
     pub node: usize,
+    /// What spilled (sort, hash, ...).
     pub kind: SpillKind,
     /// What PostgreSQL reported, e.g. "external merge, 23040 kB on disk" or "128 batches".
     pub detail: String,
@@ -101,9 +114,12 @@ pub struct Spill {
     pub temp_written_blocks: u64,
 }
 
+/// JIT compilation summary of an EXPLAIN ANALYZE run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JitFacts {
+    /// Number of functions compiled; `None` when the plan does not say.
     pub functions: Option<u64>,
+    /// Total JIT time in milliseconds (generation, inlining, optimisation, emission); `None` when not reported.
     pub total_ms: Option<f64>,
 }
 
@@ -112,30 +128,43 @@ pub struct JitFacts {
 pub struct Facts {
     /// Whether the plan had EXPLAIN ANALYZE data at all.
     pub analyzed: bool,
+    /// Number of nodes in the plan.
     pub node_count: usize,
     /// Keyed by table (partitions folded into their parent).
     pub relations: BTreeMap<String, RelationFacts>,
+    /// Every scan node, in node order.
     pub scans: Vec<ScanFact>,
     /// kebab-case kind → node ids (see `node_kinds`).
     pub node_kinds: BTreeMap<String, Vec<usize>>,
     /// Total heap fetches; `None` without ANALYZE.
     pub heap_fetches: Option<f64>,
+    /// Per-node heap fetches of index-only scans (ANALYZE only), in node order.
     pub heap_fetches_by_node: Vec<NodeValue>,
     /// Every comparable node's estimate (ANALYZE only), in node order.
     pub estimates: Vec<Estimate>,
+    /// The estimate with the highest q-error; `None` without ANALYZE or comparable nodes.
     pub worst_estimate: Option<Estimate>,
     /// Root node's (inclusive) buffers.
     pub buffers: Buffers,
+    /// Buffers used while planning; `None` when EXPLAIN did not report them.
     pub planning_buffers: Option<Buffers>,
+    /// Nodes that spilled to disk, in node order.
     pub spills: Vec<Spill>,
+    /// Lossy heap blocks of bitmap heap scans (their bitmap exceeded `work_mem`), summed over nodes.
     pub lossy_heap_blocks: u64,
+    /// Nodes with lossy heap blocks.
     pub lossy_nodes: Vec<usize>,
     /// Root actual rows × loops.
     pub result_rows: Option<f64>,
+    /// Planning time in milliseconds; `None` when not reported.
     pub planning_time_ms: Option<f64>,
+    /// Execution time in milliseconds; `None` without ANALYZE.
     pub execution_time_ms: Option<f64>,
+    /// Time spent in triggers in milliseconds, summed; `None` when the plan reports no trigger times.
     pub trigger_time_ms: Option<f64>,
+    /// JIT summary; `None` when JIT did not run.
     pub jit: Option<JitFacts>,
+    /// Nodes that never ran (ANALYZE only).
     pub never_executed: Vec<usize>,
     /// Nodes whose actual counts may be cut short by a parent (not compared with estimates).
     pub early_stop_nodes: Vec<usize>,
@@ -439,8 +468,7 @@ fn spills(nodes: &[super::NodeRef<'_>], children: &[Vec<usize>]) -> Vec<Spill> {
             let join_temp = r
                 .parent
                 .filter(|p| nodes[*p].node.node_type == "Hash Join")
-                .map(exclusive_temp)
-                .unwrap_or(0);
+                .map_or(0, exclusive_temp);
             Some(Spill {
                 node: r.id,
                 kind: SpillKind::Hash,

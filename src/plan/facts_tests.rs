@@ -73,6 +73,10 @@ fn never_executed_inner_side() {
 }
 
 #[test]
+#[allow(
+    clippy::float_cmp,
+    reason = "whole numbers parsed from EXPLAIN JSON: exact equality is intended"
+)]
 fn heap_fetches_before_vacuum() {
     for v in ["pg15", "pg18"] {
         let (_, f) = facts_of(&format!("{v}_index_only_heap_fetches.json"));
@@ -95,6 +99,10 @@ fn heap_fetches_before_vacuum() {
 }
 
 #[test]
+#[allow(
+    clippy::float_cmp,
+    reason = "a whole-number estimate × loops: exact in f64, equality is intended"
+)]
 fn parallel_plan_workers_and_fractional_rows() {
     let p = fixture("pg15_parallel_gather.json");
     let g = p.node(1).unwrap();
@@ -113,6 +121,10 @@ fn parallel_plan_workers_and_fractional_rows() {
 }
 
 #[test]
+#[allow(
+    clippy::float_cmp,
+    reason = "halves and small whole numbers are exact in f64: equality is intended"
+)]
 fn pg18_fractional_rows_in_subplan_q_error() {
     let (p, f) = facts_of("pg18_initplan_subplan.json");
     assert_eq!(p.node(4).unwrap().actual_rows, Some(0.5));
@@ -125,6 +137,10 @@ fn pg18_fractional_rows_in_subplan_q_error() {
 }
 
 #[test]
+#[allow(
+    clippy::float_cmp,
+    reason = "q_error must return exactly these quotients: equality is intended"
+)]
 fn q_error_floors_at_one_row() {
     assert_eq!(q_error(1.0, 0.0), 1.0);
     assert_eq!(q_error(0.0, 0.0), 1.0);
@@ -237,11 +253,11 @@ fn statement_level_sections() {
     assert!(f.relations.is_empty(), "ModifyTable is not a scan");
     assert_eq!(
         fixture("pg15_verbose_query_id.json").query_identifier,
-        Some(5936624671968333042)
+        Some(5_936_624_671_968_333_042)
     );
     assert_eq!(
         fixture("pg18_verbose_query_id.json").query_identifier,
-        Some(-7276372813946164895)
+        Some(-7_276_372_813_946_164_895)
     );
     let p = fixture("pg15_clean_index_only_count.json");
     assert_eq!(p.planning.as_ref().unwrap().buffers.shared_hit, Some(0));

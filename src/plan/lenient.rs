@@ -27,6 +27,11 @@ pub(crate) fn value_u64(v: &Value) -> Option<u64> {
     let f = value_f64(v)?;
     // 2^53: beyond it an f64 no longer holds every integer exactly.
     if f >= 0.0 && f.fract() == 0.0 && f <= 9_007_199_254_740_992.0 {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "checked above: a whole number in 0..=2^53, which u64 holds exactly"
+        )]
         Some(f as u64)
     } else {
         None

@@ -87,7 +87,7 @@ pub fn failure_lines(c: &QueryCheck) -> Vec<String> {
         if p.exempt {
             continue;
         }
-        let mode = p.mode.map(|m| m.as_str()).unwrap_or("plan");
+        let mode = p.mode.map_or("plan", crate::plan::Mode::as_str);
         for v in p.verdicts.iter().filter(|v| !v.passed) {
             let at = v
                 .location

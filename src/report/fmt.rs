@@ -42,6 +42,12 @@ fn not_finite(v: f64) -> Option<String> {
 }
 
 /// Decimals that give `v` three significant figures (none at 100 and above), capped at 6.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "log10 of a finite f64 is within ±324 (an infinite one saturates); decimals are \
+              clamped to 0..=6"
+)]
 fn sig3_decimals(v: f64) -> usize {
     let a = v.abs();
     if a == 0.0 {
@@ -90,7 +96,7 @@ pub fn bytes(n: f64) -> String {
     }
     let (v, unit) = scale(n, 1024.0, BYTE_UNITS.len() - 1);
     if unit == 0 {
-        format!("{:.0} B", v)
+        format!("{v:.0} B")
     } else {
         format!("{} {}", sig3(v), BYTE_UNITS[unit])
     }
@@ -103,6 +109,11 @@ pub fn bytes_per_sec(n: f64) -> String {
 
 /// The unit (and its divisor) that the largest of `values` reads best in, for an axis whose ticks
 /// are plain numbers: `("MB", 1048576.0)`. Same units as [`bytes`].
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "unit indexes BYTE_UNITS: a handful"
+)]
 pub fn bytes_unit(values: impl IntoIterator<Item = f64>) -> (&'static str, f64) {
     let max = values
         .into_iter()
@@ -141,14 +152,16 @@ pub fn duration_s(seconds: f64) -> String {
 /// times to the microsecond and a fourth decimal would claim precision it does not have; `-` when
 /// not measured.
 pub fn ms(v: Option<f64>) -> String {
-    v.map(|v| {
-        if not_finite(v).is_some() || v == 0.0 {
-            return sig3(v);
-        }
-        let decimals = sig3_decimals(v).min(3);
-        format!("{v:.decimals$}")
-    })
-    .unwrap_or_else(|| MISSING.into())
+    v.map_or_else(
+        || MISSING.into(),
+        |v| {
+            if not_finite(v).is_some() || v == 0.0 {
+                return sig3(v);
+            }
+            let decimals = sig3_decimals(v).min(3);
+            format!("{v:.decimals$}")
+        },
+    )
 }
 
 /// A count with thousands separators: `1,234,567`; a fraction keeps up to two decimals (`0.5`,
@@ -269,7 +282,10 @@ mod tests {
     #[test]
     fn byte_units_for_axes() {
         assert_eq!(bytes_unit([10.0, 500.0]), ("B", 1.0));
-        assert_eq!(bytes_unit([3.0 * 1024.0 * 1024.0, 5.0]), ("MB", 1048576.0));
+        assert_eq!(
+            bytes_unit([3.0 * 1024.0 * 1024.0, 5.0]),
+            ("MB", 1_048_576.0)
+        );
         assert_eq!(bytes_unit([f64::NAN, 2048.0]), ("kB", 1024.0));
         assert_eq!(bytes_unit(std::iter::empty()), ("B", 1.0));
     }

@@ -74,18 +74,17 @@ impl std::str::FromStr for Format {
 
 /// A table with a header row, rendered per format.
 pub fn table(format: Format, header: &[&str], rows: &[Vec<String>]) -> String {
-    match format {
-        Format::Markdown => markdown_table(header, rows),
-        _ => {
-            let mut t = Table::new();
-            t.load_style(presets::UTF8_FULL_CONDENSED)
-                .set_content_arrangement(ContentArrangement::Dynamic)
-                .set_header(header.iter().copied());
-            for row in rows {
-                t.add_row(row.iter().map(String::as_str));
-            }
-            t.to_string()
+    if format == Format::Markdown {
+        markdown_table(header, rows)
+    } else {
+        let mut t = Table::new();
+        t.load_style(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_header(header.iter().copied());
+        for row in rows {
+            t.add_row(row.iter().map(String::as_str));
         }
+        t.to_string()
     }
 }
 
@@ -95,17 +94,16 @@ pub fn key_values(format: Format, pairs: &[(&str, String)]) -> String {
         .iter()
         .map(|(k, v)| vec![k.to_string(), v.clone()])
         .collect();
-    match format {
-        Format::Markdown => markdown_table(&["", ""], &rows),
-        _ => {
-            let mut t = Table::new();
-            t.load_style(presets::UTF8_FULL_CONDENSED)
-                .set_content_arrangement(ContentArrangement::Dynamic);
-            for row in rows {
-                t.add_row(row);
-            }
-            t.to_string()
+    if format == Format::Markdown {
+        markdown_table(&["", ""], &rows)
+    } else {
+        let mut t = Table::new();
+        t.load_style(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic);
+        for row in rows {
+            t.add_row(row);
         }
+        t.to_string()
     }
 }
 
@@ -121,6 +119,7 @@ fn markdown_escape(cell: &str) -> String {
     cell.replace('|', "\\|").replace('\n', "<br>")
 }
 
+/// A GitHub-flavoured Markdown table; `|` and newlines in cells are escaped.
 pub fn markdown_table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = String::new();
     out.push_str(&format!(

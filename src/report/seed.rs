@@ -210,7 +210,7 @@ mod tests {
                 schema_checksum: "s".into(),
                 strategy: "tuned".into(),
                 digest: "abc".into(),
-                row_counts: Default::default(),
+                row_counts: std::collections::BTreeMap::default(),
                 partitions: 24,
                 completed_at: "2026-01-15T12:00:00Z".into(),
             },

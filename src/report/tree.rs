@@ -14,11 +14,14 @@ use crate::report::fmt;
 /// A label attached to a node, e.g. `FAIL partitions` or `tip: seq-scan-large`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mark {
+    /// Id of the marked node (preorder position in the plan).
     pub node: usize,
+    /// The text shown beside the node.
     pub label: String,
 }
 
 impl Mark {
+    /// A mark on node `node`.
     pub fn new(node: usize, label: impl Into<String>) -> Self {
         Mark {
             node,
@@ -155,8 +158,7 @@ fn footer(plan: &Plan, out: &mut String) {
                 .map(|r| format!(" on {r}"))
                 .unwrap_or_default(),
             t.time
-                .map(fmt::duration_ms)
-                .unwrap_or_else(|| "time not measured".into()),
+                .map_or_else(|| "time not measured".into(), fmt::duration_ms),
             t.calls.map(|c| format!(", calls {c}")).unwrap_or_default()
         );
     }

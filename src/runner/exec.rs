@@ -139,14 +139,18 @@ impl Prepared {
         if params.values.is_empty() {
             format!("EXECUTE {name}")
         } else {
-            let args: Vec<String> = params.values.iter().map(literal).collect();
+            let args: Vec<String> = params
+                .values
+                .iter()
+                .map(|v| literal(v.as_deref()))
+                .collect();
             format!("EXECUTE {name}({})", args.join(", "))
         }
     }
 }
 
 /// A value as an SQL literal of unknown type (standard_conforming_strings: only `'` is special).
-fn literal(value: &Option<String>) -> String {
+fn literal(value: Option<&str>) -> String {
     match value {
         None => "NULL".into(),
         Some(v) => format!("'{}'", v.replace('\'', "''")),
@@ -159,7 +163,7 @@ mod tests {
 
     #[test]
     fn literals_are_quoted() {
-        assert_eq!(literal(&Some("O'Brien".into())), "'O''Brien'");
-        assert_eq!(literal(&None), "NULL");
+        assert_eq!(literal(Some("O'Brien")), "'O''Brien'");
+        assert_eq!(literal(None), "NULL");
     }
 }

@@ -20,7 +20,9 @@ use crate::plan::Mode;
 /// One pgbench run's latencies (ms, in order, warm-up dropped) and how to repeat it.
 #[derive(Debug, Clone)]
 pub struct PgbenchRun {
+    /// Per-transaction latencies in milliseconds, warm-up runs dropped, in run order.
     pub samples_ms: Vec<f64>,
+    /// The pgbench command line as a reader would rerun it (script by file name, no transaction log).
     pub command: String,
 }
 

@@ -18,11 +18,10 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
     if own >= ctx.t.jit_max_execution_ms && !dominated {
         return Vec::new();
     }
-    let above = ctx
-        .plan
-        .setting("jit_above_cost")
-        .map(|v| format!("jit_above_cost is {v}"))
-        .unwrap_or_else(|| "jit_above_cost is at its default (100000)".to_owned());
+    let above = ctx.plan.setting("jit_above_cost").map_or_else(
+        || "jit_above_cost is at its default (100000)".to_owned(),
+        |v| format!("jit_above_cost is {v}"),
+    );
     vec![ctx.tip(
         ID,
         Severity::Warning,

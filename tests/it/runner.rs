@@ -65,7 +65,11 @@ fn an_update_query_is_analysed_and_leaves_no_trace() {
     ));
     let mut runner = Runner::new(&mut client);
     let checked = runner
-        .check(&q, &[], &PartitionMap::from_catalog(Default::default()))
+        .check(
+            &q,
+            &[],
+            &PartitionMap::from_catalog(std::collections::BTreeMap::default()),
+        )
         .unwrap();
     // The plans are real: the UPDATE ran under EXPLAIN ANALYZE and found its row.
     for mode in Mode::BOTH {
@@ -129,7 +133,11 @@ fn a_failing_statement_names_the_query_and_the_server_error() {
          SELECT 1 / $1::int",
     );
     let err = Runner::new(&mut client)
-        .check(&q, &[], &PartitionMap::from_catalog(Default::default()))
+        .check(
+            &q,
+            &[],
+            &PartitionMap::from_catalog(std::collections::BTreeMap::default()),
+        )
         .unwrap_err()
         .to_string();
     assert!(

@@ -65,25 +65,25 @@ fn row_counts_follow_the_profile_at_two_scales() {
         let mut c = common::connect(&name);
         assert_eq!(
             count(&mut c, "SELECT count(*) FROM tenant"),
-            want.tenants as i64
+            i64::try_from(want.tenants).unwrap()
         );
         assert_eq!(
             count(&mut c, "SELECT count(*) FROM provider"),
-            want.providers as i64
+            i64::try_from(want.providers).unwrap()
         );
         assert_eq!(
             count(&mut c, "SELECT count(*) FROM patient"),
-            want.patients as i64
+            i64::try_from(want.patients).unwrap()
         );
         assert_eq!(
             count(&mut c, "SELECT count(*) FROM appointment"),
-            want.appointments as i64
+            i64::try_from(want.appointments).unwrap()
         );
         let leaves = count(
             &mut c,
             "SELECT count(*) FROM pg_partition_tree('appointment') WHERE isleaf",
         );
-        assert_eq!(leaves, profile.months().len() as i64);
+        assert_eq!(leaves, i64::try_from(profile.months().len()).unwrap());
         // Every leaf got its exclusion constraint after the load.
         let constrained = count(
             &mut c,
@@ -426,7 +426,7 @@ fn a_seed_killed_during_copy_is_detected_and_redone() {
     let want = Profile::resolve("tiny").unwrap().counts(20.0);
     assert_eq!(
         count(&mut watcher, "SELECT count(*) FROM appointment"),
-        want.appointments as i64
+        i64::try_from(want.appointments).unwrap()
     );
     let world = World::plan(&Profile::resolve("tiny").unwrap(), 20.0, 42).unwrap();
     let produced = produce_to_nothing(&world, &segments(&world)).unwrap();

@@ -46,6 +46,12 @@ pub struct Bar {
 
 /// Grouped horizontal bars on a log axis: one group per category (top to bottom), one bar per series.
 /// `values[category][series]`; `None` leaves a gap.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "categories, series and label lengths come from a comparison report: a few dozen, \
+              far inside i32 and u32"
+)]
 pub fn grouped_log_bars(
     title: &str,
     axis: &str,
@@ -72,7 +78,7 @@ pub fn grouped_log_bars(
             (0.001, 1.0)
         };
         let n = categories.len();
-        let label_width = categories.iter().map(|c| c.len()).max().unwrap_or(8) as u32 * 8 + 12;
+        let label_width = categories.iter().map(String::len).max().unwrap_or(8) as u32 * 8 + 12;
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, 19))
             .margin(12)
@@ -140,6 +146,12 @@ pub fn grouped_log_bars(
 
 /// Simple horizontal bars on a linear axis from 0, one per label, each in its strategy's colour,
 /// with the formatted value at the end of the bar.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "categories, series and label lengths come from a comparison report: a few dozen, \
+              far inside i32 and u32"
+)]
 pub fn bars(
     title: &str,
     axis: &str,
@@ -157,7 +169,7 @@ pub fn bars(
             .fold(0.0, f64::max)
             .max(f64::MIN_POSITIVE)
             * 1.3;
-        let label_width = labels.iter().map(|c| c.len()).max().unwrap_or(8) as u32 * 7 + 12;
+        let label_width = labels.iter().map(String::len).max().unwrap_or(8) as u32 * 7 + 12;
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, 17))
             .margin(10)
@@ -198,6 +210,12 @@ pub fn bars(
 /// `spare` empty rows above them.
 const UNIT: i32 = 100;
 
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "categories, series and label lengths come from a comparison report: a few dozen, \
+              far inside i32 and u32"
+)]
 fn rows(
     n: usize,
     spare: usize,
@@ -208,7 +226,10 @@ fn rows(
 
 /// The label of the row at `v`; row 0 (the first category) is drawn at the top.
 fn label(names: &[String], v: i32) -> String {
-    let row = (v / UNIT) as usize;
+    // Rows below 0 (none are drawn) have no label.
+    let Ok(row) = usize::try_from(v / UNIT) else {
+        return String::new();
+    };
     if row < names.len() {
         names[names.len() - 1 - row].clone()
     } else {
@@ -229,8 +250,8 @@ fn draw(
         let r = root
             .fill(&WHITE)
             .map_err(|e| e.to_string().into())
-            .and_then(|_| f(&root));
-        r.and_then(|_| root.present().map_err(|e| e.to_string().into()))
+            .and_then(|()| f(&root));
+        r.and_then(|()| root.present().map_err(|e| e.to_string().into()))
     };
     match result {
         Ok(()) => svg,
@@ -254,6 +275,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(
+        clippy::float_cmp,
+        reason = "decade bounds are exact powers of ten from powf: equality is intended"
+    )]
     fn charts_are_svg_with_their_labels() {
         let svg = grouped_log_bars(
             "Latency",

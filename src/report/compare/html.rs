@@ -281,6 +281,10 @@ fn latency_table(out: &mut String, c: &Comparison) {
         let best_custom = best(&|q| q.custom.latency.p50_ms);
         let best_generic = best(&|q| q.generic.latency.p50_ms);
         for (k, (i, s, q)) in rows.iter().enumerate() {
+            #[allow(
+                clippy::float_cmp,
+                reason = "best is one of the values: marking the exact same value is intended"
+            )]
             let cell = |v: f64, best: f64| {
                 let class = if rows.len() > 1 && v == best {
                     "num best"
@@ -313,8 +317,7 @@ fn latency_table(out: &mut String, c: &Comparison) {
                 ms(q.custom.execution_ms),
                 q.custom
                     .shared_buffers
-                    .map(|b| fmt::count(b as f64))
-                    .unwrap_or_else(|| fmt::MISSING.into()),
+                    .map_or_else(|| fmt::MISSING.into(), |b| fmt::count(b as f64)),
             );
         }
     }

@@ -75,8 +75,7 @@ pub fn stamp_line(c: &Comparison) -> String {
         c.stamp.git_revision,
         m.cores,
         m.memory_bytes
-            .map(|b| bytes(b as f64))
-            .unwrap_or_else(|| "?".into()),
+            .map_or_else(|| "?".into(), |b| bytes(b as f64)),
         if m.server_is_local {
             ""
         } else {
@@ -150,8 +149,7 @@ pub fn latency_rows(c: &Comparison) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 ),
                 q.custom
                     .shared_buffers
-                    .map(|b| fmt::count(b as f64))
-                    .unwrap_or_else(|| fmt::MISSING.into()),
+                    .map_or_else(|| fmt::MISSING.into(), |b| fmt::count(b as f64)),
                 verdict(&q.custom),
                 verdict(&q.generic),
             ]);
@@ -396,8 +394,7 @@ pub(crate) fn environment_rows(c: &Comparison) -> Vec<(String, String)> {
                 "{} cores, {} RAM, {}{}",
                 m.cores,
                 m.memory_bytes
-                    .map(|b| bytes(b as f64))
-                    .unwrap_or_else(|| "?".into()),
+                    .map_or_else(|| "?".into(), |b| bytes(b as f64)),
                 m.os,
                 m.cpu
                     .as_deref()

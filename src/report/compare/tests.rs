@@ -45,13 +45,13 @@ fn strategy(name: &str, summary: &str, good: bool, scale: u64) -> StrategyResult
         indexes: vec![IndexInfo {
             name: format!("{name}_idx"),
             table: "appointment".into(),
-            bytes: 40 * 1024 * 1024 * scale as i64,
+            bytes: 40 * 1024 * 1024 * i64::try_from(scale).unwrap(),
             build_ms: 1500.0 * scale as f64,
             definition: format!(
                 "CREATE INDEX {name}_idx ON public.appointment USING btree (provider_id)"
             ),
         }],
-        total_index_bytes: 40 * 1024 * 1024 * scale as i64,
+        total_index_bytes: 40 * 1024 * 1024 * i64::try_from(scale).unwrap(),
         build_ms: 1500.0 * scale as f64,
         writes: WriteCost {
             bookings: wal(2000 * scale, 100),
