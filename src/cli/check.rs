@@ -14,7 +14,6 @@ use crate::db::{Session, Target};
 use crate::error::{Error, IoContext, Result};
 use crate::generate;
 use crate::plan::{Mode, PartitionMap};
-use crate::progress::{Progress, ProgressMode};
 use crate::report::{self, Format};
 use crate::runner::Runner;
 
@@ -66,14 +65,6 @@ fn color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-fn progress(format: Format) -> Progress {
-    Progress::new(if format == Format::Json {
-        ProgressMode::Quiet
-    } else {
-        ProgressMode::Auto
-    })
-}
-
 /// Opens the target and, for the built-in queries, makes sure the requested dataset is there.
 fn open(g: &Global, dataset: &SeededDatasetArgs, source: &QuerySource) -> Result<Session> {
     // Validate the request before starting anything.
@@ -81,7 +72,7 @@ fn open(g: &Global, dataset: &SeededDatasetArgs, source: &QuerySource) -> Result
     let target = Target::resolve(&g.target_options())?;
     let session = target.open()?;
     if source.queries.is_none() {
-        generate::ensure_seeded(&session, &request, &progress(g.format))?;
+        generate::ensure_seeded(&session, &request, &g.progress())?;
     }
     Ok(session)
 }

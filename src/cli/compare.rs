@@ -11,7 +11,6 @@ use crate::catalog::Catalog;
 use crate::compare::{self, CompareRequest};
 use crate::db::Target;
 use crate::error::{Error, IoContext, Result};
-use crate::progress::{Progress, ProgressMode};
 use crate::report::{self, Format, fmt};
 use crate::schema;
 
@@ -48,11 +47,7 @@ pub struct CompareArgs {
 
 pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
     let request = request(g, args)?;
-    let progress = Progress::new(if g.format == Format::Json {
-        ProgressMode::Quiet
-    } else {
-        ProgressMode::Auto
-    });
+    let progress = g.progress();
     let target = Target::resolve(&g.target_options())?;
     let session = target.open()?;
     let comparison = compare::run(&session, &request, &progress)?;

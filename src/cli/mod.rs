@@ -94,6 +94,16 @@ impl Global {
             home: self.home.clone(),
         }
     }
+
+    /// Progress on stderr: quiet when stdout carries JSON (a pipe reads it), bars on a terminal.
+    pub fn progress(&self) -> crate::progress::Progress {
+        use crate::progress::{Progress, ProgressMode};
+        Progress::new(if self.format == Format::Json {
+            ProgressMode::Quiet
+        } else {
+            ProgressMode::Auto
+        })
+    }
 }
 
 /// The commands.

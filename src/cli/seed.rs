@@ -7,7 +7,6 @@ use super::{Global, Outcome};
 use crate::db::Target;
 use crate::error::Result;
 use crate::generate;
-use crate::progress::{Progress, ProgressMode};
 use crate::report::{self, Format};
 
 #[derive(Debug, Args)]
@@ -26,11 +25,7 @@ pub struct SeedArgs {
 pub(super) fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     let mut request = args.dataset.request()?;
     request.force = args.force;
-    let progress = Progress::new(if g.format == Format::Json {
-        ProgressMode::Quiet
-    } else {
-        ProgressMode::Auto
-    });
+    let progress = g.progress();
     let target = Target::resolve(&g.target_options())?;
     let session = target.open()?;
     if args.timings {

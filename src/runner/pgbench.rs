@@ -63,24 +63,12 @@ pub fn run(
     warmup: usize,
     runs: usize,
 ) -> Result<PgbenchRun> {
-    let dir = tempfile::Builder::new()
+    // The script and pgbench's per-transaction log live in a folder removed when `tmp` drops.
+    let tmp = tempfile::Builder::new()
         .prefix("qcheck-pgbench-")
         .tempdir()
         .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    run_in(dir.path(), pgbench, cfg, query, params, mode, warmup, runs)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_in(
-    dir: &Path,
-    pgbench: &Path,
-    cfg: &postgres::Config,
-    query: &Query,
-    params: &Params,
-    mode: Mode,
-    warmup: usize,
-    runs: usize,
-) -> Result<PgbenchRun> {
+    let dir = tmp.path();
     let script_path = dir.join(format!("{}.sql", query.name));
     std::fs::write(&script_path, script(query)).at(&script_path)?;
     let mut args: Vec<String> = vec![

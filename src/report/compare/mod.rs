@@ -13,7 +13,9 @@ mod tests;
 
 pub use html::html;
 
-use crate::compare::model::{Comparison, Latency, PlanResult, StrategyResult, WriteBatch};
+use crate::compare::model::{
+    Comparison, Latency, PlanResult, QueryResult, StrategyResult, WriteBatch,
+};
 use crate::plan::Mode;
 use crate::report::fmt::{self, bytes, sig3};
 use crate::report::markdown_table;
@@ -158,6 +160,26 @@ pub fn latency_rows(c: &Comparison) -> (Vec<&'static str>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+/// A Markdown table with a row per query and a column per strategy; `cell` renders a query's result
+/// under one strategy (`-` where that strategy did not run it).
+fn query_matrix(c: &Comparison, cell: impl Fn(&QueryResult) -> String) -> String {
+    let mut header = vec!["query"];
+    header.extend(c.strategies.iter().map(|s| s.name.as_str()));
+    let rows: Vec<Vec<String>> = query_names(c)
+        .into_iter()
+        .map(|name| {
+            let mut row = vec![name.clone()];
+            row.extend(
+                c.strategies
+                    .iter()
+                    .map(|s| s.query(&name).map_or_else(|| "-".into(), &cell)),
+            );
+            row
+        })
+        .collect();
+    markdown_table(&header, &rows)
+}
+
 /// Query names in first-seen order across strategies.
 pub fn query_names(c: &Comparison) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
@@ -205,20 +227,9 @@ pub fn markdown(c: &Comparison) -> String {
     out.push_str(&markdown_table(&h, &rows));
 
     out.push_str("\n## Verdicts\n\nCustom · generic plan: expectations met / declared.\n\n");
-    let mut header = vec!["query"];
-    header.extend(c.strategies.iter().map(|s| s.name.as_str()));
-    let rows: Vec<Vec<String>> = query_names(c)
-        .into_iter()
-        .map(|name| {
-            let mut row = vec![name.clone()];
-            row.extend(c.strategies.iter().map(|s| match s.query(&name) {
-                Some(q) => format!("{} · {}", verdict(&q.custom), verdict(&q.generic)),
-                None => "-".into(),
-            }));
-            row
-        })
-        .collect();
-    out.push_str(&markdown_table(&header, &rows));
+    out.push_str(&query_matrix(c, |q| {
+        format!("{} · {}", verdict(&q.custom), verdict(&q.generic))
+    }));
     let mut failed = Vec::new();
     for s in &c.strategies {
         for q in &s.queries {
@@ -243,21 +254,7 @@ pub fn markdown(c: &Comparison) -> String {
     }
 
     out.push_str("\n## Plans\n\n");
-    let mut header = vec!["query"];
-    header.extend(c.strategies.iter().map(|s| s.name.as_str()));
-    let rows: Vec<Vec<String>> = query_names(c)
-        .into_iter()
-        .map(|name| {
-            let mut row = vec![name.clone()];
-            row.extend(c.strategies.iter().map(|s| {
-                s.query(&name)
-                    .map(|q| q.custom.shape.clone())
-                    .unwrap_or_default()
-            }));
-            row
-        })
-        .collect();
-    out.push_str(&markdown_table(&header, &rows));
+    out.push_str(&query_matrix(c, |q| q.custom.shape.clone()));
 
     out.push_str("\n## Indexes\n\n");
     let rows: Vec<Vec<String>> = c
