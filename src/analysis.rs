@@ -48,6 +48,8 @@ pub struct PlanCheck {
     pub tips: Vec<Tip>,
     /// What the plan shows, derived once.
     pub facts: Facts,
+    /// Undecided verdicts do not fail the check (`--allow-undecided`).
+    pub allow_undecided: bool,
     /// The plan itself; serialised as the EXPLAIN (FORMAT JSON) document PostgreSQL printed (a
     /// one-element array, as PEV2 reads it).
     #[serde(serialize_with = "as_explain_document")]
@@ -77,6 +79,7 @@ impl PlanCheck {
         PlanCheck {
             mode,
             exempt,
+            allow_undecided: false,
             verdicts,
             tips,
             facts,
@@ -84,14 +87,24 @@ impl PlanCheck {
         }
     }
 
-    /// All verdicts hold (an exempt plan always passes).
+    /// All verdicts hold (an exempt plan always passes; undecided verdicts count as failures
+    /// unless allowed).
     pub fn passed(&self) -> bool {
-        self.exempt || self.verdicts.iter().all(|v| v.passed)
+        self.exempt
+            || self
+                .verdicts
+                .iter()
+                .all(|v| v.passed || (self.allow_undecided && v.undecided))
     }
 
-    /// How many verdicts failed.
+    /// How many verdicts failed, undecided ones included.
     pub fn failed(&self) -> usize {
         self.verdicts.iter().filter(|v| !v.passed).count()
+    }
+
+    /// How many verdicts the plan could not decide.
+    pub fn undecided(&self) -> usize {
+        self.verdicts.iter().filter(|v| v.undecided).count()
     }
 
     /// A one-line shape of the plan: per relation the scan kinds, indexes and partitions scanned.
@@ -169,6 +182,13 @@ impl QueryCheck {
             generic,
             generic_exempt: query.generic_exempt.clone(),
         }
+    }
+
+    /// Lets undecided verdicts pass (`--allow-undecided`), in both plans.
+    pub fn allow_undecided(&mut self) {
+        self.custom.allow_undecided = true;
+        self.generic.allow_undecided = true;
+        self.passed = self.custom.passed() && self.generic.passed();
     }
 
     /// The plan of one mode.

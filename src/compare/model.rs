@@ -375,6 +375,7 @@ impl PlanResult {
                 .map(|v| VerdictRow {
                     text: v.text.clone(),
                     passed: v.passed,
+                    undecided: v.undecided,
                     expected: v.expected.clone(),
                     found: v.found.clone(),
                     location: v.location.clone(),
@@ -411,6 +412,8 @@ pub struct VerdictRow {
     pub text: String,
     /// Whether the plan meets it.
     pub passed: bool,
+    /// The plan could not decide it (see `expect::Verdict::undecided`).
+    pub undecided: bool,
     /// What was expected, in words.
     pub expected: String,
     /// What the plan shows, with the actual value.

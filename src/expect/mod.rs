@@ -259,8 +259,12 @@ pub struct Verdict {
     pub file: String,
     /// 1-based line number of the expectation.
     pub line: usize,
-    /// Whether the plan meets the expectation.
+    /// Whether the plan meets the expectation (false when undecided).
     pub passed: bool,
+    /// The plan cannot decide it (it lacks ANALYZE or BUFFERS data, its row counts are rounded, a
+    /// partition index cannot be mapped offline): such a verdict fails the gate unless undecided
+    /// verdicts are allowed (`--allow-undecided`). `needs` says what would decide it.
+    pub undecided: bool,
     /// What was expected, in words.
     pub expected: String,
     /// What the plan shows, with the actual value.

@@ -4,12 +4,9 @@
 //! Decisions worth knowing:
 //! - Totals (buffers) come from the root node: PostgreSQL's per-node buffer counters are inclusive
 //!   of children and of sub-plans run inside the node, so summing nodes would double count.
-//! - q-error = max(est/actual, actual/est) on rows × loops, each side floored at 1 row, so an
-//!   estimate of 1 row for 0 actual rows (the planner never estimates fewer than 1) counts as
-//!   exact. Nodes that may legitimately stop early (below a Limit, either side of a Merge Join,
-//!   the inner side of a semi/anti join, down to the next node that reads all its input) are
-//!   skipped: their full-run estimate is not comparable with a cut-short actual count.
-//!   Never-executed nodes are skipped too.
+//! - Row estimates: see [`super::estimate`] — q-errors only as far as the plan proves them
+//!   (rounded per-loop rows are intervals; nodes that stop early or count no rows are left out,
+//!   with the reason).
 //! - Partitions scanned: the partitions of a table whose scan node ran (loops > 0). Plan-time
 //!   pruned partitions never appear; run-time pruned ones either vanish into "Subplans Removed"
 //!   (pruning at executor start-up) or show as never executed (pruning per execution, e.g. by an
@@ -20,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::describe::{ScanKind, node_kinds, scan_kind};
+use super::estimate::Estimate;
 use super::model::{Buffers, Plan, PlanNode};
 use super::partition::PartitionMap;
 
@@ -68,21 +66,6 @@ pub struct NodeValue {
     pub node: usize,
     /// The node's value (ANALYZE data).
     pub value: f64,
-}
-
-/// A node's row estimate against reality, totals over loops.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Estimate {
-    /// Id of the node.
-    pub node: usize,
-    /// Planner's row estimate × loops.
-    pub estimated_rows: f64,
-    /// Actual rows × loops.
-    pub actual_rows: f64,
-    /// Times the node ran.
-    pub loops: u64,
-    /// `max(est/actual, actual/est)`, both floored at 1 row (1.0 is a perfect estimate).
-    pub q_error: f64,
 }
 
 /// What kind of work went to disk.
@@ -140,7 +123,8 @@ pub struct Facts {
     pub heap_fetches: Option<f64>,
     /// Per-node heap fetches of index-only scans (ANALYZE only), in node order.
     pub heap_fetches_by_node: Vec<NodeValue>,
-    /// Every comparable node's estimate (ANALYZE only), in node order.
+    /// Every executed node's estimate (ANALYZE only), in node order; those not compared carry
+    /// `q_error: None` and the reason.
     pub estimates: Vec<Estimate>,
     /// The estimate with the highest q-error; `None` without ANALYZE or comparable nodes.
     pub worst_estimate: Option<Estimate>,
@@ -172,27 +156,6 @@ pub struct Facts {
     pub unattributed_subplans_removed: u64,
 }
 
-/// Node types that read all their input before returning a row: below them, a parent's early
-/// stop no longer cuts the input short.
-fn reads_all_input(n: &PlanNode) -> bool {
-    match n.node_type.as_str() {
-        "Sort" | "Hash" => true,
-        "Aggregate" => matches!(
-            n.strategy.as_deref(),
-            Some("Hashed" | "Plain" | "Mixed") | None
-        ),
-        "SetOp" => n.strategy.as_deref() == Some("Hashed"),
-        _ => false,
-    }
-}
-
-/// The q-error of two row counts, both floored at 1.
-pub(crate) fn q_error(estimated: f64, actual: f64) -> f64 {
-    let e = estimated.max(1.0);
-    let a = actual.max(1.0);
-    (e / a).max(a / e)
-}
-
 impl Facts {
     /// Computes the facts of `plan`, folding partitions into parents with `partitions`.
     pub fn compute(plan: &Plan, partitions: &PartitionMap) -> Facts {
@@ -205,30 +168,7 @@ impl Facts {
             }
         }
 
-        // Early-stop flags, parents before children (preorder guarantees it).
-        let mut early = vec![false; nodes.len()];
-        for r in &nodes {
-            let Some(p) = r.parent else { continue };
-            let parent = nodes[p].node;
-            let rel = r.node.parent_relationship.as_deref();
-            early[r.id] = if matches!(rel, Some("InitPlan" | "SubPlan")) {
-                false
-            } else {
-                match parent.node_type.as_str() {
-                    "Limit" | "Merge Join" => true,
-                    "Nested Loop" | "Hash Join"
-                        if matches!(
-                            parent.join_type.as_deref(),
-                            Some("Semi" | "Anti" | "Right Semi" | "Right Anti")
-                        ) && rel == Some("Inner") =>
-                    {
-                        true
-                    }
-                    _ if reads_all_input(parent) => false,
-                    _ => early[p],
-                }
-            };
-        }
+        let (estimates, early_stop_nodes) = super::estimate::estimates(&nodes, &children);
 
         let mut f = Facts {
             analyzed,
@@ -238,7 +178,7 @@ impl Facts {
             node_kinds: BTreeMap::new(),
             heap_fetches: None,
             heap_fetches_by_node: Vec::new(),
-            estimates: Vec::new(),
+            estimates,
             worst_estimate: None,
             buffers: plan.root.buffers.clone(),
             planning_buffers: plan.planning.as_ref().map(|p| p.buffers.clone()),
@@ -254,7 +194,7 @@ impl Facts {
                 total_ms: j.total_time(),
             }),
             never_executed: Vec::new(),
-            early_stop_nodes: Vec::new(),
+            early_stop_nodes,
             unattributed_subplans_removed: 0,
         };
 
@@ -266,9 +206,6 @@ impl Facts {
             }
             if analyzed && n.never_executed() {
                 f.never_executed.push(r.id);
-            }
-            if early[r.id] {
-                f.early_stop_nodes.push(r.id);
             }
             if let Some(kind) = scan_kind(n) {
                 let relation = n.relation_name.clone().unwrap_or_default();
@@ -308,21 +245,6 @@ impl Facts {
                         value: h,
                     });
                 }
-                if let (Some(est), Some(loops)) = (n.plan_rows, n.actual_loops)
-                    && loops > 0
-                    && !early[r.id]
-                {
-                    let lf = loops as f64;
-                    let actual = n.actual_rows.unwrap_or(0.0) * lf;
-                    let estimated = est * lf;
-                    f.estimates.push(Estimate {
-                        node: r.id,
-                        estimated_rows: estimated,
-                        actual_rows: actual,
-                        loops,
-                        q_error: q_error(estimated, actual),
-                    });
-                }
             }
             if let Some(l) = n.lossy_heap_blocks.filter(|l| *l > 0) {
                 f.lossy_heap_blocks = f.lossy_heap_blocks.saturating_add(l);
@@ -336,6 +258,7 @@ impl Facts {
             .estimates
             .iter()
             .copied()
+            .filter(|e| e.q_error.is_some())
             .fold(None, |best: Option<Estimate>, e| match best {
                 Some(b) if b.q_error >= e.q_error => Some(b),
                 _ => Some(e),
@@ -389,9 +312,11 @@ impl Facts {
         self.relations.get(super::partition::bare(table))
     }
 
-    /// The estimate of node `id`, when it was comparable.
+    /// The estimate of node `id`, when it was compared.
     pub fn estimate(&self, id: usize) -> Option<&Estimate> {
-        self.estimates.iter().find(|e| e.node == id)
+        self.estimates
+            .iter()
+            .find(|e| e.node == id && e.q_error.is_some())
     }
 }
 

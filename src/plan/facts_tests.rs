@@ -1,6 +1,6 @@
 //! Facts tests: each captured plan shape gives the numbers read from its JSON.
 
-use super::facts::q_error;
+use super::estimate::q_error;
 use super::tests::{catalog, facts_of, fixture};
 use super::*;
 
@@ -28,7 +28,7 @@ fn plan_time_pruning_one_partition_index_only_no_heap_fetches() {
         let w = f.worst_estimate.unwrap();
         assert_eq!(
             (w.node, w.estimated_rows, w.actual_rows, w.q_error),
-            (0, 6.0, 33.0, 5.5)
+            (0, 6.0, 33.0, Some(5.5))
         );
     }
 }
@@ -131,7 +131,7 @@ fn pg18_fractional_rows_in_subplan_q_error() {
     let e = f.estimate(4).unwrap();
     assert_eq!(
         (e.estimated_rows, e.actual_rows, e.q_error),
-        (4.0, 2.0, 2.0)
+        (4.0, 2.0, Some(2.0))
     );
     assert_eq!(p.node(4).unwrap().index_searches, Some(4.0));
 }

@@ -19,6 +19,7 @@
 //! `appointment_p1` map to `appointment`, `appointment_audit` does not.
 
 mod describe;
+mod estimate;
 mod facts;
 #[cfg(test)]
 mod facts_tests;
@@ -34,7 +35,8 @@ pub(crate) mod tests;
 use serde_json::Value;
 
 pub use describe::{ScanKind, describe_node, node_kinds, node_label, scan_kind};
-pub use facts::{Estimate, Facts, JitFacts, NodeValue, RelationFacts, ScanFact, Spill, SpillKind};
+pub use estimate::Estimate;
+pub use facts::{Facts, JitFacts, NodeValue, RelationFacts, ScanFact, Spill, SpillKind};
 pub use mode::Mode;
 pub use model::{Buffers, Jit, Plan, PlanNode, Planning, Trigger, Worker};
 pub use partition::PartitionMap;

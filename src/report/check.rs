@@ -7,10 +7,12 @@ use crate::report::tree::{Mark, render_tree};
 use crate::report::{Format, table};
 use crate::tips::Severity;
 
-/// A plan's verdict cell (see [`fmt::verdict`]): `3/3 ok`, `1/3 FAIL`, `exempt (2/3)`.
+/// A plan's verdict cell (see [`fmt::verdict`]): `3/3 ok`, `1/3 FAIL`, `2/3, 1 undecided`,
+/// `exempt (2/3)`.
 pub fn verdict_cell(p: &PlanCheck) -> String {
     let total = p.verdicts.len();
-    fmt::verdict(total - p.failed(), total, p.exempt)
+    let ok = p.verdicts.iter().filter(|v| v.passed).count();
+    fmt::verdict(ok, p.undecided(), total, p.exempt)
 }
 
 fn buffers(p: &PlanCheck) -> String {

@@ -240,13 +240,16 @@ fn with_unit(v: f64, figure: impl Fn(f64) -> String, unit: &str) -> String {
     }
 }
 
-/// A plan's verdict cell: `3/3 ok`, `1/3 FAIL`, or `exempt (2/3)` for a generic plan the query
-/// declared exempt (its failures do not count).
-pub fn verdict(ok: usize, total: usize, exempt: bool) -> String {
+/// A plan's verdict cell: `3/3 ok`, `1/3 FAIL`, `2/3, 1 undecided` when nothing failed but the
+/// plan could not decide everything, or `exempt (2/3)` for a generic plan the query declared exempt
+/// (its failures do not count).
+pub fn verdict(ok: usize, undecided: usize, total: usize, exempt: bool) -> String {
     if exempt {
         format!("exempt ({ok}/{total})")
     } else if ok == total {
         format!("{ok}/{total} ok")
+    } else if ok + undecided == total {
+        format!("{ok}/{total}, {undecided} undecided")
     } else {
         format!("{ok}/{total} FAIL")
     }
@@ -365,10 +368,12 @@ mod tests {
 
     #[test]
     fn verdict_cells() {
-        assert_eq!(verdict(3, 3, false), "3/3 ok");
-        assert_eq!(verdict(1, 3, false), "1/3 FAIL");
-        assert_eq!(verdict(2, 3, true), "exempt (2/3)");
-        assert_eq!(verdict(0, 0, false), "0/0 ok");
+        assert_eq!(verdict(3, 0, 3, false), "3/3 ok");
+        assert_eq!(verdict(1, 0, 3, false), "1/3 FAIL");
+        assert_eq!(verdict(1, 1, 3, false), "1/3 FAIL");
+        assert_eq!(verdict(2, 1, 3, false), "2/3, 1 undecided");
+        assert_eq!(verdict(2, 0, 3, true), "exempt (2/3)");
+        assert_eq!(verdict(0, 0, 0, false), "0/0 ok");
         assert_eq!((pass_fail(true), pass_fail(false)), ("pass", "FAIL"));
     }
 }

@@ -38,7 +38,8 @@ pub fn percentiles(l: &Latency) -> String {
 /// A plan's verdict cell (see [`fmt::verdict`]): `5/5 ok`, `3/5 FAIL`, `exempt (3/5)`.
 pub fn verdict(p: &PlanResult) -> String {
     let total = p.verdicts.len();
-    fmt::verdict(total - p.failed(), total, p.exempt)
+    let undecided = p.verdicts.iter().filter(|v| v.undecided).count();
+    fmt::verdict(total - p.failed(), undecided, total, p.exempt)
 }
 
 /// Every measured pass's rate: `2.05k / 1.98k / 1.51k`.
