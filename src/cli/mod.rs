@@ -18,6 +18,7 @@ mod check;
 mod cluster;
 mod compare;
 mod migrate;
+mod partitions;
 mod seed;
 
 const ABOUT: &str =
@@ -147,6 +148,13 @@ pub enum Command {
   qcheck compare --strategy tuned --strategy tuned-no-include --query provider_day --out day-report
   qcheck compare --profile tiny --runs 50 --format json")]
     Compare(compare::CompareArgs),
+    /// Print a database's partition map (partition -> parent, tables and indexes) as JSON, for
+    /// `explain --plan FILE --partitions MAP` on plans captured there.
+    #[command(after_help = "Examples:
+  qcheck --database-url postgresql://me@prod/app partitions > partitions.json
+  qcheck partitions --sql          # the query, to run with psql -XAt where qcheck is not installed
+  qcheck explain --plan prod.json --partitions partitions.json --expect-from q.sql")]
+    Partitions(partitions::PartitionsArgs),
 }
 
 /// `qcheck cluster` actions.
@@ -215,6 +223,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Explain(args) => check::explain(g, args),
         Command::Check(args) => check::check(g, args),
         Command::Compare(args) => compare::run(g, args),
+        Command::Partitions(args) => partitions::run(g, args),
         Command::Migrate { action } => {
             let default = MigrateCommand::Up {
                 strategy: schema::DEFAULT_STRATEGY.into(),

@@ -39,7 +39,7 @@ pub use estimate::Estimate;
 pub use facts::{Facts, JitFacts, NodeValue, RelationFacts, ScanFact, Spill, SpillKind};
 pub use mode::Mode;
 pub use model::{Buffers, Jit, Plan, PlanNode, Planning, Trigger, Worker};
-pub use partition::PartitionMap;
+pub use partition::{CATALOG_SQL, PartitionMap};
 
 /// Why a document could not be read as an EXPLAIN plan at all.
 ///

@@ -273,20 +273,19 @@ impl<'c> Runner<'c> {
         ))
     }
 
-    /// Partition (leaf) name to its partitioned root, from the catalog: plans name the leaves they
-    /// scan and the leaf indexes they use, so tables and indexes are both mapped.
+    /// Every partition (table or index) with its direct parent, schema-qualified, read with the
+    /// documented [`crate::plan::CATALOG_SQL`] (what `qcheck partitions` prints): plans name the
+    /// leaves they scan and the leaf indexes they use, so tables and indexes are both mapped.
     pub fn partition_roots(&mut self) -> Result<BTreeMap<String, String>> {
-        let rows = self
+        let row = self
             .client
-            .query(
-                "SELECT c.relname::text, r.relname::text
-                   FROM pg_class c
-                   JOIN pg_class r ON r.oid = pg_partition_root(c.oid)
-                  WHERE c.relispartition AND c.relkind IN ('r', 'p', 'f', 'i', 'I')",
-                &[],
-            )
+            .query_one(crate::plan::CATALOG_SQL, &[])
             .db("reading the partition tree")?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        let exec::JsonText(text) = row.try_get(0).db("reading the partition tree")?;
+        serde_json::from_str(&text).map_err(|e| Error::Unexpected {
+            what: "partition map",
+            found: e.to_string(),
+        })
     }
 
     /// The partition map of the connected database (tables and indexes).
