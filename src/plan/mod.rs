@@ -27,6 +27,8 @@ mod facts_tests;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod input;
+#[cfg(test)]
+mod input_tests;
 mod lenient;
 mod mode;
 pub mod model;
