@@ -32,7 +32,9 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "FILE")]
     pub save_plan: Option<PathBuf>,
     /// Analyse a saved plan (EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) output) offline: no database.
-    #[arg(long, value_name = "FILE.json")]
+    /// Also reads it pasted from psql (aligned, unaligned, expanded) or auto_explain logs (stderr,
+    /// csvlog, jsonlog); at most 256 MiB.
+    #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
     /// With --plan: check the expectations of this query file.
     #[arg(long, value_name = "QUERY.sql", requires = "plan")]
