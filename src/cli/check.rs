@@ -13,7 +13,7 @@ use crate::analysis::{PlanCheck, QueryCheck};
 use crate::db::{Session, Target};
 use crate::error::{Error, IoContext, Result};
 use crate::generate;
-use crate::plan::{Mode, PartitionMap};
+use crate::plan::{Form, MAX_PLAN_FILE_BYTES, Mode, PartitionMap, Plan};
 use crate::report::{self, Format};
 use crate::runner::Runner;
 
@@ -32,11 +32,17 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "FILE")]
     pub save_plan: Option<PathBuf>,
     /// Analyse a saved plan (EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) output) offline: no database.
-    #[arg(long, value_name = "FILE.json")]
+    /// Also reads it pasted from psql (aligned, unaligned, expanded) or auto_explain logs (stderr,
+    /// csvlog, jsonlog); at most 256 MiB.
+    #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
     /// With --plan: check the expectations of this query file.
     #[arg(long, value_name = "QUERY.sql", requires = "plan")]
     pub expect_from: Option<PathBuf>,
+    /// With --plan: when the file holds several statements' plans (a rule's DO ALSO, a log of
+    /// several auto_explain records), show only the N-th (1-based); needed with --expect-from.
+    #[arg(long, value_name = "N", requires = "plan", value_parser = clap::value_parser!(u32).range(1..))]
+    pub statement: Option<u32>,
     #[command(flatten)]
     pub dataset: SeededDatasetArgs,
     #[command(flatten)]
@@ -89,6 +95,7 @@ pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
             g,
             plan_file,
             args.expect_from.as_deref(),
+            args.statement,
             args.save_plan.as_deref(),
         );
     }
@@ -109,7 +116,7 @@ pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
         &result.custom
     };
     if let Some(path) = &args.save_plan {
-        save_plan(path, shown, Some(&roots))?;
+        save_plans(path, &[shown], Some(&roots))?;
     }
     if g.format == Format::Json {
         println!(
@@ -133,35 +140,128 @@ pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
 /// analysis can map partition tables and indexes to their parents. Viewers ignore unknown keys.
 const SAVED_PARTITIONS_KEY: &str = "qcheck partitions";
 
-fn save_plan(
+fn save_plans(
     path: &Path,
-    plan: &PlanCheck,
+    plans: &[&PlanCheck],
     roots: Option<&BTreeMap<String, String>>,
 ) -> Result<()> {
-    let mut plan = plan.plan.clone();
-    if let Some(roots) = roots {
-        plan.extra.insert(
-            SAVED_PARTITIONS_KEY.into(),
-            serde_json::to_value(roots).expect("map serializes"),
-        );
-    }
-    let text = serde_json::to_string_pretty(&[&plan]).expect("plan serializes");
+    let plans: Vec<_> = plans
+        .iter()
+        .map(|p| {
+            let mut plan = p.plan.clone();
+            if let Some(roots) = roots {
+                plan.extra.insert(
+                    SAVED_PARTITIONS_KEY.into(),
+                    serde_json::to_value(roots).expect("map serializes"),
+                );
+            }
+            plan
+        })
+        .collect();
+    let text = serde_json::to_string_pretty(&plans).expect("plan serializes");
     std::fs::write(path, text + "\n").at(path)?;
     eprintln!("qcheck: plan written to {}", path.display());
     Ok(())
+}
+
+/// Reads a plan file as text, bounded: only a regular file (not a directory, FIFO or device
+/// such as `/dev/zero`), at most [`MAX_PLAN_FILE_BYTES`], valid UTF-8.
+fn read_plan_file(path: &Path) -> Result<String> {
+    use std::io::Read as _;
+    let limit = MAX_PLAN_FILE_BYTES;
+    let too_big = || {
+        Error::Usage(format!(
+            "{}: larger than {} MiB, the limit for a plan file",
+            path.display(),
+            limit / (1024 * 1024)
+        ))
+    };
+    let meta = std::fs::metadata(path).at(path)?;
+    if !meta.is_file() {
+        return Err(Error::Usage(format!(
+            "{}: not a regular file; --plan reads a file holding an EXPLAIN (FORMAT JSON) plan",
+            path.display()
+        )));
+    }
+    if meta.len() > limit {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .at(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .at(path)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Error::Usage(format!(
+            "{}: not UTF-8 text (invalid byte at offset {}); save the plan as UTF-8",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// `1: ModifyTable (orders)`: a statement's number, root node type and first relation.
+fn statement_label(n: usize, plan: &Plan) -> String {
+    let relation = plan
+        .nodes()
+        .iter()
+        .find_map(|r| r.node.relation_name.clone());
+    match relation {
+        Some(rel) => format!("{n}: {} ({rel})", plan.root.node_type),
+        None => format!("{n}: {}", plan.root.node_type),
+    }
 }
 
 fn explain_offline(
     g: &Global,
     plan_file: &Path,
     expect_from: Option<&Path>,
+    statement: Option<u32>,
     save: Option<&Path>,
 ) -> Result<Outcome> {
-    let json = std::fs::read_to_string(plan_file).at(plan_file)?;
-    let parsed = crate::plan::parse_plan(&json).map_err(|source| Error::PlanFile {
+    let text = read_plan_file(plan_file)?;
+    let (form, mut plans) = crate::plan::read_plans(&text).map_err(|source| Error::PlanFile {
         path: plan_file.to_path_buf(),
         source,
     })?;
+    drop(text);
+    let count = plans.len();
+    let list = || {
+        plans
+            .iter()
+            .enumerate()
+            .map(|(i, p)| statement_label(i + 1, p))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    // Which statements to show, as (1-based number, plan).
+    let selected: Vec<(usize, Plan)> = match statement {
+        Some(n) => {
+            let n = n as usize;
+            if n > count {
+                return Err(Error::Usage(format!(
+                    "{}: --statement {n}, but the file holds {count} statement{}: {}",
+                    plan_file.display(),
+                    if count == 1 { "" } else { "s" },
+                    list()
+                )));
+            }
+            vec![(n, plans.swap_remove(n - 1))]
+        }
+        None if expect_from.is_some() && count > 1 => {
+            return Err(Error::Usage(format!(
+                "{}: holds {count} statements, so --expect-from needs --statement N to say which \
+                 plan the expectations apply to: {}",
+                plan_file.display(),
+                list()
+            )));
+        }
+        None => (1..=count).zip(plans).collect(),
+    };
     let query = match expect_from {
         Some(path) => Some(crate::catalog::parse(
             path,
@@ -174,9 +274,55 @@ fn explain_offline(
         .iter()
         .flat_map(|q| q.expects.iter().filter(|e| e.applies_to(Mode::Custom)))
         .collect();
-    // The partition tree saved with the plan by `--save-plan` (an extra top-level key, which the
-    // plan reader keeps), else a guess from the relation names the expectations use (see
-    // plan::partition).
+    let checks: Vec<(usize, PlanCheck)> = selected
+        .into_iter()
+        .map(|(n, parsed)| (n, analyse_offline(parsed, &expectations)))
+        .collect();
+    if let Some(path) = save {
+        let shown: Vec<&PlanCheck> = checks.iter().map(|(_, c)| c).collect();
+        save_plans(path, &shown, None)?;
+    }
+    if g.format == Format::Json {
+        let text = if let [(_, only)] = checks.as_slice() {
+            serde_json::to_string_pretty(only)
+        } else {
+            let all: Vec<&PlanCheck> = checks.iter().map(|(_, c)| c).collect();
+            serde_json::to_string_pretty(&all)
+        };
+        println!("{}", text.expect("plan serializes"));
+    } else {
+        let form = if form == Form::Json {
+            String::new()
+        } else {
+            format!(" ({})", form.describe())
+        };
+        for (i, (n, plan)) in checks.iter().enumerate() {
+            if i > 0 {
+                println!();
+            }
+            let which = if count > 1 {
+                format!(", statement {n} of {count}")
+            } else {
+                String::new()
+            };
+            let title = format!("Plan from {}{form}{which}", plan_file.display());
+            print!(
+                "{}",
+                report::check::explain_plan(&title, plan, g.format, color())
+            );
+        }
+    }
+    Ok(if checks.iter().all(|(_, c)| c.passed()) {
+        Outcome::Success
+    } else {
+        Outcome::ExpectationFailed
+    })
+}
+
+/// Analyses one offline plan against `expectations`, with the partition tree saved in the plan
+/// by `--save-plan` (an extra top-level key, which the plan reader keeps), else a guess from the
+/// relation names the expectations use (see plan::partition).
+fn analyse_offline(parsed: Plan, expectations: &[&crate::catalog::ExpectLine]) -> PlanCheck {
     let saved: Option<BTreeMap<String, String>> = parsed
         .extra
         .get(SAVED_PARTITIONS_KEY)
@@ -187,27 +333,7 @@ fn explain_offline(
         let named: Vec<_> = expectations.iter().map(|e| e.expectation.clone()).collect();
         PartitionMap::heuristic(crate::expect::relations_named(&named))
     };
-    let plan = PlanCheck::analyse(parsed, None, &expectations, &partitions, false);
-    if let Some(path) = save {
-        save_plan(path, &plan, None)?;
-    }
-    if g.format == Format::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&plan).expect("plan serializes")
-        );
-    } else {
-        let title = format!("Plan from {}", plan_file.display());
-        print!(
-            "{}",
-            report::check::explain_plan(&title, &plan, g.format, color())
-        );
-    }
-    Ok(if plan.passed() {
-        Outcome::Success
-    } else {
-        Outcome::ExpectationFailed
-    })
+    PlanCheck::analyse(parsed, None, expectations, &partitions, false)
 }
 
 /// The JSON document of `qcheck check --format json`.

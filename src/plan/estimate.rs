@@ -180,10 +180,7 @@ fn early_reasons(
 }
 
 /// Roots of CTE subplans that no executed CTE Scan read to its end.
-fn unread_ctes(
-    nodes: &[NodeRef<'_>],
-    early: &[Option<&'static str>],
-) -> Vec<Option<&'static str>> {
+fn unread_ctes(nodes: &[NodeRef<'_>], early: &[Option<&'static str>]) -> Vec<Option<&'static str>> {
     let mut forced = vec![None; nodes.len()];
     for r in nodes {
         let Some(name) = r
@@ -341,7 +338,14 @@ mod tests {
     use crate::plan::{Facts, PartitionMap, Plan, plan_from_value};
 
     /// A node: type, estimated rows per loop, actual rows per loop, loops, extra keys, children.
-    fn node(kind: &str, est: f64, rows: Value, loops: u64, extra: Value, plans: Vec<Value>) -> Value {
+    fn node(
+        kind: &str,
+        est: f64,
+        rows: Value,
+        loops: u64,
+        extra: Value,
+        plans: Vec<Value>,
+    ) -> Value {
         let mut n = json!({
             "Node Type": kind, "Plan Rows": est, "Actual Rows": rows, "Actual Loops": loops,
             "Startup Cost": 0.0, "Total Cost": 1.0, "Plan Width": 4,
@@ -371,10 +375,16 @@ mod tests {
     /// loops, 8,000 rows in all. `pg18` prints the fraction; older versions print 0.
     fn memoize_join(pg18: bool) -> Value {
         let rows = if pg18 { json!(0.08) } else { json!(0) };
-        let disabled = if pg18 { json!({"Disabled": false}) } else { json!({}) };
+        let disabled = if pg18 {
+            json!({"Disabled": false})
+        } else {
+            json!({})
+        };
         let with = |extra: Value| {
             let mut e = disabled.clone();
-            e.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            e.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
             e
         };
         node(
@@ -384,10 +394,22 @@ mod tests {
             1,
             with(json!({"Join Type": "Inner"})),
             vec![
-                node("Seq Scan", 100_000.0, json!(100_000), 1,
-                     with(json!({"Parent Relationship": "Outer", "Relation Name": "orders"})), vec![]),
-                node("Memoize", 1.0, rows, 100_000,
-                     with(json!({"Parent Relationship": "Inner"})), vec![]),
+                node(
+                    "Seq Scan",
+                    100_000.0,
+                    json!(100_000),
+                    1,
+                    with(json!({"Parent Relationship": "Outer", "Relation Name": "orders"})),
+                    vec![],
+                ),
+                node(
+                    "Memoize",
+                    1.0,
+                    rows,
+                    100_000,
+                    with(json!({"Parent Relationship": "Inner"})),
+                    vec![],
+                ),
             ],
         )
     }
@@ -435,21 +457,51 @@ mod tests {
     #[test]
     fn counts_that_are_not_rows_are_left_out() {
         let scan = |rel: &str| {
-            node("Bitmap Index Scan", 500.0, json!(0), 1,
-                 json!({"Parent Relationship": "Member", "Index Name": rel}), vec![])
+            node(
+                "Bitmap Index Scan",
+                500.0,
+                json!(0),
+                1,
+                json!({"Parent Relationship": "Member", "Index Name": rel}),
+                vec![],
+            )
         };
-        let and = node("BitmapAnd", 10.0, json!(0), 1,
-                       json!({"Parent Relationship": "Outer"}), vec![scan("a_idx"), scan("b_idx")]);
-        let (_, f) = analyse(node("Bitmap Heap Scan", 10.0, json!(12), 1,
-                                  json!({"Relation Name": "t", "Exact Heap Blocks": 3}), vec![and]));
+        let and = node(
+            "BitmapAnd",
+            10.0,
+            json!(0),
+            1,
+            json!({"Parent Relationship": "Outer"}),
+            vec![scan("a_idx"), scan("b_idx")],
+        );
+        let (_, f) = analyse(node(
+            "Bitmap Heap Scan",
+            10.0,
+            json!(12),
+            1,
+            json!({"Relation Name": "t", "Exact Heap Blocks": 3}),
+            vec![and],
+        ));
         let e = f.estimates.iter().find(|e| e.node == 1).unwrap();
         assert_eq!(e.q_error, None);
         assert!(e.why.unwrap().contains("BitmapAnd"));
         // A BRIN bitmap: all lossy, its index scan counts pages × 10.
-        let brin = node("Bitmap Index Scan", 100.0, json!(12_800), 1,
-                        json!({"Parent Relationship": "Outer", "Index Name": "t_brin"}), vec![]);
-        let (_, f) = analyse(node("Bitmap Heap Scan", 100.0, json!(90), 1,
-                                  json!({"Relation Name": "t", "Lossy Heap Blocks": 1280}), vec![brin]));
+        let brin = node(
+            "Bitmap Index Scan",
+            100.0,
+            json!(12_800),
+            1,
+            json!({"Parent Relationship": "Outer", "Index Name": "t_brin"}),
+            vec![],
+        );
+        let (_, f) = analyse(node(
+            "Bitmap Heap Scan",
+            100.0,
+            json!(90),
+            1,
+            json!({"Relation Name": "t", "Lossy Heap Blocks": 1280}),
+            vec![brin],
+        ));
         let e = f.estimates.iter().find(|e| e.node == 1).unwrap();
         assert_eq!(e.q_error, None);
         assert!(e.why.unwrap().contains("lossy"));
@@ -465,39 +517,113 @@ mod tests {
     #[test]
     fn early_stops_are_not_compared() {
         // A Hash Join whose hash table came out empty reads one outer row and stops.
-        let (_, f) = analyse(node("Hash Join", 100.0, json!(0), 1, json!({"Join Type": "Inner"}), vec![
-            node("Seq Scan", 100_000.0, json!(1), 1,
-                 json!({"Parent Relationship": "Outer", "Relation Name": "big"}), vec![]),
-            node("Hash", 10.0, json!(0), 1, json!({"Parent Relationship": "Inner"}), vec![
-                node("Seq Scan", 10.0, json!(0), 1,
-                     json!({"Parent Relationship": "Outer", "Relation Name": "small"}), vec![]),
-            ]),
-        ]));
+        let (_, f) = analyse(node(
+            "Hash Join",
+            100.0,
+            json!(0),
+            1,
+            json!({"Join Type": "Inner"}),
+            vec![
+                node(
+                    "Seq Scan",
+                    100_000.0,
+                    json!(1),
+                    1,
+                    json!({"Parent Relationship": "Outer", "Relation Name": "big"}),
+                    vec![],
+                ),
+                node(
+                    "Hash",
+                    10.0,
+                    json!(0),
+                    1,
+                    json!({"Parent Relationship": "Inner"}),
+                    vec![node(
+                        "Seq Scan",
+                        10.0,
+                        json!(0),
+                        1,
+                        json!({"Parent Relationship": "Outer", "Relation Name": "small"}),
+                        vec![],
+                    )],
+                ),
+            ],
+        ));
         assert!(why(&f, 1).contains("empty"));
         assert!(f.estimate(3).is_some(), "the inner side ran to its end");
 
         // A WindowAgg with a Run Condition stops pulling (down to the Sort, which read all).
-        let (_, f) = analyse(node("WindowAgg", 1000.0, json!(3), 1, json!({"Run Condition": "(row_number() OVER (?) <= 3)"}), vec![
-            node("Index Scan", 1000.0, json!(4), 1,
-                 json!({"Parent Relationship": "Outer", "Relation Name": "t", "Index Name": "t_idx"}), vec![]),
-        ]));
+        let (_, f) = analyse(node(
+            "WindowAgg",
+            1000.0,
+            json!(3),
+            1,
+            json!({"Run Condition": "(row_number() OVER (?) <= 3)"}),
+            vec![node(
+                "Index Scan",
+                1000.0,
+                json!(4),
+                1,
+                json!({"Parent Relationship": "Outer", "Relation Name": "t", "Index Name": "t_idx"}),
+                vec![],
+            )],
+        ));
         assert!(why(&f, 1).contains("Run Condition"));
 
         // The inner side of an Inner Unique join stops at the first match.
-        let (_, f) = analyse(node("Nested Loop", 10.0, json!(10), 1, json!({"Join Type": "Inner", "Inner Unique": true}), vec![
-            node("Seq Scan", 10.0, json!(10), 1, json!({"Parent Relationship": "Outer", "Relation Name": "a"}), vec![]),
-            node("Index Scan", 50.0, json!(1), 10,
-                 json!({"Parent Relationship": "Inner", "Relation Name": "b", "Index Name": "b_pkey"}), vec![]),
-        ]));
+        let (_, f) = analyse(node(
+            "Nested Loop",
+            10.0,
+            json!(10),
+            1,
+            json!({"Join Type": "Inner", "Inner Unique": true}),
+            vec![
+                node(
+                    "Seq Scan",
+                    10.0,
+                    json!(10),
+                    1,
+                    json!({"Parent Relationship": "Outer", "Relation Name": "a"}),
+                    vec![],
+                ),
+                node(
+                    "Index Scan",
+                    50.0,
+                    json!(1),
+                    10,
+                    json!({"Parent Relationship": "Inner", "Relation Name": "b", "Index Name": "b_pkey"}),
+                    vec![],
+                ),
+            ],
+        ));
         assert!(why(&f, 2).contains("Inner Unique"));
 
         // A CTE that its only CTE Scan (below a Limit) did not read to its end.
-        let (_, f) = analyse(node("Limit", 1.0, json!(1), 1, json!({}), vec![
-            node("Seq Scan", 100_000.0, json!(1), 1,
-                 json!({"Parent Relationship": "InitPlan", "Subplan Name": "CTE c", "Relation Name": "t"}), vec![]),
-            node("CTE Scan", 100_000.0, json!(1), 1,
-                 json!({"Parent Relationship": "Outer", "CTE Name": "c", "Alias": "c"}), vec![]),
-        ]));
+        let (_, f) = analyse(node(
+            "Limit",
+            1.0,
+            json!(1),
+            1,
+            json!({}),
+            vec![
+                node(
+                    "Seq Scan",
+                    100_000.0,
+                    json!(1),
+                    1,
+                    json!({"Parent Relationship": "InitPlan", "Subplan Name": "CTE c", "Relation Name": "t"}),
+                    vec![],
+                ),
+                node(
+                    "CTE Scan",
+                    100_000.0,
+                    json!(1),
+                    1,
+                    json!({"Parent Relationship": "Outer", "CTE Name": "c", "Alias": "c"}),
+                    vec![],
+                ),
+            ],
+        ));
         assert!(why(&f, 1).contains("CTE"));
         assert!(why(&f, 2).contains("Limit"));
         assert_eq!(f.worst_estimate.unwrap().node, 0);

@@ -18,6 +18,8 @@
 //! relation the expectations name and the suffix contains a digit: `appointment_y2026m03` and
 //! `appointment_p1` map to `appointment`, `appointment_audit` does not.
 
+#[cfg(test)]
+mod corpus_tests;
 mod describe;
 mod estimate;
 mod facts;
@@ -25,6 +27,9 @@ mod facts;
 mod facts_tests;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod input;
+#[cfg(test)]
+mod input_tests;
 mod lenient;
 mod mode;
 pub mod model;
@@ -37,8 +42,9 @@ use serde_json::Value;
 pub use describe::{ScanKind, describe_node, node_kinds, node_label, scan_kind};
 pub use estimate::Estimate;
 pub use facts::{Facts, JitFacts, NodeValue, RelationFacts, ScanFact, Spill, SpillKind};
+pub use input::{Form, MAX_PLAN_FILE_BYTES};
 pub use mode::Mode;
-pub use model::{Buffers, Jit, Plan, PlanNode, Planning, Trigger, Worker};
+pub use model::{Buffers, Children, Jit, Plan, PlanNode, Planning, Trigger, Worker};
 pub use partition::{CATALOG_SQL, PartitionMap};
 
 /// Why a document could not be read as an EXPLAIN plan at all.
@@ -47,10 +53,7 @@ pub use partition::{CATALOG_SQL, PartitionMap};
 #[derive(Debug, thiserror::Error)]
 pub enum PlanParseError {
     /// The text is not JSON.
-    #[error(
-        "not valid JSON at line {line}, column {column}: {message} (capture plans with \
-         `psql -XAtq -c 'EXPLAIN (ANALYZE, BUFFERS, SETTINGS, FORMAT JSON) ...'` so psql adds no header or `+` continuations)"
-    )]
+    #[error("not valid JSON at line {line}, column {column}: {message}")]
     Json {
         /// 1-based line of the error.
         line: usize,
@@ -58,6 +61,23 @@ pub enum PlanParseError {
         column: usize,
         /// serde_json's description.
         message: String,
+    },
+    /// The text was recognised as a form (psql output, an auto_explain log, text-format
+    /// EXPLAIN, ...) that holds no readable JSON plan; see [`input`].
+    #[error("{form}: {problem}")]
+    Input {
+        /// What the text was recognised as, e.g. "psql output".
+        form: String,
+        /// What is wrong, and what to do instead.
+        problem: String,
+    },
+    /// An error in one document found inside a pasted form (psql output, a log record).
+    #[error("{context}: {source}")]
+    Within {
+        /// Where the document was found, e.g. "auto_explain log, plan 3 of 11".
+        context: String,
+        /// The document's own error.
+        source: Box<PlanParseError>,
     },
     /// Neither an object nor a one-element array holding one.
     #[error(
@@ -68,7 +88,9 @@ pub enum PlanParseError {
         found: String,
     },
     /// An array of several plans (one per statement).
-    #[error("the JSON array holds {count} statements' plans; qcheck reads one plan per document")]
+    #[error(
+        "the input holds {count} statements' plans where one was expected (`qcheck explain --plan` takes `--statement N`)"
+    )]
     MultipleStatements {
         /// How many plans the array holds.
         count: usize,
@@ -102,19 +124,106 @@ fn json_type(v: &Value) -> String {
     }
 }
 
-/// Parses EXPLAIN JSON text. Accepts the array PostgreSQL prints (`[ { "Plan": ... } ]`), the bare
-/// object, and arrays nested in single-element arrays (as Citus embeds remote plans).
+/// Parses a pasted EXPLAIN (FORMAT JSON) plan that must hold exactly one statement; see
+/// [`parse_plans`] for the forms accepted.
 pub fn parse_plan(text: &str) -> Result<Plan, PlanParseError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| PlanParseError::Json {
+    let mut plans = parse_plans(text)?;
+    if plans.len() == 1 {
+        Ok(plans.remove(0))
+    } else {
+        Err(PlanParseError::MultipleStatements { count: plans.len() })
+    }
+}
+
+/// Parses every statement's plan in a pasted text: EXPLAIN (FORMAT JSON) output as is, in psql's
+/// aligned, unaligned or expanded output, or in auto_explain log records (see [`input`] for the
+/// forms). An array of several plans (a rule's `DO ALSO`) and a log of several records give
+/// several plans, in order. Never empty when `Ok`.
+pub fn parse_plans(text: &str) -> Result<Vec<Plan>, PlanParseError> {
+    read_plans(text).map(|(_, plans)| plans)
+}
+
+/// [`parse_plans`], also returning the form the plans were found in.
+pub fn read_plans(text: &str) -> Result<(Form, Vec<Plan>), PlanParseError> {
+    let extracted = input::extract(text)?;
+    let form = extracted.form;
+    let count = extracted.documents.len();
+    let mut plans = Vec::new();
+    for (i, doc) in extracted.documents.iter().enumerate() {
+        let wrap = |e: PlanParseError| {
+            if form == Form::Json {
+                return e;
+            }
+            let context = if count > 1 {
+                format!("{}, plan {} of {count}", form.describe(), i + 1)
+            } else {
+                form.describe().to_owned()
+            };
+            PlanParseError::Within {
+                context,
+                source: Box::new(e),
+            }
+        };
+        let value = parse_json(doc).map_err(|e| match input::diagnose(doc) {
+            Some(problem) => wrap(PlanParseError::Input {
+                form: "not JSON".into(),
+                problem: problem.into(),
+            }),
+            None => wrap(e),
+        })?;
+        plans.extend(plans_from_value(value).map_err(wrap)?);
+    }
+    Ok((form, plans))
+}
+
+/// Parses JSON of any nesting depth: serde_json's recursion limit is off and [`serde_stacker`]
+/// moves the recursion onto heap-allocated stack segments when the thread's stack runs low.
+fn parse_json(text: &str) -> Result<Value, PlanParseError> {
+    use serde::Deserialize as _;
+    let to_error = |e: serde_json::Error| PlanParseError::Json {
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
-    })?;
-    plan_from_value(value)
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    let value = Value::deserialize(serde_stacker::Deserializer::new(&mut de)).map_err(to_error)?;
+    match de.end() {
+        Ok(()) => Ok(value),
+        Err(e) => {
+            dispose(value);
+            Err(to_error(e))
+        }
+    }
 }
 
-/// Reads an already-parsed JSON value (e.g. a `json` column fetched by the runner).
+/// Drops a JSON value of any depth without recursion (serde_json's own drop recurses).
+fn dispose(value: Value) {
+    let mut pending = vec![value];
+    while let Some(v) = pending.pop() {
+        match v {
+            Value::Array(items) => pending.extend(items),
+            Value::Object(map) => pending.extend(map.into_iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+}
+
+/// Reads an already-parsed JSON value holding one plan (e.g. a `json` column fetched by the
+/// runner).
 pub fn plan_from_value(value: Value) -> Result<Plan, PlanParseError> {
+    let mut plans = plans_from_value(value)?;
+    if plans.len() == 1 {
+        Ok(plans.remove(0))
+    } else {
+        Err(PlanParseError::MultipleStatements { count: plans.len() })
+    }
+}
+
+/// Reads a JSON value holding one plan or an array of several statements' plans. Accepts the
+/// array PostgreSQL prints (`[ { "Plan": ... } ]`), the bare object, and arrays nested in
+/// single-element arrays (as Citus embeds remote plans).
+pub fn plans_from_value(value: Value) -> Result<Vec<Plan>, PlanParseError> {
     let mut value = value;
     // Unwrap single-element arrays; bounded so a pathological input cannot loop long.
     for _ in 0..8 {
@@ -126,17 +235,35 @@ pub fn plan_from_value(value: Value) -> Result<Plan, PlanParseError> {
                     });
                 }
                 1 => value = items.remove(0),
-                n => return Err(PlanParseError::MultipleStatements { count: n }),
+                _ => {
+                    let mut plans = Vec::with_capacity(items.len());
+                    let mut items = items.into_iter();
+                    for item in items.by_ref() {
+                        match plan_from_object(item) {
+                            Ok(plan) => plans.push(plan),
+                            Err(e) => {
+                                items.for_each(dispose);
+                                return Err(e);
+                            }
+                        }
+                    }
+                    return Ok(plans);
+                }
             },
             _ => break,
         }
     }
+    plan_from_object(value).map(|p| vec![p])
+}
+
+/// One statement's object (`{ "Plan": ..., "Planning Time": ... }`).
+fn plan_from_object(value: Value) -> Result<Plan, PlanParseError> {
     let Value::Object(map) = value else {
-        return Err(PlanParseError::NotAPlan {
-            found: json_type(&value),
-        });
+        let found = json_type(&value);
+        dispose(value);
+        return Err(PlanParseError::NotAPlan { found });
     };
-    match map.get("Plan") {
+    let result = match map.get("Plan") {
         None => Err(PlanParseError::MissingPlan {
             keys: if map.is_empty() {
                 "none".into()
@@ -147,11 +274,13 @@ pub fn plan_from_value(value: Value) -> Result<Plan, PlanParseError> {
                     .join(", ")
             },
         }),
-        Some(Value::Object(_)) => Ok(Plan::from_map(map)),
+        Some(Value::Object(_)) => return Ok(Plan::from_map(map)),
         Some(other) => Err(PlanParseError::PlanNotObject {
             found: json_type(other),
         }),
-    }
+    };
+    dispose(Value::Object(map));
+    result
 }
 
 /// A node together with its position in the tree.

@@ -402,9 +402,9 @@ pub struct PlanNode {
     /// `Workers`: per-worker statistics; empty when not printed.
     #[serde(rename = "Workers", skip_serializing_if = "Vec::is_empty")]
     pub workers: Vec<Worker>,
-    /// `Plans`: the child nodes, in EXPLAIN order.
-    #[serde(rename = "Plans", skip_serializing_if = "Vec::is_empty")]
-    pub plans: Vec<PlanNode>,
+    /// `Plans`: the child nodes, in EXPLAIN order (a [`Children`] list, usable as a `Vec`).
+    #[serde(rename = "Plans", skip_serializing_if = "Children::is_empty")]
+    pub plans: Children,
     /// Every key not modelled above, verbatim (Citus "Distributed Query", "Output", "Sort Key",
     /// incremental sort groups, "Disabled", ...), plus any modelled key whose value had a type
     /// this model could not read.
@@ -414,7 +414,40 @@ pub struct PlanNode {
 
 impl PlanNode {
     /// Builds a node from a JSON object; never fails (see the module docs).
-    pub fn from_map(mut m: Map<String, Value>) -> Self {
+    ///
+    /// Iterative, so a plan of any depth is read without recursion: each object is read
+    /// shallowly, its "Plans" objects wait on an explicit stack, and a finished node is pushed
+    /// onto its parent's children.
+    pub fn from_map(m: Map<String, Value>) -> Self {
+        struct Pending {
+            node: PlanNode,
+            children: std::vec::IntoIter<Map<String, Value>>,
+        }
+        let (node, children) = PlanNode::from_map_shallow(m);
+        let mut stack = vec![Pending {
+            node,
+            children: children.into_iter(),
+        }];
+        loop {
+            let top = stack.last_mut().expect("the root stays until the end");
+            if let Some(child) = top.children.next() {
+                let (node, children) = PlanNode::from_map_shallow(child);
+                stack.push(Pending {
+                    node,
+                    children: children.into_iter(),
+                });
+                continue;
+            }
+            let done = stack.pop().expect("checked above").node;
+            match stack.last_mut() {
+                Some(parent) => parent.node.plans.push(done),
+                None => return done,
+            }
+        }
+    }
+
+    /// One node without its children; returns the "Plans" objects still to read.
+    fn from_map_shallow(mut m: Map<String, Value>) -> (Self, Vec<Map<String, Value>>) {
         let m = &mut m;
         let mut node = PlanNode {
             node_type: take_string(m, "Node Type").unwrap_or_default(),
@@ -471,17 +504,15 @@ impl PlanNode {
             one_time_filter: take_string(m, "One-Time Filter"),
             buffers: Buffers::take(m),
             workers: Vec::new(),
-            plans: Vec::new(),
+            plans: Children::default(),
             extra: Map::new(),
         };
         if let Some(ws) = take_object_array(m, "Workers") {
             node.workers = ws.into_iter().map(Worker::from_map).collect();
         }
-        if let Some(children) = take_object_array(m, "Plans") {
-            node.plans = children.into_iter().map(PlanNode::from_map).collect();
-        }
+        let children = take_object_array(m, "Plans").unwrap_or_default();
         node.extra = std::mem::take(m);
-        node
+        (node, children)
     }
 
     /// Whether this node carries EXPLAIN ANALYZE data.
@@ -508,6 +539,90 @@ impl PlanNode {
     /// Rows removed by the join filter over all loops.
     pub fn total_rows_removed_by_join_filter(&self) -> Option<f64> {
         Some(self.rows_removed_by_join_filter? * self.actual_loops.unwrap_or(1) as f64)
+    }
+}
+
+/// Stack left free before recursing into a child list (clone, compare, print, serialise); below
+/// it, [`stacker`] continues on a new heap-allocated segment of [`STACK_SEGMENT`] bytes.
+const RED_ZONE: usize = 256 * 1024;
+/// Size of each extra stack segment (see [`RED_ZONE`]).
+const STACK_SEGMENT: usize = 4 * 1024 * 1024;
+
+/// The child nodes of a [`PlanNode`] ("Plans"), in EXPLAIN order.
+///
+/// A `Vec<PlanNode>` in all but its recursion: PostgreSQL can print plans thousands of levels
+/// deep (a long chain of `UNION`s or nested subqueries), deeper than a thread's stack allows for
+/// derived recursive code. So dropping is iterative, and cloning, comparing, `Debug` and
+/// serialisation grow the stack on the heap when it runs low ([`stacker::maybe_grow`]).
+/// Dereferences to `Vec<PlanNode>`.
+#[derive(Default)]
+pub struct Children(Vec<PlanNode>);
+
+impl Children {
+    /// Whether the node has no children (also used to omit an empty "Plans" when serialising).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<Vec<PlanNode>> for Children {
+    fn from(v: Vec<PlanNode>) -> Self {
+        Children(v)
+    }
+}
+
+impl std::ops::Deref for Children {
+    type Target = Vec<PlanNode>;
+    fn deref(&self) -> &Vec<PlanNode> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Children {
+    fn deref_mut(&mut self) -> &mut Vec<PlanNode> {
+        &mut self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Children {
+    type Item = &'a PlanNode;
+    type IntoIter = std::slice::Iter<'a, PlanNode>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        // Move every grandchild list into one flat worklist, so no drop recurses.
+        let mut pending = std::mem::take(&mut self.0);
+        while let Some(mut node) = pending.pop() {
+            pending.append(&mut node.plans.0);
+        }
+    }
+}
+
+impl Clone for Children {
+    fn clone(&self) -> Self {
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || Children(self.0.clone()))
+    }
+}
+
+impl PartialEq for Children {
+    fn eq(&self, other: &Self) -> bool {
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.0 == other.0)
+    }
+}
+
+impl std::fmt::Debug for Children {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.0.fmt(f))
+    }
+}
+
+impl Serialize for Children {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.0.serialize(s))
     }
 }
 

@@ -88,6 +88,9 @@ fn stats(n: &PlanNode, analyzed: bool) -> (String, bool) {
     (parts.join(", "), never)
 }
 
+/// Widest indentation of a node line; deeper nodes are drawn at this column with their depth.
+const MAX_INDENT: usize = 120;
+
 /// Renders `plan` as an indented tree with `marks` appended to their nodes.
 pub fn render_tree(plan: &Plan, marks: &[Mark], color: bool) -> String {
     let nodes = plan.nodes();
@@ -110,7 +113,16 @@ pub fn render_tree(plan: &Plan, marks: &[Mark], color: bool) -> String {
                 indent = base + 2;
             }
         }
-        col[r.id] = indent;
+        // Deep plans (thousands of levels) would make the text quadratic: past MAX_INDENT the
+        // column stays and the line says its depth.
+        let indent = if indent >= MAX_INDENT {
+            col[r.id] = MAX_INDENT - 6;
+            let _ = write!(out, "{}[depth {}] ", " ".repeat(MAX_INDENT), r.depth);
+            0
+        } else {
+            col[r.id] = indent;
+            indent
+        };
         let arrow = if r.parent.is_some() {
             format!("{}->  ", " ".repeat(indent))
         } else {

@@ -290,3 +290,91 @@ fn explain_the_generic_plan_with_a_parameter_override() {
         "query `patient_by_mrn` has no parameter `nope`; its parameters: tenant_id, mrn"
     ));
 }
+
+/// `explain --plan` reads what users paste (here a real csvlog of eleven auto_explain records),
+/// shows every statement, and with expectations asks which statement they apply to instead of
+/// guessing; non-files and oversized files fail at once. Offline: no database.
+#[test]
+fn explain_offline_reads_pastes_and_selects_a_statement() {
+    let dir = common::temp_home("explain-paste");
+    std::fs::create_dir_all(&dir).unwrap();
+    let home = dir.join("no-home");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans/real");
+    let csvlog = fixtures.join("quellog/013_csvlog_jsonplan_full_log_11_plans.txt");
+    let csvlog = csvlog.to_str().unwrap();
+    let expect = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/queries/provider_day.sql");
+    let expect = expect.to_str().unwrap();
+
+    let out = qcheck(&["explain", "--plan", csvlog], &home);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("(auto_explain csvlog), statement 11 of 11"),
+        "{text}"
+    );
+
+    // Several statements and expectations: exit 2 with one line listing them.
+    let out = qcheck(
+        &["explain", "--plan", csvlog, "--expect-from", expect],
+        &home,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("--statement N"), "{err}");
+    assert!(err.contains("2: Index Scan (users)"), "{err}");
+
+    // --statement N picks the plan the expectations apply to.
+    let out = qcheck(
+        &[
+            "explain",
+            "--plan",
+            csvlog,
+            "--expect-from",
+            expect,
+            "--statement",
+            "2",
+            "--format",
+            "json",
+        ],
+        &home,
+    );
+    assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["plan"][0]["Plan"]["Node Type"], "Index Scan", "{doc:#}");
+    assert_eq!(
+        doc["plan"][0]["Query Text"],
+        "SELECT * FROM users WHERE id = 42;"
+    );
+
+    let out = qcheck(&["explain", "--plan", csvlog, "--statement", "12"], &home);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("holds 11 statements"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Only regular files, and at most 256 MiB.
+    let out = qcheck(&["explain", "--plan", "/dev/zero"], &home);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    let big = dir.join("big.json");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(257 * 1024 * 1024)
+        .unwrap();
+    let out = qcheck(&["explain", "--plan", big.to_str().unwrap()], &home);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("larger than 256 MiB"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(&big).unwrap();
+    assert!(!home.exists(), "offline analysis starts no cluster");
+}

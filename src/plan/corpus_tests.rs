@@ -1,0 +1,361 @@
+//! Every plan file under `tests/fixtures/plans/` (captured pg15_/pg18_ fixtures, `citus/`, and
+//! the real-world corpus `real/` with its MANIFEST.tsv) through the reader and the analyser.
+//!
+//! Files known not to hold a readable JSON plan must fail with a clear one-line error; every
+//! other file must parse, and for each parsed plan an independent walker over
+//! `serde_json::Value` (not the plan model) must agree with the analyser's `Facts` on the node
+//! count, the relations scanned and the number of scans.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::input::{Form, extract};
+use super::{Facts, PartitionMap, read_plans};
+use crate::analysis::PlanCheck;
+
+/// Files of `real/` that hold no readable JSON plan on purpose (see real/README.md and NOTES.md),
+/// with a piece of the error each must give.
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "postgres/003_pg17_explain_filter_io_timing_masked_psql.txt",
+        "masked",
+    ),
+    (
+        "pg_show_plans/001_two_column_json_invalid_array_pg14plus.txt",
+        "a key inside an array",
+    ),
+    (
+        "pg_show_plans/002_two_column_json_invalid_array_pg12_13.txt",
+        "a key inside an array",
+    ),
+    // auto_explain with log_format = text: not JSON either.
+    (
+        "pgbadger/001_auto_explain_text_log_lines.txt",
+        "text-format plan",
+    ),
+    (
+        "pganalyze/022_auto_explain_text_pg18_cnpg_message.txt",
+        "text-format plan",
+    ),
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans")
+}
+
+fn plan_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            plan_files(&path, out);
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("json" | "txt")
+        ) {
+            out.push(path);
+        }
+    }
+}
+
+/// The statements of a JSON document, as PostgreSQL nests them: an object, an array of them, or
+/// single-element arrays around either.
+fn statements(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(items) if items.len() == 1 => statements(&items[0]),
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    }
+}
+
+/// What the walker finds in one statement: node count, relation names of the nodes that read a
+/// relation (every node with a "Relation Name" but ModifyTable, which names its target), scans.
+#[derive(Debug, Default, PartialEq)]
+struct Walked {
+    nodes: usize,
+    relations: BTreeSet<String>,
+    scans: usize,
+}
+
+fn walk(statement: &Value) -> Walked {
+    let mut w = Walked::default();
+    let mut stack = vec![&statement["Plan"]];
+    while let Some(node) = stack.pop() {
+        w.nodes += 1;
+        if let Some(rel) = node.get("Relation Name").and_then(Value::as_str)
+            && node.get("Node Type").and_then(Value::as_str) != Some("ModifyTable")
+        {
+            w.relations.insert(rel.to_owned());
+            w.scans += 1;
+        }
+        if let Some(children) = node.get("Plans").and_then(Value::as_array) {
+            stack.extend(children.iter().filter(|c| c.get("Node Type").is_some()));
+        }
+    }
+    w
+}
+
+/// Every estimate claim is provable: the q-error the analyser claims for a node is no larger than
+/// the smallest q-error any actual total consistent with the printed numbers would give. The
+/// bounds are worked out here from the JSON alone: rows per loop rounded to integers (to two
+/// decimals when the plan is PostgreSQL 18 output: a `Disabled` key or a fractional count), one
+/// loop exact, and the inner side of an inner Nested Loop without a Join Filter returning at least
+/// the join's rows.
+fn unprovable_claims(statement: &Value, f: &Facts) -> Vec<String> {
+    fn preorder<'a>(
+        v: &'a Value,
+        parent: Option<usize>,
+        out: &mut Vec<(&'a Value, Option<usize>)>,
+    ) {
+        let id = out.len();
+        out.push((v, parent));
+        if let Some(children) = v.get("Plans").and_then(Value::as_array) {
+            for c in children.iter().filter(|c| c.get("Node Type").is_some()) {
+                preorder(c, Some(id), out);
+            }
+        }
+    }
+    let mut nodes = Vec::new();
+    preorder(&statement["Plan"], None, &mut nodes);
+    let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
+    let pg18 = nodes.iter().any(|(n, _)| {
+        n.get("Disabled").is_some() || num(n, "Actual Rows").is_some_and(|r| r.fract() != 0.0)
+    });
+    let step = if pg18 { 0.005 } else { 0.5 };
+    let mut lower = vec![0.0f64; nodes.len()];
+    let mut bounds = vec![(0.0f64, f64::INFINITY); nodes.len()];
+    for (id, (n, parent)) in nodes.iter().enumerate() {
+        let (Some(rows), Some(loops)) = (num(n, "Actual Rows"), num(n, "Actual Loops")) else {
+            continue;
+        };
+        let (mut lo, hi) = if loops <= 1.0 {
+            (rows * loops, rows * loops)
+        } else {
+            (
+                ((rows - step).max(0.0) * loops).ceil(),
+                ((rows + step) * loops).floor(),
+            )
+        };
+        if let Some(p) = parent {
+            let pn = nodes[*p].0;
+            if pn.get("Node Type").and_then(Value::as_str) == Some("Nested Loop")
+                && pn.get("Join Type").and_then(Value::as_str) == Some("Inner")
+                && pn.get("Join Filter").is_none()
+                && n.get("Parent Relationship").and_then(Value::as_str) == Some("Inner")
+            {
+                lo = lo.max(lower[*p]).min(hi);
+            }
+        }
+        lower[id] = lo;
+        bounds[id] = (lo, hi);
+    }
+    let q = |e: f64, a: f64| {
+        let (e, a) = (e.max(1.0), a.max(1.0));
+        (e / a).max(a / e)
+    };
+    f.estimates
+        .iter()
+        .filter_map(|e| {
+            let claimed = e.q_error?;
+            let (lo, hi) = bounds[e.node];
+            let least = q(e.estimated_rows, e.estimated_rows.clamp(lo, hi));
+            (claimed > least * (1.0 + 1e-9)).then(|| {
+                format!(
+                    "node {}: claims q-error {claimed}, but a total of {} rows (within {lo}..{hi}) gives {least}",
+                    e.node,
+                    e.estimated_rows.clamp(lo, hi)
+                )
+            })
+        })
+        .collect()
+}
+
+fn from_facts(f: &Facts) -> Walked {
+    Walked {
+        nodes: f.node_count,
+        relations: f.relations.keys().cloned().collect(),
+        scans: f.scans.len(),
+    }
+}
+
+#[test]
+fn every_fixture_parses_or_is_refused_clearly_and_facts_match_an_independent_walk() {
+    let root = root();
+    let mut files = Vec::new();
+    plan_files(&root, &mut files);
+    let manifest = std::fs::read_to_string(root.join("real/MANIFEST.tsv")).unwrap();
+    let listed: BTreeSet<&str> = manifest
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    for (name, _) in REFUSED {
+        assert!(listed.contains(name), "{name} is not in real/MANIFEST.tsv");
+    }
+
+    let mut parsed_by_form: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut statements_total = 0;
+    let mut refused = Vec::new();
+    let mut failures = Vec::new();
+    let mut real_files = 0;
+    for path in &files {
+        let rel = path
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let in_real = rel.strip_prefix("real/");
+        if let Some(name) = in_real {
+            real_files += 1;
+            assert!(listed.contains(name), "{rel} is not listed in MANIFEST.tsv");
+        }
+        let text = std::fs::read_to_string(path).unwrap();
+        let result = std::panic::catch_unwind(|| read_plans(&text));
+        let Ok(result) = result else {
+            failures.push(format!("{rel}: the reader panicked"));
+            continue;
+        };
+        let expected_refusal = in_real.and_then(|n| REFUSED.iter().find(|(f, _)| *f == n));
+        match (result, expected_refusal) {
+            (Err(e), Some((_, needle))) => {
+                let msg = e.to_string();
+                if !msg.contains(needle) || msg.contains('\n') {
+                    failures.push(format!("{rel}: refused, but unclearly: {msg}"));
+                }
+                refused.push(rel.clone());
+            }
+            (Ok(_), Some(_)) => failures.push(format!("{rel}: should be refused but parsed")),
+            (Err(e), None) => failures.push(format!("{rel}: does not parse: {e}")),
+            (Ok((form, plans)), None) => {
+                *parsed_by_form.entry(form.describe()).or_default() += 1;
+                statements_total += plans.len();
+                let docs = extract(&text).unwrap().documents;
+                let values: Vec<Value> = docs
+                    .iter()
+                    .map(|d| serde_json::from_str(d).unwrap())
+                    .collect();
+                let raw: Vec<&Value> = values.iter().flat_map(statements).collect();
+                let walked: Vec<Walked> = raw.iter().map(|v| walk(v)).collect();
+                if walked.len() != plans.len() {
+                    failures.push(format!(
+                        "{rel}: {} statements read, the walker finds {}",
+                        plans.len(),
+                        walked.len()
+                    ));
+                    continue;
+                }
+                for (i, (plan, w)) in plans.into_iter().zip(walked).enumerate() {
+                    let check = std::panic::catch_unwind(|| {
+                        let check =
+                            PlanCheck::analyse(plan, None, &[], &PartitionMap::none(), false);
+                        let _ = crate::report::tree::render_tree(&check.plan, &[], false);
+                        serde_json::to_string(&check).expect("serialises");
+                        check
+                    });
+                    match check {
+                        Ok(check) if from_facts(&check.facts) == w => {
+                            for claim in unprovable_claims(raw[i], &check.facts) {
+                                failures.push(format!("{rel} statement {}: {claim}", i + 1));
+                            }
+                        }
+                        Ok(check) => failures.push(format!(
+                            "{rel} statement {}: facts {:?} != walker {w:?}",
+                            i + 1,
+                            from_facts(&check.facts)
+                        )),
+                        Err(_) => failures
+                            .push(format!("{rel} statement {}: the analyser panicked", i + 1)),
+                    }
+                }
+            }
+        }
+    }
+    let summary = format!(
+        "{} files ({real_files} in real/): parsed by form {parsed_by_form:?} ({statements_total} \
+         statements), refused as intended {}",
+        files.len(),
+        refused.len()
+    );
+    assert!(failures.is_empty(), "{summary}\n{}", failures.join("\n"));
+    assert_eq!(refused.len(), REFUSED.len(), "{summary}");
+    assert_eq!(real_files, listed.len(), "{summary}");
+    eprintln!("{summary}");
+}
+
+/// The same eleven plans logged as stderr, csvlog and jsonlog read identically.
+#[test]
+fn the_three_log_formats_of_one_log_agree() {
+    let dir = root().join("real/quellog");
+    let read = |name: &str| {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        read_plans(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let (f1, stderr) = read("012_stderr_jsonplan_full_log_11_plans.txt");
+    let (f2, csv) = read("013_csvlog_jsonplan_full_log_11_plans.txt");
+    let (f3, json) = read("014_jsonlog_jsonplan_full_log_11_plans.txt");
+    assert_eq!(
+        (f1, f2, f3),
+        (
+            Form::AutoExplainStderr,
+            Form::AutoExplainCsvlog,
+            Form::AutoExplainJsonlog
+        )
+    );
+    assert_eq!(stderr.len(), 11);
+    assert_eq!(stderr, csv);
+    assert_eq!(stderr, json);
+    assert_eq!(
+        stderr[0].extra.get("Query Text").and_then(Value::as_str),
+        Some("SELECT now()::text;")
+    );
+}
+
+/// The psql frames of one plan (pev2's samples: aligned borders 0-2 in ASCII and Unicode,
+/// unaligned) read to the same plan shape.
+#[test]
+fn psql_frames_of_one_plan_agree() {
+    let dir = root().join("real/pev2");
+    let mut shapes = Vec::new();
+    for (name, form) in [
+        (
+            "003_psql_frames_json0_aligned_border0.txt",
+            Form::PsqlAligned,
+        ),
+        ("004_psql_frames_json0_unaligned.txt", Form::PsqlUnaligned),
+        (
+            "005_psql_frames_json1_aligned_unicode_border1.txt",
+            Form::PsqlAligned,
+        ),
+        (
+            "006_psql_frames_json2_aligned_unicode_border2.txt",
+            Form::PsqlAligned,
+        ),
+        (
+            "012_psql_frames_json2_aligned_ascii_border2.txt",
+            Form::PsqlAligned,
+        ),
+        (
+            "013_psql_frames_json1_aligned_unicode_single_rule.txt",
+            Form::PsqlAligned,
+        ),
+    ] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        let (got, plans) = read_plans(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(got, form, "{name}");
+        assert_eq!(plans.len(), 1, "{name}");
+        let kinds: Vec<String> = plans[0]
+            .nodes()
+            .iter()
+            .map(|r| r.node.node_type.clone())
+            .collect();
+        shapes.push((name, kinds));
+    }
+    for (name, kinds) in &shapes {
+        assert_eq!(kinds, &shapes[0].1, "{name}");
+    }
+}
