@@ -174,6 +174,16 @@ pub enum Error {
         source: postgres::Error,
     },
 
+    /// A file named on the command line that cannot be read as input: not a regular file, over
+    /// its size limit, not UTF-8, or not in the expected format.
+    #[error("{}: {message}", .path.display())]
+    InputFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the limit where one applies.
+        message: String,
+    },
+
     /// A file given as a plan (`explain --plan`) is not an EXPLAIN (FORMAT JSON) document.
     #[error("{}: not an EXPLAIN (FORMAT JSON) plan: {source}", .path.display())]
     PlanFile {

@@ -19,6 +19,7 @@ pub mod dataset;
 pub mod db;
 pub mod error;
 pub mod expect;
+pub mod files;
 pub mod generate;
 pub mod plan;
 pub mod progress;

@@ -10,6 +10,7 @@ use clap::Args;
 use super::args::{QuerySource, SeededDatasetArgs};
 use super::{Global, Outcome};
 use crate::analysis::{PlanCheck, QueryCheck};
+use crate::catalog::ExpectLine;
 use crate::db::{Session, Target};
 use crate::error::{Error, IoContext, Result};
 use crate::generate;
@@ -25,7 +26,8 @@ pub struct ExplainArgs {
     /// Override a parameter: --param day=2026-03-02 (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
-    /// Show the generic plan (plan_cache_mode = force_generic_plan) instead of the custom one.
+    /// Show the generic plan (plan_cache_mode = force_generic_plan) instead of the custom one. With
+    /// --plan: the file holds a generic plan (also read from its Settings when it has them).
     #[arg(long)]
     pub generic: bool,
     /// Write the shown plan's raw EXPLAIN JSON here (loadable by PEV2 / explain.dalibo.com).
@@ -39,6 +41,14 @@ pub struct ExplainArgs {
     /// With --plan: check the expectations of this query file.
     #[arg(long, value_name = "QUERY.sql", requires = "plan")]
     pub expect_from: Option<PathBuf>,
+    /// With --plan: the partition map of the plan's database (`qcheck partitions` prints it), so
+    /// partitions and their indexes count for their parent table and index.
+    #[arg(long, value_name = "MAP.json", requires = "plan")]
+    pub partitions: Option<PathBuf>,
+    /// Let expectations the plan cannot decide (rounded row counts, a partition index without a
+    /// map, no ANALYZE data) pass instead of failing; they are still reported as undecided.
+    #[arg(long)]
+    pub allow_undecided: bool,
     /// With --plan: when the file holds several statements' plans (a rule's DO ALSO, a log of
     /// several auto_explain records), show only the N-th (1-based); needed with --expect-from.
     #[arg(long, value_name = "N", requires = "plan", value_parser = clap::value_parser!(u32).range(1..))]
@@ -54,6 +64,10 @@ pub struct CheckArgs {
     /// Check only these queries (repeatable). Default: all.
     #[arg(long = "query", value_name = "NAME")]
     pub names: Vec<String>,
+    /// Let expectations a plan cannot decide (e.g. row counts rounded over many loops) pass
+    /// instead of failing; they are still reported as undecided.
+    #[arg(long)]
+    pub allow_undecided: bool,
     #[command(flatten)]
     pub dataset: SeededDatasetArgs,
     #[command(flatten)]
@@ -91,13 +105,7 @@ pub(super) fn list(g: &Global, source: &QuerySource) -> Result<Outcome> {
 
 pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
     if let Some(plan_file) = &args.plan {
-        return explain_offline(
-            g,
-            plan_file,
-            args.expect_from.as_deref(),
-            args.statement,
-            args.save_plan.as_deref(),
-        );
+        return explain_offline(g, plan_file, args);
     }
     let catalog = args.source.catalog()?;
     let query = catalog.get(args.query.as_deref().unwrap_or_default())?;
@@ -106,7 +114,10 @@ pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
     let mut runner = Runner::new(&mut client);
     let roots = runner.partition_roots()?;
     let partitions = PartitionMap::from_catalog(roots.clone());
-    let result = runner.check(query, &args.params, &partitions)?;
+    let mut result = runner.check(query, &args.params, &partitions)?;
+    if args.allow_undecided {
+        result.allow_undecided();
+    }
     drop(client);
     session.close()?;
 
@@ -164,46 +175,6 @@ fn save_plans(
     Ok(())
 }
 
-/// Reads a plan file as text, bounded: only a regular file (not a directory, FIFO or device
-/// such as `/dev/zero`), at most [`MAX_PLAN_FILE_BYTES`], valid UTF-8.
-fn read_plan_file(path: &Path) -> Result<String> {
-    use std::io::Read as _;
-    let limit = MAX_PLAN_FILE_BYTES;
-    let too_big = || {
-        Error::Usage(format!(
-            "{}: larger than {} MiB, the limit for a plan file",
-            path.display(),
-            limit / (1024 * 1024)
-        ))
-    };
-    let meta = std::fs::metadata(path).at(path)?;
-    if !meta.is_file() {
-        return Err(Error::Usage(format!(
-            "{}: not a regular file; --plan reads a file holding an EXPLAIN (FORMAT JSON) plan",
-            path.display()
-        )));
-    }
-    if meta.len() > limit {
-        return Err(too_big());
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .at(path)?
-        .take(limit + 1)
-        .read_to_end(&mut bytes)
-        .at(path)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_big());
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        Error::Usage(format!(
-            "{}: not UTF-8 text (invalid byte at offset {}); save the plan as UTF-8",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        ))
-    })
-}
-
 /// `1: ModifyTable (orders)`: a statement's number, root node type and first relation.
 fn statement_label(n: usize, plan: &Plan) -> String {
     let relation = plan
@@ -216,14 +187,8 @@ fn statement_label(n: usize, plan: &Plan) -> String {
     }
 }
 
-fn explain_offline(
-    g: &Global,
-    plan_file: &Path,
-    expect_from: Option<&Path>,
-    statement: Option<u32>,
-    save: Option<&Path>,
-) -> Result<Outcome> {
-    let text = read_plan_file(plan_file)?;
+fn explain_offline(g: &Global, plan_file: &Path, args: &ExplainArgs) -> Result<Outcome> {
+    let text = crate::files::read_text(plan_file, MAX_PLAN_FILE_BYTES, "a plan file")?;
     let (form, mut plans) = crate::plan::read_plans(&text).map_err(|source| Error::PlanFile {
         path: plan_file.to_path_buf(),
         source,
@@ -239,7 +204,7 @@ fn explain_offline(
             .join("; ")
     };
     // Which statements to show, as (1-based number, plan).
-    let selected: Vec<(usize, Plan)> = match statement {
+    let selected: Vec<(usize, Plan)> = match args.statement {
         Some(n) => {
             let n = n as usize;
             if n > count {
@@ -252,7 +217,7 @@ fn explain_offline(
             }
             vec![(n, plans.swap_remove(n - 1))]
         }
-        None if expect_from.is_some() && count > 1 => {
+        None if args.expect_from.is_some() && count > 1 => {
             return Err(Error::Usage(format!(
                 "{}: holds {count} statements, so --expect-from needs --statement N to say which \
                  plan the expectations apply to: {}",
@@ -262,23 +227,47 @@ fn explain_offline(
         }
         None => (1..=count).zip(plans).collect(),
     };
-    let query = match expect_from {
+    let query = match &args.expect_from {
         Some(path) => Some(crate::catalog::parse(
             path,
-            &std::fs::read_to_string(path).at(path)?,
+            &crate::files::read_text(path, crate::files::MAX_QUERY_FILE_BYTES, "a query file")?,
         )?),
         None => None,
     };
-    // A plan captured elsewhere is usually a custom plan (EXPLAIN with literal values).
-    let expectations: Vec<_> = query
-        .iter()
-        .flat_map(|q| q.expects.iter().filter(|e| e.applies_to(Mode::Custom)))
-        .collect();
-    let checks: Vec<(usize, PlanCheck)> = selected
-        .into_iter()
-        .map(|(n, parsed)| (n, analyse_offline(parsed, &expectations)))
-        .collect();
-    if let Some(path) = save {
+    let partitions = match &args.partitions {
+        Some(path) => Some(read_partition_map(path)?),
+        None => None,
+    };
+    let mut checks = Vec::with_capacity(selected.len());
+    for (n, parsed) in selected {
+        let (mode, why) = offline_mode(&parsed, args.generic);
+        let expectations: Vec<&ExpectLine> = query
+            .iter()
+            .flat_map(|q| q.expects.iter().filter(|e| e.applies_to(mode)))
+            .collect();
+        if let Some(q) = &query
+            && expectations.is_empty()
+        {
+            // A gate that checked nothing must not pass.
+            return Err(Error::Usage(format!(
+                "{}: no expectation of {} applies to a {mode} plan ({why}), so there is nothing \
+                 to check; {}",
+                plan_file.display(),
+                q.path.display(),
+                if mode == Mode::Custom {
+                    "pass --generic if the plan is a generic one"
+                } else {
+                    "drop --generic if the plan is a custom one"
+                }
+            )));
+        }
+        let exempt =
+            mode == Mode::Generic && query.as_ref().is_some_and(|q| q.generic_exempt.is_some());
+        let mut check = analyse_offline(parsed, mode, &expectations, partitions.as_ref(), exempt);
+        check.allow_undecided = args.allow_undecided;
+        checks.push((n, check));
+    }
+    if let Some(path) = &args.save_plan {
         let shown: Vec<&PlanCheck> = checks.iter().map(|(_, c)| c).collect();
         save_plans(path, &shown, None)?;
     }
@@ -319,21 +308,71 @@ fn explain_offline(
     })
 }
 
-/// Analyses one offline plan against `expectations`, with the partition tree saved in the plan
-/// by `--save-plan` (an extra top-level key, which the plan reader keeps), else a guess from the
-/// relation names the expectations use (see plan::partition).
-fn analyse_offline(parsed: Plan, expectations: &[&crate::catalog::ExpectLine]) -> PlanCheck {
+/// The plan mode of an offline plan, and why: `--generic`, else the plan's own `Settings`
+/// (`plan_cache_mode`, printed by `EXPLAIN (SETTINGS)` when not the default), else custom (a plan
+/// captured with literal values is a custom plan).
+fn offline_mode(plan: &Plan, generic: bool) -> (Mode, &'static str) {
+    if generic {
+        return (Mode::Generic, "--generic");
+    }
+    match plan.setting("plan_cache_mode") {
+        Some("force_generic_plan") => (
+            Mode::Generic,
+            "its Settings say plan_cache_mode = force_generic_plan",
+        ),
+        Some("force_custom_plan") => (
+            Mode::Custom,
+            "its Settings say plan_cache_mode = force_custom_plan",
+        ),
+        _ => (
+            Mode::Custom,
+            "taken as custom: no --generic and no plan_cache_mode in its Settings",
+        ),
+    }
+}
+
+/// Reads a `--partitions` map: the JSON object `qcheck partitions` prints (`child: parent`).
+fn read_partition_map(path: &Path) -> Result<PartitionMap> {
+    let text = crate::files::read_text(
+        path,
+        crate::files::MAX_PARTITION_MAP_BYTES,
+        "a partition map",
+    )?;
+    let map: BTreeMap<String, String> = serde_json::from_str(text.trim_start_matches('\u{feff}'))
+        .map_err(|e| Error::InputFile {
+        path: path.to_path_buf(),
+        message: format!(
+            "not a partition map ({e}); expected the JSON object `qcheck partitions` prints, \
+                 {{\"partition\": \"parent\", ...}}"
+        ),
+    })?;
+    Ok(PartitionMap::from_catalog(map))
+}
+
+/// Analyses one offline plan against `expectations` with the best partition map there is: the one
+/// given with `--partitions`, else the one `--save-plan` stored in the plan (an extra top-level key,
+/// which the plan reader keeps), else a guess from the relation names the expectations use (see
+/// plan::partition).
+fn analyse_offline(
+    parsed: Plan,
+    mode: Mode,
+    expectations: &[&ExpectLine],
+    given: Option<&PartitionMap>,
+    exempt: bool,
+) -> PlanCheck {
     let saved: Option<BTreeMap<String, String>> = parsed
         .extra
         .get(SAVED_PARTITIONS_KEY)
         .and_then(|m| serde_json::from_value(m.clone()).ok());
-    let partitions = if let Some(roots) = saved {
-        PartitionMap::from_catalog(roots)
-    } else {
-        let named: Vec<_> = expectations.iter().map(|e| e.expectation.clone()).collect();
-        PartitionMap::heuristic(crate::expect::relations_named(&named))
+    let partitions = match (given, saved) {
+        (Some(map), _) => map.clone(),
+        (None, Some(roots)) => PartitionMap::from_catalog(roots),
+        (None, None) => {
+            let named: Vec<_> = expectations.iter().map(|e| e.expectation.clone()).collect();
+            PartitionMap::heuristic(crate::expect::relations_named(&named))
+        }
     };
-    PlanCheck::analyse(parsed, None, expectations, &partitions, false)
+    PlanCheck::analyse(parsed, Some(mode), expectations, &partitions, exempt)
 }
 
 /// The JSON document of `qcheck check --format json`.
@@ -355,7 +394,11 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
     let partitions = runner.partition_map()?;
     let mut results = Vec::with_capacity(selected.len());
     for query in selected {
-        results.push(runner.check(query, &[], &partitions)?);
+        let mut checked = runner.check(query, &[], &partitions)?;
+        if args.allow_undecided {
+            checked.allow_undecided();
+        }
+        results.push(checked);
     }
     drop(client);
     let target = session.target.describe();

@@ -6,6 +6,9 @@ use crate::report::fmt;
 
 const NEEDS_ANALYZE: &str = "EXPLAIN ANALYZE";
 const NEEDS_BUFFERS: &str = "EXPLAIN (ANALYZE, BUFFERS)";
+/// An offline plan names partition indexes, not their parents.
+const NEEDS_PARTITION_MAP: &str =
+    "a partition map (--partitions FILE, printed by `qcheck partitions` on the plan's database)";
 /// PostgreSQL prints rows per loop rounded (17 and older to integers, 18 to two decimals): over
 /// many loops the actual total is an interval, and a bound inside it cannot be decided.
 const NEEDS_EXACT_ROWS: &str = "exact row counts (rows per loop are printed rounded: to integers \
@@ -218,20 +221,29 @@ fn scan(
             .map(|s| s.node)
             .collect();
         if !wrong_index.is_empty() {
-            let hint = if facts.scans.iter().any(|s| s.relation != s.table)
-                && index_is_unmapped(facts)
-            {
-                " (partition index names differ from the parent index; qcheck maps them when it \
-                 knows the catalog, not for an offline plan file)"
-            } else {
-                ""
-            };
+            // A partition's index has a name of its own; without a partition map (an offline
+            // plan) it cannot be tied to its parent index, so such a scan decides nothing.
+            let unmapped = index_is_unmapped(facts)
+                && wrong_index.iter().all(|id| {
+                    facts
+                        .scans
+                        .iter()
+                        .any(|s| s.node == *id && s.relation != s.table)
+                });
             return Outcome {
                 passed: false,
                 expected,
-                found: format!("not using {idx}: {}{hint}", list(plan, &wrong_index)),
+                found: if unmapped {
+                    format!(
+                        "cannot tell whether {} uses {idx}: partition index names differ from the \
+                         parent index's, and this plan comes without a partition map",
+                        list(plan, &wrong_index)
+                    )
+                } else {
+                    format!("not using {idx}: {}", list(plan, &wrong_index))
+                },
                 nodes: wrong_index,
-                needs: None,
+                needs: unmapped.then_some(NEEDS_PARTITION_MAP),
             };
         }
     }

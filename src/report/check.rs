@@ -109,7 +109,14 @@ pub fn failure_lines(c: &QueryCheck) -> Vec<String> {
 fn marks(p: &PlanCheck) -> Vec<Mark> {
     let mut marks = Vec::new();
     for v in &p.verdicts {
-        let label = format!("{} {}", if v.passed { "ok" } else { "FAIL" }, v.text);
+        let status = if v.passed {
+            "ok"
+        } else if v.undecided {
+            "UNDECIDED"
+        } else {
+            "FAIL"
+        };
+        let label = format!("{status} {}", v.text);
         for node in &v.nodes {
             if !v.passed {
                 marks.push(Mark::new(*node, label.clone()));
@@ -148,6 +155,10 @@ pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> 
                         "ok".into()
                     } else if p.exempt {
                         "fail (exempt)".into()
+                    } else if v.undecided && p.allow_undecided {
+                        "undecided (allowed)".into()
+                    } else if v.undecided {
+                        "UNDECIDED".into()
                     } else {
                         "FAIL".into()
                     },

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use crate::common::{qcheck, stderr, stdout};
 
 /// One seeded database for the whole binary (seeding `tiny` takes a second or two).
-fn seeded() -> &'static (String, PathBuf) {
+pub(crate) fn seeded() -> &'static (String, PathBuf) {
     static DB: OnceLock<(String, PathBuf)> = OnceLock::new();
     DB.get_or_init(|| {
         let (db, _client) = common::fresh_db("check");
@@ -30,7 +30,7 @@ fn seeded() -> &'static (String, PathBuf) {
     })
 }
 
-fn run(args: &[&str]) -> std::process::Output {
+pub(crate) fn run(args: &[&str]) -> std::process::Output {
     let (db, home) = seeded();
     let url = common::url(db);
     let mut all = vec!["--database-url", url.as_str()];

@@ -4,6 +4,7 @@
 //! - `model`: the appointment schema's guarantees on a real server (exclusion, RLS, audit, ...);
 //! - `seed`: the generator and the COPY loader, determinism and the cached dataset;
 //! - `check`: `qcheck check` / `qcheck explain` end to end on the `tiny` dataset;
+//! - `offline`: `explain --plan` on saved and production plans (modes, maps, undecided, bad files);
 //! - `runner`: how queries are run (nothing a query file does persists, one statement per file);
 //! - `compare`: `qcheck compare` reports and the harness check against pgbench;
 //! - `cli`: the binary's connection handling, errors and exit codes.
@@ -13,5 +14,6 @@ mod cli;
 mod common;
 mod compare;
 mod model;
+mod offline;
 mod runner;
 mod seed;
