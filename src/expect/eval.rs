@@ -270,19 +270,17 @@ fn no_node(plan: &Plan, facts: &Facts, kind: &str, rel: Option<&str>) -> Outcome
     let mut ids: Vec<usize> = facts.node_kinds.get(kind).cloned().unwrap_or_default();
     if let Some(r) = rel {
         let nodes = plan.nodes();
-        // A node is "on REL" when it scans REL or a scan of REL is below it.
-        ids.retain(|id| {
-            facts.scans.iter().filter(|s| s.table == r).any(|s| {
-                let mut cur = Some(s.node);
-                while let Some(c) = cur {
-                    if c == *id {
-                        return true;
-                    }
-                    cur = nodes.get(c).and_then(|n| n.parent);
-                }
-                false
-            })
-        });
+        // A node is "on REL" when it scans REL or a scan of REL is below it: mark each scan's
+        // path to the root, stopping at a node already marked (each node is marked once).
+        let mut on_rel = vec![false; nodes.len()];
+        for s in facts.scans.iter().filter(|s| s.table == r) {
+            let mut cur = Some(s.node);
+            while let Some(c) = cur.filter(|c| on_rel.get(*c) == Some(&false)) {
+                on_rel[c] = true;
+                cur = nodes.get(c).and_then(|n| n.parent);
+            }
+        }
+        ids.retain(|id| on_rel.get(*id) == Some(&true));
     }
     Outcome {
         passed: ids.is_empty(),
@@ -338,9 +336,7 @@ fn heap_fetches(plan: &Plan, facts: &Facts, op: Op, n: u64, rel: Option<&str>) -
     let in_scope: Vec<_> = facts
         .heap_fetches_by_node
         .iter()
-        .filter(|h| {
-            rel.is_none_or(|r| facts.scans.iter().any(|s| s.node == h.node && s.table == r))
-        })
+        .filter(|h| rel.is_none_or(|r| facts.scan(h.node).is_some_and(|s| s.table == r)))
         .collect();
     let value = match rel {
         Some(_) => in_scope.iter().map(|h| h.value).sum(),

@@ -281,7 +281,7 @@ impl Facts {
             let mut tables = BTreeSet::new();
             let mut stack = children[r.id].clone();
             while let Some(c) = stack.pop() {
-                if let Some(s) = self.scans.iter().find(|s| s.node == c) {
+                if let Some(s) = self.scan(c) {
                     tables.insert(s.table.clone());
                 }
                 stack.extend(children[c].iter().copied());
@@ -312,11 +312,18 @@ impl Facts {
         self.relations.get(super::partition::bare(table))
     }
 
-    /// The estimate of node `id`, when it was compared.
+    /// The estimate of node `id`, when it was compared. Binary search: `estimates` is in node
+    /// order.
     pub fn estimate(&self, id: usize) -> Option<&Estimate> {
-        self.estimates
-            .iter()
-            .find(|e| e.node == id && e.q_error.is_some())
+        let i = self.estimates.binary_search_by_key(&id, |e| e.node).ok()?;
+        self.estimates.get(i).filter(|e| e.q_error.is_some())
+    }
+
+    /// The scan fact of node `id`, when it scans a relation. Binary search: `scans` is in node
+    /// order.
+    pub fn scan(&self, id: usize) -> Option<&ScanFact> {
+        let i = self.scans.binary_search_by_key(&id, |s| s.node).ok()?;
+        self.scans.get(i)
     }
 }
 

@@ -27,6 +27,9 @@ mod facts;
 mod facts_tests;
 #[cfg(test)]
 mod fuzz_tests;
+mod index;
+#[cfg(test)]
+mod index_tests;
 pub mod input;
 #[cfg(test)]
 mod input_tests;
@@ -42,6 +45,7 @@ use serde_json::Value;
 pub use describe::{ScanKind, describe_node, node_kinds, node_label, scan_kind};
 pub use estimate::Estimate;
 pub use facts::{Facts, JitFacts, NodeValue, RelationFacts, ScanFact, Spill, SpillKind};
+pub use index::PlanIndex;
 pub use input::{Form, MAX_PLAN_FILE_BYTES};
 pub use mode::Mode;
 pub use model::{Buffers, Children, Jit, Plan, PlanNode, Planning, Trigger, Worker};
@@ -317,9 +321,23 @@ impl Plan {
         out
     }
 
-    /// The node with preorder id `id`.
+    /// Every node by id, with children links, in one walk: the O(1) lookups analysis stages
+    /// share (see [`PlanIndex`]).
+    pub fn index(&self) -> PlanIndex<'_> {
+        PlanIndex::new(self)
+    }
+
+    /// The node with preorder id `id`. The first call records every node's position (one walk);
+    /// later calls follow it from the root, O(depth), without re-walking the tree. For many
+    /// lookups at any depth, build a [`PlanIndex`] (O(1) each).
     pub fn node(&self, id: usize) -> Option<&PlanNode> {
-        self.nodes().get(id).map(|r| r.node)
+        self.node_cache.node(&self.root, id)
+    }
+
+    /// Forgets the node positions [`Plan::node`] recorded; call it after reshaping the tree
+    /// (adding, removing or reordering nodes under `root`) once nodes were looked up.
+    pub fn forget_node_cache(&mut self) {
+        self.node_cache.clear();
     }
 
     /// Whether the plan carries EXPLAIN ANALYZE data ("Actual Loops" on any node).

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use super::index::NodeCache;
 use super::lenient::{
     take_bool, take_f64, take_i64, take_object, take_object_array, take_string, take_u64,
 };
@@ -749,6 +750,10 @@ pub struct Plan {
     /// Every statement-level key not modelled above, verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Positions of the nodes for [`Plan::node`], built on first use; never serialised and
+    /// ignored by `==` (see [`NodeCache`] for the design).
+    #[serde(skip)]
+    pub(crate) node_cache: NodeCache,
 }
 
 impl Plan {
@@ -784,6 +789,7 @@ impl Plan {
             planning,
             query_identifier: take_i64(&mut m, "Query Identifier"),
             extra: m,
+            node_cache: NodeCache::default(),
         }
     }
 

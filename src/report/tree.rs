@@ -97,6 +97,13 @@ pub fn render_tree(plan: &Plan, marks: &[Mark], color: bool) -> String {
     let analyzed = nodes.iter().any(|r| r.node.has_actuals());
     // Column where each node's "->" starts (root: 0, no arrow), like psql's text format.
     let mut col = vec![0usize; nodes.len()];
+    // Marks by node, in their given order (marks on ids outside the plan are ignored).
+    let mut marks_of: Vec<Vec<&Mark>> = vec![Vec::new(); nodes.len()];
+    for m in marks {
+        if let Some(list) = marks_of.get_mut(m.node) {
+            list.push(m);
+        }
+    }
     let mut out = String::new();
     for r in &nodes {
         let n = r.node;
@@ -138,7 +145,7 @@ pub fn render_tree(plan: &Plan, marks: &[Mark], color: bool) -> String {
         if never {
             line.push_str(&format!("  {}", paint("never executed", DIM, color)));
         }
-        for m in marks.iter().filter(|m| m.node == r.id) {
+        for m in &marks_of[r.id] {
             let code = if m.label.starts_with("FAIL") {
                 RED
             } else if m.label.starts_with("tip") {

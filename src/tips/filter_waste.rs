@@ -10,7 +10,7 @@ pub const ID: &str = "filter-waste";
 pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
     let t = ctx.t;
     let mut out = Vec::new();
-    for r in &ctx.nodes {
+    for r in ctx.nodes {
         let n = r.node;
         let Some(returned) = n.total_actual_rows() else {
             continue;

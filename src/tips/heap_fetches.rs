@@ -8,7 +8,7 @@ pub const ID: &str = "heap-fetches";
 
 pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
     let mut out = Vec::new();
-    for r in &ctx.nodes {
+    for r in ctx.nodes {
         let n = r.node;
         let Some(fetches) = n.heap_fetches.filter(|h| *h > 0.0 && n.has_actuals()) else {
             continue;

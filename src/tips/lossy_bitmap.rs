@@ -8,7 +8,7 @@ pub const ID: &str = "lossy-bitmap";
 
 pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
     let mut out = Vec::new();
-    for r in &ctx.nodes {
+    for r in ctx.nodes {
         let n = r.node;
         let Some(lossy) = n.lossy_heap_blocks.filter(|l| *l > 0) else {
             continue;

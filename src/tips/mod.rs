@@ -21,7 +21,7 @@ mod tests;
 
 use serde::Serialize;
 
-use crate::plan::{Facts, NodeRef, Plan};
+use crate::plan::{Facts, NodeRef, Plan, PlanIndex};
 
 /// How much a tip matters. Neither fails a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -106,7 +106,10 @@ impl Default for Thresholds {
 pub(crate) struct Ctx<'a> {
     pub plan: &'a Plan,
     pub facts: &'a Facts,
-    pub nodes: Vec<NodeRef<'a>>,
+    /// Node lookups (children, descriptions) in O(1).
+    pub index: &'a PlanIndex<'a>,
+    /// Every node in preorder, `index.nodes()`.
+    pub nodes: &'a [NodeRef<'a>],
     pub t: &'a Thresholds,
 }
 
@@ -116,7 +119,7 @@ impl Ctx<'_> {
             id,
             severity,
             node,
-            location: self.plan.describe(node),
+            location: self.index.describe(node),
             message,
         }
     }
@@ -132,10 +135,16 @@ impl Ctx<'_> {
 
 /// Runs every rule; tips come sorted by node, then warnings first.
 pub fn tips(plan: &Plan, facts: &Facts, thresholds: &Thresholds) -> Vec<Tip> {
+    tips_in(&plan.index(), facts, thresholds)
+}
+
+/// [`tips`] on a plan's index, built once and shared with the other analysis stages.
+pub fn tips_in(index: &PlanIndex<'_>, facts: &Facts, thresholds: &Thresholds) -> Vec<Tip> {
     let ctx = Ctx {
-        plan,
+        plan: index.plan(),
         facts,
-        nodes: plan.nodes(),
+        index,
+        nodes: index.nodes(),
         t: thresholds,
     };
     let rules: [fn(&Ctx<'_>) -> Vec<Tip>; 9] = [

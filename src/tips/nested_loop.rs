@@ -8,14 +8,15 @@ pub const ID: &str = "nested-loop-inner";
 
 pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
     let mut out = Vec::new();
-    for r in &ctx.nodes {
+    for r in ctx.nodes {
         if r.node.node_type != "Nested Loop" {
             continue;
         }
         let kids: Vec<_> = ctx
-            .nodes
+            .index
+            .children(r.id)
             .iter()
-            .filter(|c| c.parent == Some(r.id))
+            .map(|c| &ctx.nodes[*c])
             .collect();
         let inner = kids
             .iter()
@@ -50,7 +51,7 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
             format!(
                 "the inner side ({}) ran {loops} times: a Hash Join or Merge Join may be cheaper, \
                  or a Memoize node if the inner lookups repeat.{outer_note}",
-                ctx.plan.describe(inner.id)
+                ctx.index.describe(inner.id)
             ),
         ));
     }

@@ -19,10 +19,10 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
             continue;
         };
         let inherited = ctx
-            .nodes
+            .index
+            .children(e.node)
             .iter()
-            .filter(|r| r.parent == Some(e.node))
-            .filter_map(|r| ctx.facts.estimate(r.id))
+            .filter_map(|c| ctx.facts.estimate(*c))
             .any(|c| c.q_error.is_some_and(|cq| cq >= q / 2.0));
         if inherited {
             continue;

@@ -9,7 +9,7 @@ pub const ID: &str = "seq-scan-large";
 
 pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
     let mut out = Vec::new();
-    for r in &ctx.nodes {
+    for r in ctx.nodes {
         let n = r.node;
         if n.node_type != "Seq Scan" {
             continue;
