@@ -1,8 +1,9 @@
 //! `cargo bench --bench analyse`: offline analysis time against plan size, which must grow
 //! linearly (an Append over 40,000 partitions once took over a minute; target: under 1 s).
 //!
-//! Each iteration does what `qcheck explain --plan FILE` does with a plan: `parse_plan` of the
-//! EXPLAIN JSON text, `PlanCheck::analyse` (facts, the verdicts of a few expectations, tips) and
+//! Two measures per size: `parse+analyse` (`parse_plan` of the EXPLAIN JSON text and
+//! `PlanCheck::analyse`: facts, the verdicts of a few expectations, tips — what the gate decides
+//! on) and `parse+analyse+render`, everything `qcheck explain --plan FILE` does, including
 //! `report::check::explain_plan` (tree with marks, verdicts, tips). The plans are generated: an
 //! Append over partitions `t_p0..` of `t` with ANALYZE data, where every third partition's row
 //! estimate is off by 500× and every scan discards most rows by filter (so `row-estimate`,
@@ -93,11 +94,16 @@ fn plan_text(nodes: usize) -> String {
     )
 }
 
-/// Parse, analyse and render one plan; returns the report's length.
-fn analyse(text: &str, expects: &[ExpectLine], partitions: &PartitionMap) -> usize {
+/// Parse and analyse one plan (facts, verdicts, tips): what the gate decides on.
+fn analyse_only(text: &str, expects: &[ExpectLine], partitions: &PartitionMap) -> PlanCheck {
     let plan = parse_plan(text).expect("generated plan parses");
     let refs: Vec<&ExpectLine> = expects.iter().collect();
-    let check = PlanCheck::analyse(plan, None, &refs, partitions, false);
+    PlanCheck::analyse(plan, None, &refs, partitions, false)
+}
+
+/// Parse, analyse and render one plan; returns the report's length.
+fn analyse(text: &str, expects: &[ExpectLine], partitions: &PartitionMap) -> usize {
+    let check = analyse_only(text, expects, partitions);
     explain_plan("generated", &check, Format::Table, false).len()
 }
 
@@ -134,6 +140,9 @@ fn main() {
             check.tips.len()
         );
         group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("parse+analyse", n), &text, |b, t| {
+            b.iter(|| black_box(analyse_only(t, &query.expects, &partitions).tips.len()));
+        });
         group.bench_with_input(
             BenchmarkId::new("parse+analyse+render", n),
             &text,
