@@ -82,20 +82,82 @@ struct Walked {
     scans: usize,
 }
 
+/// A node's children as the walker sees them: "Plans", then the plans a Citus Custom Scan carries
+/// (its distributed subplans' "PlannedStmt", then each task's "Remote Plan"), unwrapped from their
+/// arrays. The flag says whether the child is the root of such a remote plan.
+fn children(node: &Value) -> Vec<(&Value, bool)> {
+    let mut out: Vec<(&Value, bool)> = node
+        .get("Plans")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.get("Node Type").is_some())
+        .map(|c| (c, false))
+        .collect();
+    fn roots<'a>(v: &'a Value, out: &mut Vec<(&'a Value, bool)>) {
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| roots(i, out)),
+            Value::Object(o) => {
+                if let Some(plan) = o.get("Plan").filter(|p| p.is_object()) {
+                    out.push((plan, true));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(dq) = node.get("Distributed Query") {
+        for sub in dq
+            .get("Subplans")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(p) = sub.get("PlannedStmt") {
+                roots(p, &mut out);
+            }
+        }
+        for task in dq
+            .get("Job")
+            .and_then(|j| j.get("Tasks"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(p) = task.get("Remote Plan") {
+                roots(p, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// A relation as its table: inside a remote plan a Citus shard `t_102008` is table `t`.
+fn table_of(name: &str, remote: bool) -> String {
+    match name.rsplit_once('_') {
+        Some((base, id))
+            if remote
+                && !base.is_empty()
+                && !id.is_empty()
+                && id.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            base.to_owned()
+        }
+        _ => name.to_owned(),
+    }
+}
+
 fn walk(statement: &Value) -> Walked {
     let mut w = Walked::default();
-    let mut stack = vec![&statement["Plan"]];
-    while let Some(node) = stack.pop() {
+    let mut stack = vec![(&statement["Plan"], false)];
+    while let Some((node, remote)) = stack.pop() {
         w.nodes += 1;
         if let Some(rel) = node.get("Relation Name").and_then(Value::as_str)
             && node.get("Node Type").and_then(Value::as_str) != Some("ModifyTable")
         {
-            w.relations.insert(rel.to_owned());
+            w.relations.insert(table_of(rel, remote));
             w.scans += 1;
         }
-        if let Some(children) = node.get("Plans").and_then(Value::as_array) {
-            stack.extend(children.iter().filter(|c| c.get("Node Type").is_some()));
-        }
+        stack.extend(children(node).into_iter().map(|(c, r)| (c, remote || r)));
     }
     w
 }

@@ -166,7 +166,9 @@ fn early_reasons(
         let Some(p) = r.parent else { continue };
         let parent = nodes[p].node;
         let rel = r.node.parent_relationship.as_deref();
-        early[r.id] = if matches!(rel, Some("InitPlan" | "SubPlan")) {
+        // A sub-plan, or a plan that ran on another server (a Citus task), is not cut short by
+        // the node it hangs under.
+        early[r.id] = if matches!(rel, Some("InitPlan" | "SubPlan" | "Remote")) {
             None
         } else if let Some(why) = early_stop(parent, p, rel, nodes, children) {
             Some(why)

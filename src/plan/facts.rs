@@ -68,6 +68,85 @@ pub struct NodeValue {
     pub value: f64,
 }
 
+/// A distributed scan (Citus `Custom Scan` with a `Distributed Query`): how many tasks it ran
+/// and how many of their plans EXPLAIN shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskFacts {
+    /// Id of the Custom Scan node.
+    pub node: usize,
+    /// `Custom Plan Provider`: `Citus Adaptive`, or `Citus Real-Time` / `Citus Task-Tracker` in
+    /// old versions.
+    pub provider: Option<String>,
+    /// `Task Count`: tasks the job ran (1 for a router query).
+    pub task_count: Option<u64>,
+    /// `Tasks Shown`: `All`, `One of 16`, or `None, not supported for re-partition queries`.
+    pub tasks_shown: Option<String>,
+    /// Task and subplan plans the plan carries (walked as children of the node).
+    pub remote_plans: usize,
+    /// Distributed subplans (CTEs and subqueries Citus runs first).
+    pub subplans: usize,
+}
+
+impl TaskFacts {
+    fn of(id: usize, n: &PlanNode) -> Option<TaskFacts> {
+        let dq = n.extra.get("Distributed Query")?;
+        let job = dq.get("Job");
+        Some(TaskFacts {
+            node: id,
+            provider: n.custom_plan_provider.clone(),
+            task_count: job
+                .and_then(|j| j.get("Task Count"))
+                .and_then(serde_json::Value::as_u64),
+            tasks_shown: job
+                .and_then(|j| j.get("Tasks Shown"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+            remote_plans: n.remote.len(),
+            subplans: dq
+                .get("Subplans")
+                .and_then(serde_json::Value::as_array)
+                .map_or(0, Vec::len),
+        })
+    }
+}
+
+/// A Foreign Scan and what it sent to the remote server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForeignScanFacts {
+    /// Id of the Foreign Scan node.
+    pub node: usize,
+    /// The foreign table, when the scan reads one (absent for a pushed-down join).
+    pub relation: Option<String>,
+    /// `Relations` (PG 14+): the foreign tables of a pushed-down join or aggregate, e.g.
+    /// `(public.ft1 r1) INNER JOIN (public.ft2 r2)`.
+    pub relations: Option<String>,
+    /// `Remote SQL` (`VERBOSE`): the query the remote server ran.
+    pub remote_sql: Option<String>,
+    /// `Operation` of a foreign modification pushed down whole (`Update`, `Delete`, `Insert`).
+    pub operation: Option<String>,
+}
+
+/// A text key the model keeps in `extra`.
+fn text_key(n: &PlanNode, key: &str) -> Option<String> {
+    n.extra
+        .get(key)
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+}
+
+/// A Citus shard's base name: `lineitem_360000` → `lineitem`, `lineitem_pkey_360000` →
+/// `lineitem_pkey` (Citus appends `_<shard id>` to tables and their indexes).
+fn shard_base(name: &str) -> &str {
+    match name.rsplit_once('_') {
+        Some((base, id))
+            if !base.is_empty() && !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            base
+        }
+        _ => name,
+    }
+}
+
 /// What kind of work went to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -154,6 +233,13 @@ pub struct Facts {
     pub early_stop_nodes: Vec<usize>,
     /// "Subplans Removed" that could not be tied to one table (e.g. every subplan removed).
     pub unattributed_subplans_removed: u64,
+    /// Distributed scans (Citus Custom Scans) and their tasks, in node order.
+    pub tasks: Vec<TaskFacts>,
+    /// Foreign Scans: what was pushed to the remote server.
+    pub foreign_scans: Vec<ForeignScanFacts>,
+    /// Nodes of plans that ran on other servers (Citus task and subplan plans), which every
+    /// expectation sees like the coordinator's own.
+    pub remote_nodes: Vec<usize>,
 }
 
 impl Facts {
@@ -169,6 +255,12 @@ impl Facts {
         }
 
         let (estimates, early_stop_nodes) = super::estimate::estimates(&nodes, &children);
+        // Nodes of plans that ran on other servers (Citus tasks), parents before children.
+        let mut remote = vec![false; nodes.len()];
+        for r in &nodes {
+            remote[r.id] = r.node.parent_relationship.as_deref() == Some("Remote")
+                || r.parent.is_some_and(|p| remote[p]);
+        }
 
         let mut f = Facts {
             analyzed,
@@ -196,6 +288,9 @@ impl Facts {
             never_executed: Vec::new(),
             early_stop_nodes,
             unattributed_subplans_removed: 0,
+            tasks: Vec::new(),
+            foreign_scans: Vec::new(),
+            remote_nodes: Vec::new(),
         };
 
         let mut total_heap_fetches = 0.0;
@@ -209,19 +304,31 @@ impl Facts {
             }
             if let Some(kind) = scan_kind(n) {
                 let relation = n.relation_name.clone().unwrap_or_default();
-                let table = partitions.root_of(&relation);
+                // A shard (`lineitem_360000`) stands for its table, its index
+                // (`lineitem_pkey_360000`) for the table's index.
+                let shard = |name: &str| {
+                    if remote[r.id] {
+                        shard_base(name).to_owned()
+                    } else {
+                        name.to_owned()
+                    }
+                };
+                let local = shard(&relation);
+                let table = partitions.root_of(&local);
                 let indexes = scan_indexes(r.id, &nodes, &children);
-                let parent_indexes: Vec<String> =
-                    indexes.iter().map(|i| partitions.parent_index(i)).collect();
+                let parent_indexes: Vec<String> = indexes
+                    .iter()
+                    .map(|i| partitions.parent_index(&shard(i)))
+                    .collect();
                 let executed = analyzed.then(|| n.actual_loops.unwrap_or(0) > 0);
                 let rf = f.relations.entry(table.clone()).or_default();
                 rf.scan_kinds.insert(kind);
                 rf.indexes.extend(parent_indexes.iter().cloned());
                 rf.nodes.push(r.id);
-                if relation != table {
-                    rf.partitions_in_plan.insert(relation.clone());
+                if local != table {
+                    rf.partitions_in_plan.insert(local.clone());
                     if executed == Some(true) {
-                        rf.partitions_scanned.insert(relation.clone());
+                        rf.partitions_scanned.insert(local.clone());
                     }
                 }
                 if let Some(h) = n.heap_fetches.filter(|_| analyzed) {
@@ -236,6 +343,21 @@ impl Facts {
                     parent_indexes,
                     executed,
                 });
+            }
+            if let Some(t) = TaskFacts::of(r.id, n) {
+                f.tasks.push(t);
+            }
+            if n.node_type == "Foreign Scan" {
+                f.foreign_scans.push(ForeignScanFacts {
+                    node: r.id,
+                    relation: n.relation_name.clone(),
+                    relations: text_key(n, "Relations"),
+                    remote_sql: text_key(n, "Remote SQL"),
+                    operation: n.operation.clone(),
+                });
+            }
+            if remote[r.id] {
+                f.remote_nodes.push(r.id);
             }
             if analyzed {
                 if let Some(h) = n.heap_fetches {

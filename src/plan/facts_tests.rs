@@ -297,3 +297,64 @@ fn citus_plans_keep_distributed_sections() {
     let (_, f) = facts_of("citus/06_analyze_multi_shard_select_pg16_17.json");
     assert_eq!(f.result_rows, Some(0.0));
 }
+
+/// Citus task plans are part of the tree: a shard's Seq Scan is seen (as a scan of its table), and
+/// the distributed scan's tasks are facts.
+#[test]
+fn citus_task_plans_are_walked_and_shards_map_to_their_tables() {
+    let (plan, f) = facts_of("citus/01_multi_shard_aggregate_pg18.json");
+    let index = plan.index();
+    let seq: Vec<&ScanFact> = f.scans.iter().filter(|s| s.kind == ScanKind::Seq).collect();
+    assert_eq!(seq.len(), 1, "{:?}", f.scans);
+    assert_eq!(seq[0].relation, "lineitem_360000");
+    assert_eq!(seq[0].table, "lineitem");
+    assert!(f.relations.contains_key("lineitem"));
+    assert!(f.remote_nodes.contains(&seq[0].node));
+    assert_eq!(
+        index.node(seq[0].node).unwrap().node_type,
+        "Seq Scan",
+        "node ids reach into the task plan"
+    );
+    assert_eq!(f.tasks.len(), 1);
+    let t = &f.tasks[0];
+    assert_eq!(
+        (t.task_count, t.tasks_shown.as_deref(), t.remote_plans),
+        (Some(2), Some("One of 2"), 1)
+    );
+    assert!(f.node_kinds["seq-scan"].contains(&seq[0].node));
+    // The expectation a user writes for the coordinator sees the shard's plan.
+    let v = crate::expect::evaluate(
+        &crate::expect::parse_expectation("no seq-scan", "q.sql", 1).unwrap(),
+        &plan,
+        &f,
+    );
+    assert!(!v.passed && !v.undecided, "{v:?}");
+    assert!(v.found.contains("lineitem_360000"), "{}", v.found);
+}
+
+#[test]
+fn citus_subplans_and_legacy_executors_are_walked_too() {
+    // A CTE Citus runs first (Subplans -> PlannedStmt), itself a router job with its own task.
+    let (_, f) = facts_of("citus/04_analyze_cte_insert_subplan_pg17.json");
+    assert_eq!(f.tasks.len(), 2, "{:?}", f.tasks);
+    assert_eq!(f.tasks[0].subplans, 1);
+    assert!(
+        f.node_kinds.contains_key("modify-table"),
+        "{:?}",
+        f.node_kinds.keys()
+    );
+    assert!(f.node_kinds.contains_key("function-scan"));
+    // Citus 7 / PostgreSQL 10: "Citus Real-Time".
+    let (_, f) = facts_of("citus/07_legacy_realtime_aggregate_pg10.json");
+    assert_eq!(f.tasks[0].provider.as_deref(), Some("Citus Real-Time"));
+    assert_eq!(f.tasks[0].task_count, Some(8));
+    assert!(
+        f.scans
+            .iter()
+            .any(|s| s.table == "lineitem" && s.relation != "lineitem")
+    );
+    // A re-partition job shows no task plans: nothing to walk, and it says so.
+    let (_, f) = facts_of("citus/03_repartition_join_pg18.json");
+    assert_eq!(f.tasks[0].remote_plans, 0);
+    assert!(f.remote_nodes.is_empty());
+}

@@ -143,7 +143,7 @@ impl NodeCache {
         }
         let mut node = root;
         for slot in slots.iter().rev() {
-            node = node.plans.get(*slot)?;
+            node = node.child(*slot)?;
         }
         Some(node)
     }
@@ -161,7 +161,8 @@ fn links(root: &PlanNode) -> Box<[Link]> {
     while let Some((node, link)) = stack.pop() {
         let id = out.len();
         out.push(link);
-        for (slot, child) in node.plans.iter().enumerate().rev() {
+        let children: Vec<&PlanNode> = node.children().collect();
+        for (slot, child) in children.into_iter().enumerate().rev() {
             stack.push((child, Link { parent: id, slot }));
         }
     }

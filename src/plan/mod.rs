@@ -44,7 +44,10 @@ use serde_json::Value;
 
 pub use describe::{ScanKind, describe_node, node_kinds, node_label, scan_kind};
 pub use estimate::Estimate;
-pub use facts::{Facts, JitFacts, NodeValue, RelationFacts, ScanFact, Spill, SpillKind};
+pub use facts::{
+    Facts, ForeignScanFacts, JitFacts, NodeValue, RelationFacts, ScanFact, Spill, SpillKind,
+    TaskFacts,
+};
 pub use index::PlanIndex;
 pub use input::{Form, MAX_PLAN_FILE_BYTES};
 pub use mode::Mode;
@@ -314,7 +317,7 @@ impl Plan {
                 parent,
                 node,
             });
-            for child in node.plans.iter().rev() {
+            for child in node.children().rev() {
                 stack.push((child, depth + 1, Some(id)));
             }
         }

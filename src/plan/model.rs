@@ -207,6 +207,41 @@ impl Worker {
 /// One plan node. Every field is optional because `COSTS off`, `TIMING off`, no `ANALYZE`,
 /// no `BUFFERS` and the PostgreSQL version all change which keys exist.
 ///
+/// The plans a Citus Custom Scan carries (see [`PlanNode::remote`]): distributed subplans first
+/// (they run first), then the tasks' remote plans. A task plan may be nested in single-element
+/// arrays and may hold several statements.
+fn remote_plans(extra: &Map<String, Value>) -> Vec<PlanNode> {
+    let Some(dq) = extra.get("Distributed Query") else {
+        return Vec::new();
+    };
+    let mut documents: Vec<&Value> = Vec::new();
+    if let Some(subplans) = dq.get("Subplans").and_then(Value::as_array) {
+        documents.extend(subplans.iter().filter_map(|s| s.get("PlannedStmt")));
+    }
+    if let Some(tasks) = dq
+        .get("Job")
+        .and_then(|j| j.get("Tasks"))
+        .and_then(Value::as_array)
+    {
+        documents.extend(tasks.iter().filter_map(|t| t.get("Remote Plan")));
+    }
+    let mut out = Vec::new();
+    while let Some(doc) = documents.pop() {
+        match doc {
+            Value::Array(items) => documents.extend(items.iter().rev()),
+            Value::Object(o) => {
+                if let Some(Value::Object(plan)) = o.get("Plan") {
+                    out.push(PlanNode::from_map(plan.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    // Popped from the end: restore document order.
+    out.reverse();
+    out
+}
+
 /// Row-like quantities are `f64` (PG18 prints fractional per-loop averages such as `0.50`);
 /// block, loop and batch counters are `u64`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -406,6 +441,13 @@ pub struct PlanNode {
     /// `Plans`: the child nodes, in EXPLAIN order (a [`Children`] list, usable as a `Vec`).
     #[serde(rename = "Plans", skip_serializing_if = "Children::is_empty")]
     pub plans: Children,
+    /// Plans that ran on other servers, which this node carries inside its own keys: the task
+    /// plans of a Citus Custom Scan (`Distributed Query` → `Job` → `Tasks[]` → `Remote Plan`) and
+    /// its distributed subplans (`Subplans[]` → `PlannedStmt`), old and new Citus versions alike.
+    /// Parsed once so that every walk sees them as children after `plans` (their roots have the
+    /// Parent Relationship `Remote`). Not serialised: the original keys stay in `extra`.
+    #[serde(skip)]
+    pub remote: Children,
     /// Every key not modelled above, verbatim (Citus "Distributed Query", "Output", "Sort Key",
     /// incremental sort groups, "Disabled", ...), plus any modelled key whose value had a type
     /// this model could not read.
@@ -506,6 +548,7 @@ impl PlanNode {
             buffers: Buffers::take(m),
             workers: Vec::new(),
             plans: Children::default(),
+            remote: Children::default(),
             extra: Map::new(),
         };
         if let Some(ws) = take_object_array(m, "Workers") {
@@ -513,7 +556,23 @@ impl PlanNode {
         }
         let children = take_object_array(m, "Plans").unwrap_or_default();
         node.extra = std::mem::take(m);
+        for mut remote in remote_plans(&node.extra) {
+            remote.parent_relationship = Some("Remote".into());
+            node.remote.push(remote);
+        }
         (node, children)
+    }
+
+    /// The children every walk visits: `plans`, then the `remote` plans.
+    pub fn children(&self) -> impl DoubleEndedIterator<Item = &PlanNode> {
+        self.plans.iter().chain(self.remote.iter())
+    }
+
+    /// Child `slot` in [`children`](Self::children) order.
+    pub fn child(&self, slot: usize) -> Option<&PlanNode> {
+        self.plans
+            .get(slot)
+            .or_else(|| self.remote.get(slot.checked_sub(self.plans.len())?))
     }
 
     /// Whether this node carries EXPLAIN ANALYZE data.
