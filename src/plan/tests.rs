@@ -243,6 +243,14 @@ pub(crate) const FIXTURES: &[(&str, &str)] = &[
             "../../tests/fixtures/plans/citus/08_legacy_task_tracker_repartition_pg10.json"
         ),
     ),
+    (
+        "pg15_postgres_fdw_join_pushdown.json",
+        include_str!("../../tests/fixtures/plans/pg15_postgres_fdw_join_pushdown.json"),
+    ),
+    (
+        "pg15_postgres_fdw_direct_update.json",
+        include_str!("../../tests/fixtures/plans/pg15_postgres_fdw_direct_update.json"),
+    ),
 ];
 
 pub(crate) fn fixture(name: &str) -> Plan {
