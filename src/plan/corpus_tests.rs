@@ -82,6 +82,19 @@ struct Walked {
     scans: usize,
 }
 
+/// The plan objects under a Citus "PlannedStmt" or "Remote Plan" value (arrays unwrapped).
+fn roots<'a>(v: &'a Value, out: &mut Vec<(&'a Value, bool)>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| roots(i, out)),
+        Value::Object(o) => {
+            if let Some(plan) = o.get("Plan").filter(|p| p.is_object()) {
+                out.push((plan, true));
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A node's children as the walker sees them: "Plans", then the plans a Citus Custom Scan carries
 /// (its distributed subplans' "PlannedStmt", then each task's "Remote Plan"), unwrapped from their
 /// arrays. The flag says whether the child is the root of such a remote plan.
@@ -94,17 +107,6 @@ fn children(node: &Value) -> Vec<(&Value, bool)> {
         .filter(|c| c.get("Node Type").is_some())
         .map(|c| (c, false))
         .collect();
-    fn roots<'a>(v: &'a Value, out: &mut Vec<(&'a Value, bool)>) {
-        match v {
-            Value::Array(items) => items.iter().for_each(|i| roots(i, out)),
-            Value::Object(o) => {
-                if let Some(plan) = o.get("Plan").filter(|p| p.is_object()) {
-                    out.push((plan, true));
-                }
-            }
-            _ => {}
-        }
-    }
     if let Some(dq) = node.get("Distributed Query") {
         for sub in dq
             .get("Subplans")

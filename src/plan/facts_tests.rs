@@ -365,14 +365,27 @@ fn foreign_scans_carry_remote_sql_and_pushed_down_relations() {
     let (_, f) = facts_of("pg15_postgres_fdw_join_pushdown.json");
     assert_eq!(f.foreign_scans.len(), 1);
     let fs = &f.foreign_scans[0];
-    assert_eq!(fs.relation, None, "a pushed-down join reads no single foreign table");
+    assert_eq!(
+        fs.relation, None,
+        "a pushed-down join reads no single foreign table"
+    );
     assert_eq!(
         fs.relations.as_deref(),
         Some("Aggregate on ((remote.orders o) INNER JOIN (remote.customer c))")
     );
-    assert!(fs.remote_sql.as_deref().unwrap().starts_with("SELECT r2.region, count(*)"));
+    assert!(
+        fs.remote_sql
+            .as_deref()
+            .unwrap()
+            .starts_with("SELECT r2.region, count(*)")
+    );
     let (_, f) = facts_of("pg15_postgres_fdw_direct_update.json");
     let fs = &f.foreign_scans[0];
     assert_eq!(fs.operation.as_deref(), Some("Update"));
-    assert!(fs.remote_sql.as_deref().unwrap().starts_with("UPDATE public.orders SET"));
+    assert!(
+        fs.remote_sql
+            .as_deref()
+            .unwrap()
+            .starts_with("UPDATE public.orders SET")
+    );
 }
