@@ -423,3 +423,121 @@ fn psql_frames_of_one_plan_agree() {
         assert_eq!(kinds, &shapes[0].1, "{name}");
     }
 }
+
+/// Thirty real plans, chosen to cover the shapes that matter (versions 9.4 to 18; ANALYZE and
+/// plain; parallel, JIT, CTEs, sub-plans, DML, partitions, Citus, postgres_fdw; pasted forms):
+/// their facts and the verdicts of four common expectations, pinned as one snapshot so any change
+/// in what qcheck claims about a real plan is reviewed.
+const CURATED: [&str; 30] = [
+    "pg15_partition_prune_initplan.json",
+    "pg18_partition_prune_run_time_generic.json",
+    "pg15_nested_loop_many.json",
+    "pg18_nested_loop_many.json",
+    "pg15_hash_join_batches.json",
+    "pg18_bitmap_lossy.json",
+    "pg15_merge_join_incremental_sort.json",
+    "pg18_initplan_subplan.json",
+    "pg15_cte_scan.json",
+    "pg15_parallel_gather_verbose.json",
+    "pg15_postgres_fdw_join_pushdown.json",
+    "pg15_postgres_fdw_direct_update.json",
+    "citus/01_multi_shard_aggregate_pg18.json",
+    "citus/04_analyze_cte_insert_subplan_pg17.json",
+    "citus/07_legacy_realtime_aggregate_pg10.json",
+    "real/pev2/002_plan_1_nested_loop_verbose.json",
+    "real/pev2/014_pg94_hash_joins_io_timing.json",
+    "real/pev2/017_parallel_partial_aggregate_workers_launched_lt_planned.json",
+    "real/pganalyze/001_postgres_fdw_async_append.json",
+    "real/pganalyze/004_memoize_nested_loop.json",
+    "real/pganalyze/006_incremental_sort_wal_settings.json",
+    "real/pganalyze/011_grouping_sets_cube_mixed_hashagg_spill.json",
+    "real/pganalyze/018_hash_aggregate_never_executed_hash.json",
+    "real/pg_store_plans/008_plain_aggregate_cte_recursive_union_worktable_sc.json",
+    "real/pg_store_plans/026_bitmapindexscan_bitmapheapscan_bitmapor_lossy.json",
+    "real/pg_store_plans/031_update_on_partitioned_tables.json",
+    "real/pg_store_plans/042_gather_merge.json",
+    "real/postgres/001_pg17_explain_jsonb_pretty_gather_merge_psql.txt",
+    "real/quellog/010_stderr_json_correlated_subplan.txt",
+    "real/pev2/007_serialize_memory_pg18_psql_aligned.txt",
+];
+
+#[test]
+fn curated_thirty_facts_and_verdicts() {
+    use std::fmt::Write as _;
+    let expectations: Vec<crate::catalog::ExpectLine> = crate::catalog::parse(
+        Path::new("curated.sql"),
+        "-- name: curated\n-- summary: Four common expectations.\n\
+         -- expect: no seq-scan\n-- expect: estimate-error <= 10x\n\
+         -- expect: heap-fetches = 0\n-- expect: no sort\nSELECT 1",
+    )
+    .unwrap()
+    .expects;
+    let refs: Vec<&crate::catalog::ExpectLine> = expectations.iter().collect();
+    let mut out = String::new();
+    for name in CURATED {
+        let text = std::fs::read_to_string(root().join(name)).unwrap();
+        let (_, plans) = read_plans(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (i, plan) in plans.into_iter().enumerate() {
+            let c = PlanCheck::analyse(plan, None, &refs, &PartitionMap::none(), false);
+            let f = &c.facts;
+            let _ = writeln!(out, "== {name} #{}", i + 1);
+            let rels: Vec<String> = f
+                .relations
+                .iter()
+                .map(|(t, r)| {
+                    let kinds: Vec<&str> = r.scan_kinds.iter().map(|k| k.keyword()).collect();
+                    format!("{t}({})", kinds.join("+"))
+                })
+                .collect();
+            let _ = writeln!(out, "nodes {}; relations {}", f.node_count, rels.join(", "));
+            let compared = f.estimates.iter().filter(|e| e.q_error.is_some()).count();
+            let left_out = f.estimates.len() - compared;
+            let worst = f.worst_estimate.map_or("none".to_owned(), |e| {
+                format!(
+                    "#{} q {:.3}..{:.3} (actual {}..{}, {} loops)",
+                    e.node,
+                    e.q_error.unwrap_or(f64::NAN),
+                    e.q_error_max.unwrap_or(f64::NAN),
+                    e.actual_min,
+                    e.actual_max,
+                    e.loops
+                )
+            });
+            let _ = writeln!(
+                out,
+                "estimates: {compared} compared, {left_out} left out; worst {worst}"
+            );
+            for t in &f.tasks {
+                let _ = writeln!(
+                    out,
+                    "tasks at #{}: {:?} count {:?} shown {:?}, {} remote plan(s)",
+                    t.node, t.provider, t.task_count, t.tasks_shown, t.remote_plans
+                );
+            }
+            for fs in &f.foreign_scans {
+                let _ = writeln!(
+                    out,
+                    "foreign at #{}: {:?} {:?}",
+                    fs.node, fs.relation, fs.relations
+                );
+            }
+            let tips: Vec<String> = c
+                .tips
+                .iter()
+                .map(|t| format!("{}@{}", t.id, t.node))
+                .collect();
+            let _ = writeln!(out, "tips: {}", tips.join(" "));
+            for v in &c.verdicts {
+                let status = if v.passed {
+                    "ok"
+                } else if v.undecided {
+                    "UNDECIDED"
+                } else {
+                    "FAIL"
+                };
+                let _ = writeln!(out, "  {status} {}: {}", v.text, v.found);
+            }
+        }
+    }
+    insta::assert_snapshot!(out);
+}
