@@ -9,6 +9,10 @@ const NEEDS_BUFFERS: &str = "EXPLAIN (ANALYZE, BUFFERS)";
 /// An offline plan names partition indexes, not their parents.
 const NEEDS_PARTITION_MAP: &str =
     "a partition map (--partitions FILE, printed by `qcheck partitions` on the plan's database)";
+/// A node type PostgreSQL never prints may be a renamed kind (`no hash-join` cannot see a
+/// "Hash Inner Join"), so absence cannot be proved.
+const NEEDS_KNOWN_NODE_TYPES: &str = "node types as PostgreSQL prints them (the plan has node \
+     types it never prints: capture it with EXPLAIN (FORMAT JSON) rather than converting text output)";
 /// PostgreSQL prints rows per loop rounded (17 and older to integers, 18 to two decimals): over
 /// many loops the actual total is an interval, and a bound inside it cannot be decided.
 const NEEDS_EXACT_ROWS: &str = "exact row counts (rows per loop are printed rounded: to integers \
@@ -282,6 +286,26 @@ fn no_node(plan: &Plan, facts: &Facts, kind: &str, rel: Option<&str>) -> Outcome
         }
         ids.retain(|id| on_rel.get(*id) == Some(&true));
     }
+    if ids.is_empty() && !facts.unknown_nodes.is_empty() {
+        let mut types: Vec<String> = Vec::new();
+        for n in facts.unknown_nodes.iter().filter_map(|id| plan.node(*id)) {
+            let t = format!("\"{}\"", n.node_type);
+            if !types.contains(&t) {
+                types.push(t);
+            }
+        }
+        return Outcome {
+            passed: false,
+            expected,
+            found: format!(
+                "cannot tell: no {kind} node by name, but the plan has node types PostgreSQL never \
+                 prints ({}), probably from a conversion tool; one of them may be a {kind}",
+                types.join(", ")
+            ),
+            nodes: facts.unknown_nodes.clone(),
+            needs: Some(NEEDS_KNOWN_NODE_TYPES),
+        };
+    }
     Outcome {
         passed: ids.is_empty(),
         expected,
@@ -455,10 +479,11 @@ fn estimate_error(plan: &Plan, facts: &Facts, op: Op, factor: f64) -> Outcome {
         };
     };
     let describe = |e: &crate::plan::Estimate, lo: f64, hi: f64| {
-        let q = if e.exact() {
-            fmt::ratio(lo)
+        let (low, high) = (fmt::ratio(lo), fmt::ratio(hi));
+        let q = if e.exact() || low == high {
+            low
         } else {
-            format!("{} to {}", fmt::ratio(lo), fmt::ratio(hi))
+            format!("{low} to {high}")
         };
         let actual = if e.exact() {
             fmt::count(e.actual_min)

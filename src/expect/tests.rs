@@ -544,3 +544,35 @@ fn verdicts_serialise_for_json_reports() {
     assert_eq!(e["check"]["check"], "partitions");
     assert_eq!(e["check"]["op"], "<=");
 }
+
+/// A plan converted from text by a tool: "Nested Loop Join" and "Hash Join" (the latter a real
+/// node type), so absence of a kind cannot be proved but presence can.
+fn converted(exp: &str) -> Verdict {
+    let exp = parse(exp);
+    let plan = crate::plan::parse_plan(
+        r#"[{"Plan": {"Node Type": "Nested Loop Join", "Plans": [
+            {"Node Type": "Hash Join", "Plans": [
+                {"Node Type": "Seq Scan", "Relation Name": "a"},
+                {"Node Type": "Hash", "Plans": [{"Node Type": "Seq Scan", "Relation Name": "b"}]}]},
+            {"Node Type": "Index Scan", "Relation Name": "c", "Index Name": "c_pkey"}]}}]"#,
+    )
+    .unwrap();
+    let facts = Facts::compute(&plan, &PartitionMap::heuristic(["a"]));
+    evaluate(&exp, &plan, &facts)
+}
+
+#[test]
+fn no_kind_on_a_converted_plan_is_undecided_unless_found() {
+    let v = converted("no nested-loop");
+    assert!(!v.passed && v.undecided, "{v:#?}");
+    assert!(v.needs.unwrap().contains("never prints"));
+    assert!(v.found.contains("\"Nested Loop Join\""), "{}", v.found);
+    assert_eq!(v.nodes, vec![0]);
+    let v = converted("no hash-join");
+    assert!(!v.passed && !v.undecided, "found, so decided: {v:#?}");
+    assert_eq!(v.nodes, vec![1]);
+    // Other checks are unaffected.
+    assert!(converted("index-scan c").passed);
+    // A plan PostgreSQL printed still passes `no KIND`.
+    pass("no nested-loop", "pg15_seq_scan_filter.json");
+}

@@ -53,7 +53,25 @@ pub fn node_label(node: &PlanNode) -> String {
             Some("Mixed") => "MixedAggregate".to_owned(),
             _ => "Aggregate".to_owned(),
         },
-        "SetOp" if node.strategy.as_deref() == Some("Hashed") => "HashSetOp".to_owned(),
+        "SetOp" => {
+            let head = if node.strategy.as_deref() == Some("Hashed") {
+                "HashSetOp"
+            } else {
+                "SetOp"
+            };
+            match node
+                .extra
+                .get("Command")
+                .and_then(serde_json::Value::as_str)
+            {
+                Some(cmd) => format!("{head} {cmd}"),
+                None => head.to_owned(),
+            }
+        }
+        "Foreign Scan" => match node.operation.as_deref() {
+            Some(op @ ("Insert" | "Update" | "Delete")) => format!("Foreign {op}"),
+            _ => nt.to_owned(),
+        },
         "ModifyTable" => node.operation.clone().unwrap_or_else(|| nt.to_owned()),
         "Custom Scan" => match &node.custom_plan_provider {
             Some(p) => format!("Custom Scan ({p})"),
@@ -69,10 +87,16 @@ pub fn node_label(node: &PlanNode) -> String {
             _ => {}
         }
     }
+    // explain.c prints "Parallel " then "Async " before the name.
+    if node.extra.get("Async Capable") == Some(&serde_json::Value::Bool(true)) {
+        name = format!("Async {name}");
+    }
     if node.parallel_aware == Some(true) {
         name = format!("Parallel {name}");
     }
-    if nt == "Index Scan" && node.scan_direction.as_deref() == Some("Backward") {
+    if matches!(nt, "Index Scan" | "Index Only Scan")
+        && node.scan_direction.as_deref() == Some("Backward")
+    {
         name.push_str(" Backward");
     }
     if let Some(idx) = &node.index_name {
@@ -96,6 +120,76 @@ pub fn node_label(node: &PlanNode) -> String {
         name.push_str(&format!(" on {t}"));
     }
     name
+}
+
+/// Every "Node Type" explain.c prints, PostgreSQL 9.6 to 18 (its `sname`s). "Result Cache" is
+/// PG14's name for Memoize. Anything else came from another tool (a text-to-JSON converter, a
+/// hand edit) and may hide a node kind the checks look for.
+pub const KNOWN_NODE_TYPES: &[&str] = &[
+    "Result",
+    "ProjectSet",
+    "ModifyTable",
+    "Append",
+    "Merge Append",
+    "Recursive Union",
+    "BitmapAnd",
+    "BitmapOr",
+    "Nested Loop",
+    "Merge Join",
+    "Hash Join",
+    "Seq Scan",
+    "Sample Scan",
+    "Gather",
+    "Gather Merge",
+    "Index Scan",
+    "Index Only Scan",
+    "Bitmap Index Scan",
+    "Bitmap Heap Scan",
+    "Tid Scan",
+    "Tid Range Scan",
+    "Subquery Scan",
+    "Function Scan",
+    "Table Function Scan",
+    "Values Scan",
+    "CTE Scan",
+    "Named Tuplestore Scan",
+    "WorkTable Scan",
+    "Foreign Scan",
+    "Custom Scan",
+    "Materialize",
+    "Memoize",
+    "Result Cache",
+    "Sort",
+    "Incremental Sort",
+    "Group",
+    "Aggregate",
+    "WindowAgg",
+    "Unique",
+    "SetOp",
+    "LockRows",
+    "Limit",
+    "Hash",
+];
+
+/// Whether PostgreSQL (9.6 to 18) prints `node_type` as a "Node Type"; see [`KNOWN_NODE_TYPES`].
+/// An empty node type (the key was missing) is not one.
+pub fn is_known_node_type(node_type: &str) -> bool {
+    KNOWN_NODE_TYPES.contains(&node_type)
+}
+
+/// The node's "Sort Key" or, failing that, "Group Key", as `(a, b)`; `None` when it has neither.
+/// Grouping sets print "Group Keys" objects and are left out.
+pub fn node_keys(node: &PlanNode) -> Option<String> {
+    ["Sort Key", "Group Key"].iter().find_map(|k| {
+        let keys: Vec<&str> = node
+            .extra
+            .get(*k)?
+            .as_array()?
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .collect();
+        (!keys.is_empty()).then(|| format!("({})", keys.join(", ")))
+    })
 }
 
 /// "Hash Join" + "Left" → "Hash Left Join"; "Nested Loop" + "Semi" → "Nested Loop Semi Join".

@@ -38,15 +38,20 @@ mod mode;
 pub mod model;
 mod partition;
 #[cfg(test)]
+pub(crate) mod surface_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
 use serde_json::Value;
 
-pub use describe::{ScanKind, describe_node, node_kinds, node_label, scan_kind};
+pub use describe::{
+    KNOWN_NODE_TYPES, ScanKind, describe_node, is_known_node_type, node_keys, node_kinds,
+    node_label, scan_kind,
+};
 pub use estimate::Estimate;
 pub use facts::{
-    Facts, ForeignScanFacts, JitFacts, NodeValue, RelationFacts, ScanFact, Spill, SpillKind,
-    TaskFacts,
+    Facts, ForeignScanFacts, JitFacts, MemoizeFact, NodeValue, RelationFacts, ScanFact, Setting,
+    Spill, SpillKind, TaskFacts, WalFacts, WorkersFact,
 };
 pub use index::PlanIndex;
 pub use input::{Form, MAX_PLAN_FILE_BYTES};

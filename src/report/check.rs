@@ -138,6 +138,11 @@ pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> 
     } else {
         out.push_str(&format!("{title}\n"));
     }
+    if let Some(q) = &p.facts.query_text {
+        // One line: the query's own line breaks and indentation collapse to spaces.
+        let q = q.split_whitespace().collect::<Vec<_>>().join(" ");
+        out.push_str(&format!("Query Text: {q}\n"));
+    }
     out.push_str(&render_tree(&p.plan, &marks(p), color && !md));
     if md {
         out.push_str("```\n");
@@ -173,6 +178,20 @@ pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> 
             &rows,
         ));
         out.push('\n');
+    }
+    if !p.facts.settings.is_empty() {
+        // Non-default settings explain plan choices (work_mem, enable_*, random_page_cost).
+        let list: Vec<String> = p
+            .facts
+            .settings
+            .iter()
+            .map(|s| format!("{} = {}", s.name, s.value))
+            .collect();
+        out.push_str(&format!(
+            "{}Settings: {}\n",
+            if md { "\n" } else { "" },
+            list.join(", ")
+        ));
     }
     if !p.tips.is_empty() {
         out.push_str(if md { "\n**Tips**\n\n" } else { "\nTips:\n" });
@@ -264,5 +283,25 @@ mod tests {
             "[].*.facts.planning_time_ms" => "[ms]",
             "[].*.facts.execution_time_ms" => "[ms]",
         });
+    }
+
+    /// Settings print under the verdicts; auto_explain's query text heads the plan.
+    #[test]
+    fn explain_plan_prints_settings_and_query_text() {
+        let c = query_check("patient_range", SEQ_SCAN, SEQ_SCAN);
+        let out = explain_plan("Custom plan", &c.custom, Format::Table, false);
+        assert!(!out.contains("Query Text:"), "{out}");
+        let settings = out
+            .find("Settings: max_parallel_workers_per_gather = 0\n")
+            .expect(&out);
+        assert!(out.find("no seq-scan").unwrap() < settings, "{out}");
+        let auto_explain =
+            include_str!("../../tests/fixtures/plans/real/pganalyze/003_jit_result_pg_sleep.json");
+        let c = query_check("sleep", auto_explain, auto_explain);
+        let out = explain_plan("Custom plan", &c.custom, Format::Table, false);
+        assert!(
+            out.starts_with("Custom plan\nQuery Text: SELECT pg_sleep(2);\nResult (#0)"),
+            "{out}"
+        );
     }
 }

@@ -85,7 +85,36 @@ fn stats(n: &PlanNode, analyzed: bool) -> (String, bool) {
     if let Some(s) = n.subplans_removed.filter(|s| *s > 0) {
         parts.push(format!("subplans removed {s}"));
     }
+    if let Some(cache) = memoize_stats(n) {
+        parts.push(cache);
+    }
     (parts.join(", "), never)
+}
+
+/// A Memoize (Result Cache) node's cache: `cache key t2.twenty, hits 980, misses 20`, with
+/// evictions and overflows when non-zero.
+fn memoize_stats(n: &PlanNode) -> Option<String> {
+    if !matches!(n.node_type.as_str(), "Memoize" | "Result Cache") {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if let Some(k) = n.extra.get("Cache Key").and_then(serde_json::Value::as_str) {
+        parts.push(format!("cache key {k}"));
+    }
+    for (key, name, always) in [
+        ("Cache Hits", "hits", true),
+        ("Cache Misses", "misses", true),
+        ("Cache Evictions", "evictions", false),
+        ("Cache Overflows", "overflows", false),
+    ] {
+        let Some(v) = n.extra.get(key).and_then(serde_json::Value::as_u64) else {
+            continue;
+        };
+        if always || v > 0 {
+            parts.push(format!("{name} {}", fmt::count_u64(v)));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// Widest indentation of a node line; deeper nodes are drawn at this column with their depth.
@@ -302,5 +331,17 @@ Index Only Scan using appointment_y2026m03_provider_id_scheduled_at_status_patie
         assert!(out.starts_with("Aggregate (#0)"));
         assert!(out.contains("->  Custom Scan (Citus Adaptive) (#1)"));
         assert!(!out.contains("nowhere"));
+    }
+
+    #[test]
+    fn memoize_line_shows_its_cache() {
+        let text =
+            include_str!("../../tests/fixtures/plans/real/pganalyze/004_memoize_nested_loop.json");
+        let out = render_tree(&plan(text), &[], false);
+        let line = out.lines().find(|l| l.contains("Memoize")).unwrap();
+        assert!(
+            line.ends_with("cache key t2.twenty, hits 980, misses 20"),
+            "{line}"
+        );
     }
 }

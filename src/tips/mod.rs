@@ -7,6 +7,7 @@
 //! One rule per file (squawk-style), each with a kebab-case id. All thresholds live in
 //! [`Thresholds`] so reports can print them and users can tune them in one place.
 
+mod disabled;
 mod filter_waste;
 mod heap_fetches;
 mod jit;
@@ -18,6 +19,8 @@ mod seq_scan;
 mod spill;
 #[cfg(test)]
 mod tests;
+mod unknown_node;
+mod workers;
 
 use serde::Serialize;
 
@@ -147,7 +150,7 @@ pub fn tips_in(index: &PlanIndex<'_>, facts: &Facts, thresholds: &Thresholds) ->
         nodes: index.nodes(),
         t: thresholds,
     };
-    let rules: [fn(&Ctx<'_>) -> Vec<Tip>; 9] = [
+    let rules: [fn(&Ctx<'_>) -> Vec<Tip>; 12] = [
         row_estimate::check,
         filter_waste::check,
         heap_fetches::check,
@@ -157,6 +160,9 @@ pub fn tips_in(index: &PlanIndex<'_>, facts: &Facts, thresholds: &Thresholds) ->
         nested_loop::check,
         jit::check,
         planning::check,
+        unknown_node::check,
+        workers::check,
+        disabled::check,
     ];
     let mut out: Vec<Tip> = rules.iter().flat_map(|rule| rule(&ctx)).collect();
     out.sort_by(|a, b| {

@@ -1,5 +1,6 @@
 //! `nested-loop-inner`: a Nested Loop whose inner side ran many times. Each loop is cheap, but
-//! thousands add up; it often follows an underestimate of the outer side.
+//! thousands add up; it often follows an underestimate of the outer side. When the inner side
+//! already is a Memoize, the tip reports its hit ratio instead of suggesting one.
 
 use super::{Ctx, Severity, Tip};
 use crate::report::fmt;
@@ -44,13 +45,38 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
                 )
             })
             .unwrap_or_default();
+        // An inner Memoize already caches repeated lookups: report how well, not suggest it.
+        let inner_memoize = matches!(inner.node.node_type.as_str(), "Memoize" | "Result Cache");
+        let memoize = if inner_memoize {
+            let ratio = ctx
+                .facts
+                .memoize
+                .iter()
+                .find(|m| m.node == inner.id)
+                .and_then(|m| Some((m.hits?, m.misses?, m.hit_ratio()?)));
+            match ratio {
+                Some((hits, misses, ratio)) => format!(
+                    " The inner Memoize answered {} of {} lookups from its cache ({:.0}% hits).",
+                    fmt::count_u64(hits),
+                    fmt::count_u64(hits.saturating_add(misses)),
+                    ratio * 100.0
+                ),
+                None => String::new(),
+            }
+        } else {
+            String::new()
+        };
+        let alternatives = if inner_memoize {
+            "a Hash Join or Merge Join may be cheaper"
+        } else {
+            "a Hash Join or Merge Join may be cheaper, or a Memoize node if the inner lookups repeat"
+        };
         out.push(ctx.tip(
             ID,
             Severity::Info,
             r.id,
             format!(
-                "the inner side ({}) ran {loops} times: a Hash Join or Merge Join may be cheaper, \
-                 or a Memoize node if the inner lookups repeat.{outer_note}",
+                "the inner side ({}) ran {loops} times: {alternatives}.{memoize}{outer_note}",
                 ctx.index.describe(inner.id)
             ),
         ));

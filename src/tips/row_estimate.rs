@@ -7,6 +7,7 @@
 //! Scan (ANALYZE does not help there).
 
 use super::{Ctx, Severity, Tip};
+use crate::plan::node_keys;
 use crate::report::fmt;
 
 pub const ID: &str = "row-estimate";
@@ -72,12 +73,23 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
                 )
             }
         };
+        // A sort's rows are its input's; a grouping node's rows are its groups.
+        let of = node
+            .and_then(|n| {
+                let keys = node_keys(n)?;
+                Some(if n.extra.contains_key("Sort Key") {
+                    format!(" (sort on {keys})")
+                } else {
+                    format!(" (groups of {keys})")
+                })
+            })
+            .unwrap_or_default();
         out.push(ctx.tip(
             ID,
             severity,
             e.node,
             format!(
-                "row estimate {how}: planned {} rows, got {got}{}, {direction} {factor}.{advice} \
+                "row estimate {how}{of}: planned {} rows, got {got}{}, {direction} {factor}.{advice} \
                  Misestimates steer join order and join methods.",
                 fmt::count(e.estimated_rows.round()),
                 if e.loops > 1 {

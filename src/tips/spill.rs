@@ -4,7 +4,7 @@
 //! does not print block_size).
 
 use super::{Ctx, Severity, Tip};
-use crate::plan::SpillKind;
+use crate::plan::{SpillKind, node_keys};
 use crate::report::fmt;
 
 pub const SORT: &str = "sort-spill";
@@ -19,10 +19,19 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
             .disk_kb
             .unwrap_or_else(|| s.temp_written_blocks.saturating_mul(8));
         let amount = fmt::bytes(kb as f64 * 1024.0);
+        let on = ctx
+            .index
+            .node(s.node)
+            .and_then(node_keys)
+            .map(|k| format!(" on {k}"))
+            .unwrap_or_default();
         let (id, what) = match s.kind {
             SpillKind::Sort => (
                 SORT,
-                format!("the sort spilled to disk ({}; {amount} written)", s.detail),
+                format!(
+                    "the sort{on} spilled to disk ({}; {amount} written)",
+                    s.detail
+                ),
             ),
             SpillKind::Hash => (
                 HASH,
@@ -33,7 +42,7 @@ pub(crate) fn check(ctx: &Ctx<'_>) -> Vec<Tip> {
             ),
             SpillKind::HashAgg => (
                 HASHAGG,
-                format!("the hash aggregate spilled to disk ({})", s.detail),
+                format!("the hash aggregate{on} spilled to disk ({})", s.detail),
             ),
             SpillKind::TempFiles => (
                 TEMP,

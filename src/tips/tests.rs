@@ -242,3 +242,166 @@ fn tips_are_sorted_and_serialisable() {
         10_000.0
     );
 }
+
+fn real_tips(name: &str, t: &Thresholds) -> Vec<Tip> {
+    let (plan, facts) = crate::plan::surface_tests::real_facts(name);
+    tips(&plan, &facts, t)
+}
+
+fn converted_plan() -> (Plan, Facts) {
+    // A text-to-JSON converter's spelling: "Nested Loop Join" is not a PostgreSQL node type.
+    let plan = crate::plan::parse_plan(
+        r#"[{"Plan": {"Node Type": "Nested Loop Join", "Join Type": "Inner", "Plans": [
+            {"Node Type": "Seq Scan", "Relation Name": "a", "Parent Relationship": "Outer"},
+            {"Node Type": "Index Scan", "Relation Name": "b", "Index Name": "b_pkey",
+             "Parent Relationship": "Inner"}]}}]"#,
+    )
+    .unwrap();
+    let facts = Facts::compute(&plan, &crate::plan::PartitionMap::heuristic(["a"]));
+    (plan, facts)
+}
+
+#[test]
+fn unknown_node_type_is_named() {
+    let (plan, facts) = converted_plan();
+    assert_eq!(facts.unknown_nodes, vec![0]);
+    let found: Vec<Tip> = tips(&plan, &facts, &Thresholds::default())
+        .into_iter()
+        .filter(|t| t.id == unknown_node::ID)
+        .collect();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!((found[0].severity, found[0].node), (Severity::Warning, 0));
+    assert!(
+        found[0]
+            .message
+            .starts_with("node type \"Nested Loop Join\" is not one PostgreSQL"),
+        "{}",
+        found[0].message
+    );
+    assert!(found[0].message.contains("converted by a tool"));
+}
+
+#[test]
+fn nested_loop_over_memoize_reports_its_hit_ratio() {
+    let t = Thresholds {
+        nested_loop_inner_loops: 100,
+        ..Thresholds::default()
+    };
+    let found: Vec<Tip> = real_tips("pganalyze/004_memoize_nested_loop.json", &t)
+        .into_iter()
+        .filter(|t| t.id == nested_loop::ID)
+        .collect();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let m = &found[0].message;
+    assert!(!m.contains("a Memoize node if"), "{m}");
+    assert!(
+        m.contains("The inner Memoize answered 980 of 1,000 lookups from its cache (98% hits)."),
+        "{m}"
+    );
+    // Without a Memoize inside, the suggestion stays.
+    let t = one("pg15_nested_loop_many.json", nested_loop::ID);
+    assert!(
+        t.message
+            .contains("or a Memoize node if the inner lookups repeat")
+    );
+}
+
+#[test]
+fn workers_not_launched() {
+    let found: Vec<Tip> = real_tips(
+        "pev2/017_parallel_partial_aggregate_workers_launched_lt_planned.json",
+        &Thresholds::default(),
+    )
+    .into_iter()
+    .filter(|t| t.id == workers::ID)
+    .collect();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!((found[0].severity, found[0].node), (Severity::Warning, 1));
+    assert!(
+        found[0].message.starts_with("2 of 4 workers launched"),
+        "{}",
+        found[0].message
+    );
+    assert!(found[0].message.contains("max_parallel_workers"));
+    assert!(
+        !ids("pg15_parallel_gather.json")
+            .iter()
+            .any(|t| t.0 == workers::ID)
+    );
+}
+
+#[test]
+fn disabled_node() {
+    let text = include_str!("../../tests/fixtures/plans/pg18_seq_scan_filter.json")
+        .replacen(r#""Disabled": false"#, r#""Disabled": true"#, 1)
+        .replacen(
+            r#""max_parallel_workers_per_gather": "0""#,
+            r#""max_parallel_workers_per_gather": "0", "enable_seqscan": "off""#,
+            1,
+        );
+    let plan = crate::plan::parse_plan(&text).unwrap();
+    let facts = Facts::compute(
+        &plan,
+        &crate::plan::PartitionMap::heuristic(["appointment"]),
+    );
+    let found: Vec<Tip> = tips(&plan, &facts, &Thresholds::default())
+        .into_iter()
+        .filter(|t| t.id == disabled::ID)
+        .collect();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].node, 0);
+    assert!(
+        found[0]
+            .message
+            .starts_with("the planner was forced off its choice")
+            && found[0].message.contains("enable_seqscan = off"),
+        "{}",
+        found[0].message
+    );
+    assert!(
+        !ids("pg18_seq_scan_filter.json")
+            .iter()
+            .any(|t| t.0 == disabled::ID)
+    );
+}
+
+#[test]
+fn spill_and_estimate_tips_name_their_keys() {
+    let t = one("pg15_sort_external_disk.json", spill::SORT);
+    assert!(
+        t.message
+            .starts_with("the sort on (pad) spilled to disk (external merge"),
+        "{}",
+        t.message
+    );
+    let t = one("pg15_hashagg_spill.json", spill::HASHAGG);
+    assert!(
+        t.message
+            .starts_with("the hash aggregate on (val) spilled to disk"),
+        "{}",
+        t.message
+    );
+    // The same HashAggregate had it expected 990 groups instead of 98,990.
+    let text = include_str!("../../tests/fixtures/plans/pg15_hashagg_spill.json").replacen(
+        r#""Plan Rows": 98990"#,
+        r#""Plan Rows": 990"#,
+        1,
+    );
+    let plan = crate::plan::parse_plan(&text).unwrap();
+    let facts = Facts::compute(
+        &plan,
+        &crate::plan::PartitionMap::heuristic(["appointment"]),
+    );
+    let found: Vec<Tip> = tips(&plan, &facts, &Thresholds::default())
+        .into_iter()
+        .filter(|t| t.id == row_estimate::ID)
+        .collect();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0]
+            .message
+            .starts_with("row estimate far off (groups of (val)): planned 990 rows, got 100,000"),
+        "{}",
+        found[0].message
+    );
+}
