@@ -16,7 +16,14 @@ fn main() {
     let revision = match git(&["rev-parse", "--short=12", "HEAD"]) {
         Some(rev) if !rev.is_empty() => {
             // Uncommitted changes to tracked files make the build differ from the commit.
-            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+            // `--no-optional-locks`: a plain `git status` refreshes and rewrites .git/index, which
+            // this script watches, so a fresh clone would rebuild on its second build.
+            let dirty = git(&[
+                "--no-optional-locks",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+            ])
                 .is_some_and(|s| !s.is_empty());
             if dirty { format!("{rev}-dirty") } else { rev }
         }
