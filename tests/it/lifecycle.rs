@@ -67,6 +67,11 @@ fn start_connect_stop(home: &Path) {
         !cluster.is_running().unwrap(),
         "the session stopped what it started"
     );
+    cluster.destroy().unwrap();
+    assert!(
+        !cluster.socket_dir().exists(),
+        "no socket folder left in /tmp"
+    );
 }
 
 #[test]
