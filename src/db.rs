@@ -74,40 +74,39 @@ impl Target {
         }
     }
 
-    /// Makes the target reachable: starts the embedded cluster if needed. The returned guard stops it
-    /// again when dropped if this call started it (a command leaves the machine as it found it).
+    /// Makes the target reachable: starts the embedded cluster if needed and registers this
+    /// session as one of its users. When the last user's session ends, a server some qcheck process
+    /// started is stopped again (a command leaves the machine as it found it, even with other qcheck
+    /// processes sharing the home; see [`crate::cluster`]).
     pub fn open(&self) -> Result<Session> {
-        let started = match self {
-            Target::Embedded(c) => {
-                let started = c.ensure_running()?;
-                if started {
-                    create_database_if_missing(c)?;
-                }
-                started
-            }
-            Target::Server(_) => false,
+        let server_use = match self {
+            Target::Embedded(c) => Some(c.acquire(|| create_database_if_missing(c))?),
+            Target::Server(_) => None,
         };
         Ok(Session {
             target: self.clone(),
-            started,
-            keep_running: false,
+            server_use,
         })
     }
 }
 
-/// An open target. Connect through it; dropping it stops a server it started.
+/// An open target. Connect through it; closing or dropping it ends this process's use of the
+/// embedded server, which stops it if this was the last user of a server qcheck started.
 #[derive(Debug)]
 pub struct Session {
     /// What this session connects to.
     pub target: Target,
-    started: bool,
-    keep_running: bool,
+    server_use: Option<cluster::ServerUse>,
 }
 
 impl Session {
-    /// Leave the embedded server running after this command (`qcheck cluster start|url`).
-    pub fn keep_running(&mut self) {
-        self.keep_running = true;
+    /// Leave the embedded server running after every user is done (`qcheck cluster start|url`),
+    /// until `qcheck cluster stop`.
+    pub fn keep_running(&mut self) -> Result<()> {
+        match &self.target {
+            Target::Embedded(c) => c.keep_running(),
+            Target::Server(_) => Ok(()),
+        }
     }
 
     /// Connects to the target's database.
@@ -139,17 +138,14 @@ impl Session {
         cfg
     }
 
-    /// Stops the server now if this session started it.
+    /// Ends this session's use of the server now (see [`Target::open`]).
     pub fn close(mut self) -> Result<()> {
-        self.stop_if_started()
+        self.release()
     }
 
-    fn stop_if_started(&mut self) -> Result<()> {
-        if self.started && !self.keep_running {
-            self.started = false;
-            if let Target::Embedded(c) = &self.target {
-                c.stop()?;
-            }
+    fn release(&mut self) -> Result<()> {
+        if let (Some(server_use), Target::Embedded(c)) = (self.server_use.take(), &self.target) {
+            c.release(server_use)?;
         }
         Ok(())
     }
@@ -157,7 +153,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = self.stop_if_started();
+        let _ = self.release();
     }
 }
 

@@ -1,6 +1,7 @@
 //! `qcheck cluster status|url|start|stop|destroy`: the embedded PostgreSQL's lifecycle.
 
 use super::{ClusterCommand, Global, Outcome};
+use crate::cluster::StopOutcome;
 use crate::db::Target;
 use crate::error::Result;
 use crate::report::{self, Format};
@@ -38,7 +39,7 @@ pub(super) fn run(g: &Global, cmd: &ClusterCommand) -> Result<Outcome> {
         ClusterCommand::Url | ClusterCommand::Start => {
             let target = Target::Embedded(cluster.clone());
             let mut session = target.open()?;
-            session.keep_running();
+            session.keep_running()?;
             if matches!(cmd, ClusterCommand::Url) {
                 println!("{}", cluster.url(crate::cluster::DATABASE));
             } else {
@@ -46,15 +47,14 @@ pub(super) fn run(g: &Global, cmd: &ClusterCommand) -> Result<Outcome> {
             }
         }
         ClusterCommand::Stop => {
-            let stopped = cluster.stop()?;
-            eprintln!(
-                "qcheck: {}",
-                if stopped {
-                    "cluster stopped"
-                } else {
-                    "cluster was not running"
+            let message = match cluster.stop_when_unused()? {
+                StopOutcome::Stopped => "cluster stopped",
+                StopOutcome::NotRunning => "cluster was not running",
+                StopOutcome::InUse => {
+                    "cluster in use by other qcheck processes: the last of them stops it"
                 }
-            );
+            };
+            eprintln!("qcheck: {message}");
         }
         ClusterCommand::Destroy => {
             cluster.destroy()?;

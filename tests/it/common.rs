@@ -54,7 +54,9 @@ pub fn cluster() -> &'static TestCluster {
         let cluster = Cluster::new(pg_bin(), base.join("home")).unwrap();
         let target = Target::Embedded(cluster.clone());
         let mut session = target.open().expect("start the test cluster");
-        session.keep_running();
+        session
+            .keep_running()
+            .expect("keep the test cluster running");
         STOP.set((cluster.clone(), base.clone())).ok();
         unsafe {
             libc::atexit(stop_cluster_at_exit);

@@ -8,11 +8,13 @@
 //! - `runner`: how queries are run (nothing a query file does persists, one statement per file);
 //! - `compare`: `qcheck compare` reports and the harness check against pgbench;
 //! - `cli`: the binary's connection handling, errors and exit codes.
+//! - `lifecycle`: one home shared by many processes, awkward homes, refused binaries.
 
 mod check;
 mod cli;
 mod common;
 mod compare;
+mod lifecycle;
 mod model;
 mod offline;
 mod runner;
