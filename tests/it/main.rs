@@ -7,7 +7,8 @@
 //! - `offline`: `explain --plan` on saved and production plans (modes, maps, undecided, bad files);
 //! - `runner`: how queries are run (nothing a query file does persists, one statement per file);
 //! - `compare`: `qcheck compare` reports and the harness check against pgbench;
-//! - `cli`: the binary's connection handling, errors and exit codes.
+//! - `cli`: the binary's connection handling, errors and exit codes;
+//! - `safety`: what qcheck writes on a server the user named, and when it asks for `--yes` first.
 
 mod check;
 mod cli;
@@ -16,4 +17,5 @@ mod compare;
 mod model;
 mod offline;
 mod runner;
+mod safety;
 mod seed;
