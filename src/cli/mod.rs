@@ -132,7 +132,7 @@ pub enum Command {
         #[command(flatten)]
         source: args::QuerySource,
     },
-    /// Explain one query: plan tree, expectation verdicts, tips (seeds the dataset first if needed).
+    /// Explain one query: plan tree, expectation verdicts, tips (on the embedded cluster, seeds the dataset first if needed).
     #[command(after_help = "Examples:
   qcheck explain --query provider_day
   qcheck explain --query provider_day --generic --save-plan day.json
@@ -189,7 +189,8 @@ pub enum MigrateCommand {
         #[arg(long)]
         no_indexes: bool,
     },
-    /// Revert migrations, newest first. Without --to, reverts all and removes every qcheck object.
+    /// Revert migrations, newest first. Without --to, reverts all and removes every qcheck object (the
+    /// qcheck_app role stays while roles are members of it). Needs --yes while qcheck's tables hold rows.
     Down {
         /// Keep migrations up to this version.
         #[arg(long, default_value_t = 0, value_name = "VERSION")]
