@@ -296,6 +296,100 @@ pub fn migrate_down(client: &mut Client, to: u32) -> Result<Vec<u32>> {
     })
 }
 
+/// The tables qcheck's migrations create, which hold the dataset (partitions of `appointment` are
+/// qcheck's too). A unit test keeps this list in step with the migration scripts.
+pub const DATA_TABLES: [&str; 6] = [
+    "tenant",
+    "provider",
+    "patient",
+    "appointment",
+    "appointment_boundary_slot",
+    "appointment_audit",
+];
+
+/// qcheck's own bookkeeping tables (migrations, strategy indexes, the dataset record).
+pub const BOOKKEEPING_TABLES: [&str; 3] =
+    ["qcheck_migration", "qcheck_strategy_index", "qcheck_meta"];
+
+/// The role the migrations create for applications (cluster-wide).
+pub const APP_ROLE: &str = "qcheck_app";
+
+/// Tables, views and foreign tables in the current schema that qcheck did not create, by name: a
+/// database that holds them belongs to someone, and qcheck writes there only when told to (`--yes`).
+pub fn foreign_tables(client: &mut Client) -> Result<Vec<String>> {
+    let known: Vec<&str> = DATA_TABLES
+        .iter()
+        .chain(BOOKKEEPING_TABLES.iter())
+        .copied()
+        .collect();
+    let rows = client
+        .query(
+            "SELECT c.relname::text
+               FROM pg_class c
+              WHERE c.relnamespace = coalesce(current_schema(), 'public')::regnamespace
+                AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
+                AND NOT c.relname = ANY($1)
+                AND NOT (c.relispartition
+                         AND (SELECT r.relname FROM pg_class r WHERE r.oid = pg_partition_root(c.oid))
+                             = ANY($1))
+              ORDER BY c.relname",
+            &[&known],
+        )
+        .db("listing the tables of the database")?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// qcheck's dataset tables that exist and hold rows, with their exact row counts (partitioned tables
+/// counted over their partitions), in [`DATA_TABLES`] order.
+pub fn data_rows(client: &mut Client) -> Result<Vec<(String, i64)>> {
+    let mut out = Vec::new();
+    for table in DATA_TABLES {
+        let exists: bool = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+            .db("looking for qcheck's tables")?
+            .get(0);
+        if !exists {
+            continue;
+        }
+        let rows: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {}", quote_ident(table)), &[])
+            .db(format!("counting the rows of {table}"))?
+            .get(0);
+        if rows > 0 {
+            out.push((table.to_string(), rows));
+        }
+    }
+    Ok(out)
+}
+
+/// The members of the application role [`APP_ROLE`] (roles granted it), or `None` when the role does
+/// not exist. `migrate down` keeps the role while it has members: dropping it would revoke their
+/// access, and a later `migrate up` would create a new role they are not members of.
+pub fn app_role_members(client: &mut Client) -> Result<Option<Vec<String>>> {
+    let exists: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)",
+            &[&APP_ROLE],
+        )
+        .db("looking for the application role")?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    let rows = client
+        .query(
+            "SELECT m.rolname::text
+               FROM pg_auth_members a
+               JOIN pg_roles r ON r.oid = a.roleid
+               JOIN pg_roles m ON m.oid = a.member
+              WHERE r.rolname = $1
+              ORDER BY 1",
+            &[&APP_ROLE],
+        )
+        .db("listing the members of the application role")?;
+    Ok(Some(rows.iter().map(|r| r.get(0)).collect()))
+}
+
 /// The state of every shipped migration in this database, and the applied strategy.
 pub fn status(client: &mut Client) -> Result<SchemaStatus> {
     let all = migrations()?;
@@ -715,6 +809,28 @@ pub fn quote_ident(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_table_the_migrations_create_is_known() {
+        for m in migrations().unwrap() {
+            for line in m.up.lines() {
+                let Some(rest) = line.trim_start().strip_prefix("CREATE TABLE ") else {
+                    continue;
+                };
+                let name = rest
+                    .trim_start_matches("IF NOT EXISTS ")
+                    .split(|c: char| c.is_whitespace() || c == '(')
+                    .next()
+                    .unwrap_or_default();
+                assert!(
+                    DATA_TABLES.contains(&name),
+                    "{:04}_{} creates table `{name}`: add it to DATA_TABLES",
+                    m.version,
+                    m.name
+                );
+            }
+        }
+    }
 
     #[test]
     fn shipped_migrations_pair_up_in_order() {

@@ -19,10 +19,17 @@ DROP FUNCTION IF EXISTS appointment_near_boundary(tstzrange);
 DROP FUNCTION IF EXISTS appointment_slot(timestamptz, integer);
 DROP TYPE IF EXISTS appointment_status;
 
--- The role is cluster-wide: drop it unless another database still grants it something.
+-- The role is cluster-wide: drop it unless roles are members of it (login roles of the application:
+-- dropping it would revoke their membership, and a later `up` would create a new role they are not
+-- members of) or another database still grants it something. `qcheck migrate down` says when it is kept.
 DO $$
 BEGIN
-    DROP ROLE IF EXISTS qcheck_app;
+    IF EXISTS (SELECT 1 FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid
+                WHERE r.rolname = 'qcheck_app') THEN
+        RAISE NOTICE 'role qcheck_app has members; kept';
+    ELSE
+        DROP ROLE IF EXISTS qcheck_app;
+    END IF;
 EXCEPTION WHEN dependent_objects_still_exist THEN
     RAISE NOTICE 'role qcheck_app is still used by another database; kept';
 END

@@ -85,14 +85,22 @@ fn color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-/// Opens the target and, for the built-in queries, makes sure the requested dataset is there.
+/// Opens the target and, for the built-in queries, makes sure the requested dataset is there: seeds
+/// the embedded cluster when needed, and on a server the user named fails unless it holds it.
 fn open(g: &Global, dataset: &SeededDatasetArgs, source: &QuerySource) -> Result<Session> {
     // Validate the request before starting anything.
     let request = dataset.request()?;
     let target = Target::resolve(&g.target_options())?;
     let session = target.open()?;
     if source.queries.is_none() {
-        generate::ensure_seeded(&session, &request, &g.progress())?;
+        super::safety::require_dataset(
+            g,
+            &session,
+            &request,
+            &dataset.dataset,
+            &dataset.strategy,
+            true,
+        )?;
     }
     Ok(session)
 }

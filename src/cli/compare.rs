@@ -50,6 +50,16 @@ pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
     let progress = g.progress();
     let target = Target::resolve(&g.target_options())?;
     let session = target.open()?;
+    // The strategies compared are built and dropped in turn (the recorded one is restored), but the
+    // dataset itself is seeded on a server the user named only by `qcheck seed`.
+    super::safety::require_dataset(
+        g,
+        &session,
+        &request.dataset,
+        &args.dataset,
+        schema::DEFAULT_STRATEGY,
+        false,
+    )?;
     let comparison = compare::run(&session, &request, &progress)?;
     session.close()?;
 

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::report::{self, Format};
 use crate::schema;
 
-pub(super) fn run(g: &Global, action: &MigrateCommand) -> Result<Outcome> {
+pub(super) fn run(g: &Global, action: &MigrateCommand, yes: bool) -> Result<Outcome> {
     let target = Target::resolve(&g.target_options())?;
     let session = target.open()?;
     let mut client = session.connect()?;
@@ -20,6 +20,7 @@ pub(super) fn run(g: &Global, action: &MigrateCommand) -> Result<Outcome> {
             } else {
                 Some(schema::strategy(strategy)?)
             };
+            super::safety::before_writing(&target, &mut client, "migrating", yes)?;
             let applied = schema::migrate_up(&mut client)?;
             let built = match &strategy {
                 // Re-applying the same strategy on every `migrate` would rebuild indexes for nothing.
@@ -53,7 +54,23 @@ pub(super) fn run(g: &Global, action: &MigrateCommand) -> Result<Outcome> {
             }
         }
         MigrateCommand::Down { to } => {
+            super::safety::before_dropping(&target, &mut client, yes)?;
             let reverted = schema::migrate_down(&mut client, *to)?;
+            let kept = if *to == 0 {
+                schema::app_role_members(&mut client)?
+            } else {
+                None
+            };
+            if let Some(members) = kept.filter(|m| !m.is_empty()) {
+                eprintln!(
+                    "qcheck: kept role {}: {} {} members of it and would lose access; `qcheck \
+                     migrate` grants it again (DROP ROLE {} yourself once nothing needs it)",
+                    schema::APP_ROLE,
+                    members.join(", "),
+                    if members.len() == 1 { "is" } else { "are" },
+                    schema::APP_ROLE
+                );
+            }
             if g.format == Format::Json {
                 println!("{}", serde_json::json!({ "reverted": reverted }));
             } else if reverted.is_empty() {

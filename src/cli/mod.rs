@@ -19,6 +19,7 @@ mod cluster;
 mod compare;
 mod migrate;
 mod partitions;
+mod safety;
 mod seed;
 
 const ABOUT: &str =
@@ -37,7 +38,7 @@ Examples:
   psql \"$(qcheck cluster url)\"         open psql on the embedded cluster
   qcheck migrate status --format json  what is applied, machine-readable
   qcheck --database-url postgresql://me@db:5432/scratch migrate
-  qcheck migrate down                  remove every qcheck object
+  qcheck migrate down --yes            remove every qcheck object, with the dataset
 
 Exit codes: 0 success, 1 an expectation failed, 2 usage, input or environment error.";
 
@@ -115,6 +116,10 @@ pub enum Command {
     Cluster(ClusterCommand),
     /// Apply, revert or inspect the schema migrations (default: up).
     Migrate {
+        /// Go ahead on a database holding tables that are not qcheck's (up), or delete the rows of
+        /// qcheck's tables (down).
+        #[arg(long, global = true)]
+        yes: bool,
         /// What to do; `None` applies pending migrations (as `up`).
         #[command(subcommand)]
         action: Option<MigrateCommand>,
@@ -127,7 +132,7 @@ pub enum Command {
         #[command(flatten)]
         source: args::QuerySource,
     },
-    /// Explain one query: plan tree, expectation verdicts, tips (seeds the dataset first if needed).
+    /// Explain one query: plan tree, expectation verdicts, tips (on the embedded cluster, seeds the dataset first if needed).
     #[command(after_help = "Examples:
   qcheck explain --query provider_day
   qcheck explain --query provider_day --generic --save-plan day.json
@@ -184,7 +189,8 @@ pub enum MigrateCommand {
         #[arg(long)]
         no_indexes: bool,
     },
-    /// Revert migrations, newest first. Without --to, reverts all and removes every qcheck object.
+    /// Revert migrations, newest first. Without --to, reverts all and removes every qcheck object (the
+    /// qcheck_app role stays while roles are members of it). Needs --yes while qcheck's tables hold rows.
     Down {
         /// Keep migrations up to this version.
         #[arg(long, default_value_t = 0, value_name = "VERSION")]
@@ -224,12 +230,12 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Check(args) => check::check(g, args),
         Command::Compare(args) => compare::run(g, args),
         Command::Partitions(args) => partitions::run(g, args),
-        Command::Migrate { action } => {
+        Command::Migrate { action, yes } => {
             let default = MigrateCommand::Up {
                 strategy: schema::DEFAULT_STRATEGY.into(),
                 no_indexes: false,
             };
-            migrate::run(g, action.as_ref().unwrap_or(&default))
+            migrate::run(g, action.as_ref().unwrap_or(&default), *yes)
         }
     }
 }

@@ -16,6 +16,10 @@ pub struct SeedArgs {
     /// Seed again even if the database holds this dataset.
     #[arg(long)]
     pub force: bool,
+    /// Seed even though the database holds tables that are not qcheck's (qcheck adds its own next to
+    /// them and leaves them alone).
+    #[arg(long)]
+    pub yes: bool,
     /// Seed (forced), then measure the baselines and print the performance ratios: load throughput
     /// vs raw server-side COPY, generator rows/s, end to end vs the serial sum of the steps.
     #[arg(long)]
@@ -28,6 +32,9 @@ pub(super) fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     let progress = g.progress();
     let target = Target::resolve(&g.target_options())?;
     let session = target.open()?;
+    // An absurd scale is refused before anything is announced or written.
+    generate::preflight(&session, &request)?;
+    super::safety::before_writing(&target, &mut session.connect()?, "seeding", args.yes)?;
     if args.timings {
         let timings = generate::measure(&session, &request, &progress)?;
         session.close()?;

@@ -30,7 +30,8 @@ pub mod world;
 
 pub use meta::{DatasetMeta, GENERATOR_VERSION, current_dataset};
 pub use seed::{
-    DEFAULT_SEED, PhaseTiming, SeedOutcome, SeedRequest, SeedStatus, TableSummary, ensure_seeded,
+    DEFAULT_SEED, PhaseTiming, SeedOutcome, SeedRequest, SeedStatus, TableSummary,
+    dataset_mismatch, ensure_seeded, preflight,
 };
 pub use timings::{Timings, measure};
 pub use world::World;

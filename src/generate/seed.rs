@@ -157,6 +157,80 @@ pub fn ensure_seeded(
     result
 }
 
+/// Checks, without writing anything, that the session's database can take `request`: the disk
+/// estimate `ensure_seeded` makes first. Lets a command refuse an absurd scale before it announces
+/// what it is about to write.
+pub fn preflight(session: &Session, request: &SeedRequest) -> Result<()> {
+    let mut client = session.connect()?;
+    check_disk(session, &mut client, request)
+}
+
+/// What the database holds when it is not the requested dataset: `None` when it holds exactly that
+/// dataset (with `request.strategy` applied when `with_strategy`), else a short description of what
+/// is there ("no qcheck schema", "the dataset tiny, scale 1, seed 7", ...). Reads only: this is what
+/// commands run against a server the user named, where qcheck seeds only when asked to.
+pub fn dataset_mismatch(
+    client: &mut Client,
+    request: &SeedRequest,
+    with_strategy: bool,
+) -> Result<Option<String>> {
+    let status = schema::status(client)?;
+    let waiting: Vec<String> = status
+        .migrations
+        .iter()
+        .filter(|m| m.state != "applied")
+        .map(|m| format!("{:04} {}", m.version, m.state))
+        .collect();
+    if waiting.len() == status.migrations.len() {
+        return Ok(Some("no qcheck schema".into()));
+    }
+    if !waiting.is_empty() {
+        return Ok(Some(format!(
+            "qcheck's schema with migrations not applied ({})",
+            waiting.join(", ")
+        )));
+    }
+    let Some(current) = meta::current_dataset(client)? else {
+        return Ok(Some("qcheck's schema but no complete dataset".into()));
+    };
+    let describe = |m: &DatasetMeta| {
+        format!(
+            "the dataset {}, scale {}, seed {}",
+            m.profile, m.scale, m.seed
+        )
+    };
+    let wanted = DatasetMeta {
+        profile: request.profile.name.clone(),
+        profile_hash: request.profile.content_hash.clone(),
+        scale: request.scale,
+        seed: request.seed,
+        generator_version: GENERATOR_VERSION,
+        schema_checksum: meta::schema_checksum(client)?,
+        strategy: request.strategy.clone(),
+        digest: String::new(),
+        row_counts: BTreeMap::new(),
+        partitions: 0,
+        completed_at: String::new(),
+    };
+    if !current.same_data(&wanted) {
+        let mut there = describe(&current);
+        if there == describe(&wanted) {
+            there.push_str(" from another profile file, qcheck version or schema");
+        }
+        return Ok(Some(there));
+    }
+    let applied = status.strategy.unwrap_or_default();
+    if with_strategy && (current.strategy != request.strategy || applied != request.strategy) {
+        let shown = if applied.is_empty() {
+            "no index strategy".to_string()
+        } else {
+            format!("index strategy {applied}")
+        };
+        return Ok(Some(format!("{} with {shown}", describe(&current))));
+    }
+    Ok(None)
+}
+
 fn ensure_locked(
     session: &Session,
     client: &mut Client,

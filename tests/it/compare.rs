@@ -24,6 +24,12 @@ fn compare(db: &str, tag: &str, extra: &[&str]) -> (std::process::Output, std::p
         ("--harness-runs", "100"),
         ("--out", out_arg.as_str()),
     ];
+    // On a server the user named, compare measures the dataset `qcheck seed` put there.
+    let seeded = common::qcheck(
+        &["--database-url", &url, "seed", "--profile", "tiny"],
+        &home,
+    );
+    assert_eq!(seeded.status.code(), Some(0), "{}", common::stderr(&seeded));
     let mut args = vec!["--database-url", &url, "--format", "json", "compare"];
     for (flag, value) in defaults.iter().filter(|(f, _)| !extra.contains(f)) {
         args.extend([*flag, *value]);

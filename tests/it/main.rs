@@ -7,8 +7,9 @@
 //! - `offline`: `explain --plan` on saved and production plans (modes, maps, undecided, bad files);
 //! - `runner`: how queries are run (nothing a query file does persists, one statement per file);
 //! - `compare`: `qcheck compare` reports and the harness check against pgbench;
-//! - `cli`: the binary's connection handling, errors and exit codes.
-//! - `lifecycle`: one home shared by many processes, awkward homes, refused binaries.
+//! - `cli`: the binary's connection handling, errors and exit codes;
+//! - `lifecycle`: one home shared by many processes, awkward homes, refused binaries;
+//! - `safety`: what qcheck writes on a server the user named, and when it asks for `--yes` first.
 
 mod check;
 mod cli;
@@ -18,4 +19,5 @@ mod lifecycle;
 mod model;
 mod offline;
 mod runner;
+mod safety;
 mod seed;
