@@ -45,7 +45,7 @@ fn env(name: &str) -> Option<String> {
 
 /// Opens the target and makes sure it holds the dataset; in test mode, a throwaway cluster in
 /// `home` seeded with `tiny`.
-fn setup(test_home: Option<&std::path::Path>) -> qcheck::Result<(Session, Client)> {
+fn setup(test_home: Option<&std::path::Path>) -> qcheck::Result<(Session, qcheck::db::Conn)> {
     if let Some(home) = test_home {
         let request = SeedRequest::new("tiny", 1.0, generate::DEFAULT_SEED, "tuned")?;
         let target = Target::resolve(&TargetOptions {

@@ -5,14 +5,17 @@
 //! `PGPASSWORD`, `PGCONNECT_TIMEOUT`, `PGAPPNAME` applied as libpq would). A password never appears in
 //! any output: targets are always displayed from the parsed configuration, which leaves it out.
 
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use postgres::config::Host;
 use postgres::{Client, Config, NoTls};
 
 use crate::cluster::{self, Cluster, PgBin};
-use crate::error::{Error, Result};
+use crate::error::{DbContext, Error, Result};
+use crate::interrupt::{self, CancelGuard};
 
 /// Where the database is.
 #[derive(Debug, Clone)]
@@ -80,7 +83,10 @@ impl Target {
     /// processes sharing the home; see [`crate::cluster`]).
     pub fn open(&self) -> Result<Session> {
         let server_use = match self {
-            Target::Embedded(c) => Some(c.acquire(|| create_database_if_missing(c))?),
+            Target::Embedded(c) => Some(interrupt::register_use(
+                c.clone(),
+                c.acquire(|| create_database_if_missing(c))?,
+            )),
             Target::Server(_) => None,
         };
         Ok(Session {
@@ -96,7 +102,8 @@ impl Target {
 pub struct Session {
     /// What this session connects to.
     pub target: Target,
-    server_use: Option<cluster::ServerUse>,
+    /// This session's use of the embedded server, in the interrupt registry (so that Ctrl-C ends it).
+    server_use: Option<u64>,
 }
 
 impl Session {
@@ -110,12 +117,12 @@ impl Session {
     }
 
     /// Connects to the target's database.
-    pub fn connect(&self) -> Result<Client> {
+    pub fn connect(&self) -> Result<Conn> {
         connect(&self.config(None))
     }
 
     /// Connects to another database of the same server (tests create one per test).
-    pub fn connect_to(&self, dbname: &str) -> Result<Client> {
+    pub fn connect_to(&self, dbname: &str) -> Result<Conn> {
         connect(&self.config(Some(dbname)))
     }
 
@@ -144,10 +151,10 @@ impl Session {
     }
 
     fn release(&mut self) -> Result<()> {
-        if let (Some(server_use), Target::Embedded(c)) = (self.server_use.take(), &self.target) {
-            c.release(server_use)?;
+        match self.server_use.take() {
+            Some(id) => interrupt::release_use(id),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -179,8 +186,77 @@ fn create_database_if_missing(cluster: &Cluster) -> Result<()> {
     Ok(())
 }
 
-/// Connects, with a connect timeout so an unreachable host fails in seconds, not minutes.
-pub fn connect(cfg: &Config) -> Result<Client> {
+/// `--statement-timeout` in milliseconds, 0 for none: set on every connection [`connect`] opens.
+static STATEMENT_TIMEOUT_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the `statement_timeout` every connection opened from now on gets (`None` or zero: no
+/// bound). The CLI sets it from `--statement-timeout`; the library default is no bound.
+pub fn set_statement_timeout(timeout: Option<Duration>) {
+    let ms = timeout.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    STATEMENT_TIMEOUT_MS.store(ms, Ordering::Relaxed);
+}
+
+/// The `statement_timeout` new connections get; `None` when unbounded.
+pub fn statement_timeout() -> Option<Duration> {
+    match STATEMENT_TIMEOUT_MS.load(Ordering::Relaxed) {
+        0 => None,
+        ms => Some(Duration::from_millis(ms)),
+    }
+}
+
+/// Runs `f` with no statement timeout on `client`, then restores the connection's setting: for the
+/// maintenance work that legitimately runs for minutes at scale (migrations, index builds, VACUUM,
+/// CHECKPOINT, ANALYZE; seeding sessions lift it for good).
+pub fn unbounded<T>(client: &mut Client, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+    let before: String = client
+        .query_one("SELECT current_setting('statement_timeout')", &[])
+        .db("reading statement_timeout")?
+        .get(0);
+    client
+        .batch_execute("SET statement_timeout = 0")
+        .db("lifting statement_timeout")?;
+    let result = f(client);
+    let restore = client
+        .execute(
+            "SELECT set_config('statement_timeout', $1, false)",
+            &[&before],
+        )
+        .db("restoring statement_timeout");
+    match (result, restore) {
+        (Ok(v), Ok(_)) => Ok(v),
+        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+    }
+}
+
+/// A connection: a [`Client`] (it derefs to one) whose cancel token stays registered for Ctrl-C
+/// (see [`crate::interrupt`]) until it drops.
+pub struct Conn {
+    client: Client,
+    _cancel: CancelGuard,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Conn")
+    }
+}
+
+impl Deref for Conn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+/// Connects, with a connect timeout so an unreachable host fails in seconds, not minutes, and the
+/// `statement_timeout` of [`set_statement_timeout`]; registers the connection's cancel token.
+pub fn connect(cfg: &Config) -> Result<Conn> {
     let mut cfg = cfg.clone();
     if cfg.get_connect_timeout().is_none() {
         cfg.connect_timeout(Duration::from_secs(10));
@@ -188,10 +264,20 @@ pub fn connect(cfg: &Config) -> Result<Client> {
     if cfg.get_application_name().is_none() {
         cfg.application_name("qcheck");
     }
-    cfg.connect(NoTls).map_err(|source| Error::Connect {
+    let mut client = cfg.connect(NoTls).map_err(|source| Error::Connect {
         target: describe_config(&cfg),
         hint: "check that the server runs and the URL (host, port, user, database) is right".into(),
         source,
+    })?;
+    let cancel = CancelGuard::register(client.cancel_token());
+    if let Some(t) = statement_timeout() {
+        client
+            .batch_execute(&format!("SET statement_timeout = {}", t.as_millis()))
+            .db("setting statement_timeout")?;
+    }
+    Ok(Conn {
+        client,
+        _cancel: cancel,
     })
 }
 

@@ -317,6 +317,16 @@ fn stderr_suffix(stderr: &str) -> String {
 pub fn db_message(err: &postgres::Error) -> String {
     if let Some(db) = err.as_db_error() {
         let mut out = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+        if *db.code() == postgres::error::SqlState::QUERY_CANCELED
+            && db.message().contains("statement timeout")
+        {
+            if let Some(limit) = crate::db::statement_timeout() {
+                out.push_str(&format!(
+                    "; --statement-timeout is {} ms: raise it, or 0 for none",
+                    limit.as_millis()
+                ));
+            }
+        }
         if let Some(detail) = db.detail() {
             out.push_str(&format!("; DETAIL: {detail}"));
         }

@@ -171,11 +171,12 @@ fn applied(client: &mut Client) -> Result<Vec<(u32, String, String, String)>> {
         .collect())
 }
 
+/// Schema changes (migrations, index builds at scale) run without `--statement-timeout`.
 fn with_lock<T>(client: &mut Client, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
         .db("waiting for the schema lock")?;
-    let result = f(client);
+    let result = crate::db::unbounded(client, f);
     let unlock = client.execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]);
     match (result, unlock) {
         (Ok(v), Ok(_)) => Ok(v),

@@ -116,3 +116,58 @@ mod tests {
         );
     }
 }
+
+/// `--statement-timeout`: a whole number with a unit, `ms`, `s`, `min` or `h` (`500ms`, `30s`,
+/// `5min`), or `0` for none (the zero duration). Anything else is refused with the accepted forms.
+pub(crate) fn parse_timeout(text: &str) -> std::result::Result<std::time::Duration, String> {
+    use std::time::Duration;
+    let bad = || {
+        format!(
+            "`{text}` is not a duration: write a whole number with ms, s, min or h (500ms, 30s, 5min), or 0 for none"
+        )
+    };
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .filter(|&i| i > 0)
+        .ok_or_else(bad)?;
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let ms_per = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(bad()),
+    };
+    // PostgreSQL takes at most INT_MAX milliseconds (about 24.8 days).
+    match n.checked_mul(ms_per) {
+        Some(ms) if i32::try_from(ms).is_ok() => Ok(Duration::from_millis(ms)),
+        _ => Err(format!(
+            "`{text}` is longer than PostgreSQL's maximum statement_timeout (about 24 days)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod timeout_tests {
+    use std::time::Duration;
+
+    use super::parse_timeout;
+
+    #[test]
+    fn timeouts_parse_strictly() {
+        assert_eq!(parse_timeout("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("5min"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_timeout("2h"), Ok(Duration::from_secs(7200)));
+        for bad in [
+            "", "30", "s", "1.5s", "-1s", "30 s", "30sec", "5m", "0s1", "1000h",
+        ] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -14,6 +14,10 @@ use crate::error::{Error, IoContext, Result};
 use crate::report::{self, Format, fmt};
 use crate::schema;
 
+/// Most bookings (and cancellations) the write probe takes: a million round trips per pass already
+/// take minutes; more is a typo, and would hold a transaction open for hours.
+const MAX_WRITES: usize = 1_000_000;
+
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// Index strategy to compare (repeatable; the report keeps this order). Default: every strategy in
@@ -34,10 +38,12 @@ pub struct CompareArgs {
     /// Untimed executions before the timed ones.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub warmup: usize,
-    /// Appointments booked (then rolled back) to measure the write cost of each strategy.
+    /// Appointments booked (then rolled back) to measure the write cost of each strategy (at most
+    /// 1,000,000).
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub bookings: usize,
-    /// Booked appointments cancelled (then rolled back) to measure the update cost.
+    /// Booked appointments cancelled (then rolled back) to measure the update cost (at most
+    /// 1,000,000).
     #[arg(long, default_value_t = 250, value_name = "N")]
     pub cancellations: usize,
     /// Executions per plan mode for the harness check against pgbench (0 skips it).
@@ -109,6 +115,13 @@ pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
 fn request(g: &Global, args: &CompareArgs) -> Result<CompareRequest> {
     if args.runs == 0 {
         return Err(Error::Usage("--runs must be at least 1".into()));
+    }
+    if args.bookings > MAX_WRITES || args.cancellations > MAX_WRITES {
+        return Err(Error::Usage(format!(
+            "--bookings and --cancellations take at most {MAX_WRITES} (got {} and {}): the write \
+             probe replays them for every strategy, one round trip each",
+            args.bookings, args.cancellations
+        )));
     }
     let strategies = if args.strategies.is_empty() {
         schema::strategies()?

@@ -40,7 +40,8 @@ Examples:
   qcheck --database-url postgresql://me@db:5432/scratch migrate
   qcheck migrate down --yes            remove every qcheck object, with the dataset
 
-Exit codes: 0 success, 1 an expectation failed, 2 usage, input or environment error.";
+Exit codes: 0 success, 1 an expectation failed, 2 usage, input or environment error (a statement \
+stopped by --statement-timeout included), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).";
 
 /// The parsed command line: global options and one command.
 #[derive(Debug, Parser)]
@@ -75,6 +76,20 @@ pub struct Global {
     /// Output format.
     #[arg(long, default_value_t = Format::Table, global = true, value_parser = format_parser())]
     pub format: Format,
+
+    /// Longest any one statement qcheck sends may run on the server (`500ms`, `30s`, `5min`, `1h`;
+    /// `0` for none), set as `statement_timeout` on every connection: the queries run, their
+    /// `params:`/`sample:` SQL, compare's write probe and every check qcheck makes. Exempt, because
+    /// they legitimately take minutes at scale: seeding, migrations and index builds, and the
+    /// VACUUM, CHECKPOINT and ANALYZE of `compare`. A statement it stops fails with exit 2.
+    #[arg(
+        long,
+        global = true,
+        default_value = "60s",
+        value_name = "DURATION",
+        value_parser = args::parse_timeout
+    )]
+    pub statement_timeout: std::time::Duration,
 }
 
 /// `--format`: the names of [`Format`] with their descriptions (listed by `--help`), parsed by
@@ -222,6 +237,7 @@ impl Outcome {
 /// Runs one command.
 pub fn run(cli: &Cli) -> Result<Outcome> {
     let g = &cli.global;
+    crate::db::set_statement_timeout(Some(g.statement_timeout));
     match &cli.command {
         Command::Cluster(cmd) => cluster::run(g, cmd),
         Command::Seed(args) => seed::run(g, args),

@@ -34,7 +34,7 @@ pub(super) fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     let session = target.open()?;
     // An absurd scale is refused before anything is announced or written.
     generate::preflight(&session, &request)?;
-    super::safety::before_writing(&target, &mut session.connect()?, "seeding", args.yes)?;
+    super::safety::before_writing(&target, &mut *session.connect()?, "seeding", args.yes)?;
     if args.timings {
         let timings = generate::measure(&session, &request, &progress)?;
         session.close()?;

@@ -283,9 +283,11 @@ fn analyze_expression_tables(client: &mut Client, built: &[BuiltIndex]) -> Resul
         .db("finding expression indexes")?;
     for row in rows {
         let table: String = row.get(0);
-        client
-            .batch_execute(&format!("ANALYZE {table}"))
-            .db(format!("ANALYZE {table}"))?;
+        crate::db::unbounded(client, |client| {
+            client
+                .batch_execute(&format!("ANALYZE {table}"))
+                .db(format!("ANALYZE {table}"))
+        })?;
     }
     Ok(())
 }

@@ -180,9 +180,11 @@ impl WritePlan {
     }
 
     fn vacuum(client: &mut Client) -> Result<()> {
-        client
-            .batch_execute(&format!("VACUUM {TOUCHED}"))
-            .db("vacuuming after the write probe")
+        crate::db::unbounded(client, |client| {
+            client
+                .batch_execute(&format!("VACUUM {TOUCHED}"))
+                .db("vacuuming after the write probe")
+        })
     }
 
     fn run_batches(&self, client: &mut Client, checkpoint: bool) -> Result<WriteCost> {
@@ -236,7 +238,10 @@ impl WritePlan {
 
 /// Whether this role may run CHECKPOINT (superuser, or pg_checkpoint on PostgreSQL 15+).
 pub fn can_checkpoint(client: &mut Client) -> bool {
-    client.batch_execute("CHECKPOINT").is_ok()
+    crate::db::unbounded(client, |client| {
+        Ok(client.batch_execute("CHECKPOINT").is_ok())
+    })
+    .unwrap_or(false)
 }
 
 fn batch(
@@ -247,9 +252,11 @@ fn batch(
     run: impl FnOnce(&mut postgres::Transaction<'_>, &postgres::Statement) -> Result<Vec<Duration>>,
 ) -> Result<WriteBatch> {
     if checkpoint {
-        client
-            .batch_execute("CHECKPOINT")
-            .db(format!("CHECKPOINT before the {what}"))?;
+        crate::db::unbounded(client, |client| {
+            client
+                .batch_execute("CHECKPOINT")
+                .db(format!("CHECKPOINT before the {what}"))
+        })?;
     }
     let mut tx = client.transaction().db(format!("starting the {what}"))?;
     let stmt = tx.prepare(sql).db(format!("preparing the {what}"))?;

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use postgres::Client;
 use qcheck::cluster::{Cluster, PgBin};
+use qcheck::db::Conn as Client;
 use qcheck::db::{Session, Target};
 
 pub struct TestCluster {

@@ -8,6 +8,7 @@
 //! - `runner`: how queries are run (nothing a query file does persists, one statement per file);
 //! - `compare`: `qcheck compare` reports and the harness check against pgbench;
 //! - `cli`: the binary's connection handling, errors and exit codes;
+//! - `interrupt`: Ctrl-C and SIGTERM cancel the server-side query (exit 130/143), --statement-timeout;
 //! - `lifecycle`: one home shared by many processes, awkward homes, refused binaries;
 //! - `safety`: what qcheck writes on a server the user named, and when it asks for `--yes` first.
 
@@ -15,6 +16,7 @@ mod check;
 mod cli;
 mod common;
 mod compare;
+mod interrupt;
 mod lifecycle;
 mod model;
 mod offline;

@@ -16,7 +16,7 @@ const TENANT_B: Uuid = Uuid::from_u128(0xb);
 /// Two tenants, each with two providers and two patients; partitions for Jan-Mar 2026.
 struct World {
     db: String,
-    client: Client,
+    client: qcheck::db::Conn,
 }
 
 fn provider(tenant: Uuid, n: u128) -> Uuid {

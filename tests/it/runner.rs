@@ -13,7 +13,7 @@ use crate::common;
 const TENANT: &str = "00000000-0000-4000-8000-000000000001";
 
 /// A migrated database with one tenant.
-fn db_with_a_tenant(tag: &str) -> (String, Client) {
+fn db_with_a_tenant(tag: &str) -> (String, qcheck::db::Conn) {
     let (db, mut client) = common::migrated_db(tag);
     client
         .execute(

@@ -1,0 +1,219 @@
+//! Ctrl-C, SIGTERM and `--statement-timeout`: a query qcheck sends never outlives qcheck, and none
+//! runs unbounded. Each test runs the binary on a query that sleeps on the server.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use qcheck::cluster::Cluster;
+
+use crate::common::{self, stderr};
+
+/// A query folder with one query, `slow`, that sleeps 30 s on the server; `tag` makes its text
+/// unique in pg_stat_activity (tests run in parallel on the shared cluster).
+fn slow_queries(base: &Path, tag: &str) -> PathBuf {
+    let dir = base.join("queries");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("slow.sql"),
+        format!(
+            "-- name: slow\n-- summary: Sleeps on the server.\n-- params: n <- SELECT 1\n\
+             SELECT pg_sleep(30), $1::int AS {tag}\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+fn qcheck_cmd(home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qcheck"));
+    cmd.arg("--pg-bin-dir")
+        .arg(common::pg_bin().dir)
+        .args(args)
+        .env("QCHECK_HOME", home)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for var in [
+        "DATABASE_URL",
+        "PGHOST",
+        "PGHOSTADDR",
+        "PGPORT",
+        "PGDATABASE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Backends running the tagged query, seen through `conn` (`None` while the server is unreachable).
+fn running_queries(conn: &str, tag: &str) -> Option<i64> {
+    let mut client = postgres::Client::connect(conn, postgres::NoTls).ok()?;
+    let n: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%' || $1 || '%' \
+               AND pid <> pg_backend_pid()",
+            &[&tag],
+        )
+        .ok()?
+        .get(0);
+    Some(n)
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < timeout, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Sends `signal` to `child` once the query runs; returns its exit code, stderr and how long it took
+/// to exit after the signal.
+fn interrupt(mut child: Child, conn: &str, tag: &str, signal: i32) -> (i32, String, Duration) {
+    wait_until(
+        "the query runs on the server",
+        Duration::from_secs(60),
+        || {
+            assert!(child.try_wait().unwrap().is_none(), "qcheck ended early");
+            running_queries(conn, tag) == Some(1)
+        },
+    );
+    let sent = Instant::now();
+    // SAFETY: kill(2) on our own child's pid.
+    let pid = i32::try_from(child.id()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    let mut status = None;
+    wait_until("qcheck exits", Duration::from_secs(10), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    let took = sent.elapsed();
+    let out = child.wait_with_output().unwrap();
+    (status.unwrap().code().unwrap(), stderr(&out), took)
+}
+
+#[test]
+fn ctrl_c_on_the_embedded_cluster_cancels_the_query_and_stops_the_server_it_started() {
+    let base = common::temp_home("intr-embedded");
+    let home = base.join("home");
+    let tag = "intr_embedded_sigint";
+    let queries = slow_queries(&base, tag);
+    let child = qcheck_cmd(
+        &home,
+        &[
+            "explain",
+            "--queries",
+            queries.to_str().unwrap(),
+            "--query",
+            "slow",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let cluster = Cluster::new(common::pg_bin(), home.clone()).unwrap();
+    let conn = cluster.conn_string("qcheck");
+    let (code, err, took) = interrupt(child, &conn, tag, libc::SIGINT);
+    assert_eq!(code, 130, "{err}");
+    assert_eq!(err.trim(), "qcheck: interrupted");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(
+        !cluster.is_running().unwrap(),
+        "the server this qcheck started is stopped"
+    );
+    cluster.destroy().unwrap();
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// On a server the user named, qcheck stops nothing: the cancel request alone ends the query.
+fn on_a_named_server(tag: &str, signal: i32, expected: i32) {
+    let base = common::temp_home(tag);
+    let (db, _client) = common::fresh_db(tag);
+    let url = common::url(&db);
+    let queries = slow_queries(&base, tag);
+    let child = qcheck_cmd(
+        &base.join("home"),
+        &[
+            "--database-url",
+            &url,
+            "explain",
+            "--queries",
+            queries.to_str().unwrap(),
+            "--query",
+            "slow",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let conn = common::cluster().cluster.conn_string(&db);
+    let (code, err, took) = interrupt(child, &conn, tag, signal);
+    assert_eq!(code, expected, "{err}");
+    assert_eq!(err.trim(), "qcheck: interrupted");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    wait_until(
+        "the query is gone from pg_stat_activity",
+        Duration::from_secs(2),
+        || running_queries(&conn, tag) == Some(0),
+    );
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn sigint_on_a_named_server_cancels_the_query_and_exits_130() {
+    on_a_named_server("intr_url_sigint", libc::SIGINT, 130);
+}
+
+#[test]
+fn sigterm_on_a_named_server_cancels_the_query_and_exits_143() {
+    on_a_named_server("intr_url_sigterm", libc::SIGTERM, 143);
+}
+
+#[test]
+fn a_statement_timeout_stops_the_query_with_one_line_and_exit_2() {
+    let tag = "intr_timeout";
+    let base = common::temp_home(tag);
+    let (db, _client) = common::fresh_db(tag);
+    let queries = slow_queries(&base, tag);
+    let start = Instant::now();
+    let out = qcheck_cmd(
+        &base.join("home"),
+        &[
+            "--database-url",
+            &common::url(&db),
+            "--statement-timeout",
+            "1s",
+            "explain",
+            "--queries",
+            queries.to_str().unwrap(),
+            "--query",
+            "slow",
+        ],
+    )
+    .output()
+    .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(20));
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("query `slow`"), "{err}");
+    assert!(err.contains("statement timeout"), "{err}");
+    assert!(err.contains("--statement-timeout is 1000 ms"), "{err}");
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn durations_and_write_counts_are_checked_before_anything_runs() {
+    let home = common::temp_home("intr-usage").join("home");
+    for bad in ["5m", "1.5s", "30", "1 s"] {
+        let out = qcheck_cmd(&home, &["--statement-timeout", bad, "list"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(stderr(&out).contains("is not a duration"), "{bad}");
+    }
+    let out = qcheck_cmd(&home, &["compare", "--bookings", "100000000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("at most 1000000"), "{}", stderr(&out));
+    assert!(!home.exists(), "no cluster was made for a usage error");
+}
