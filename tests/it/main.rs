@@ -10,6 +10,7 @@
 //! - `cli`: the binary's connection handling, errors and exit codes;
 //! - `lifecycle`: one home shared by many processes, awkward homes, refused binaries;
 //! - `safety`: what qcheck writes on a server the user named, and when it asks for `--yes` first.
+//! - `strategy`: the strategy bookkeeping, what `migrate status` reports and `seed` repairs.
 
 mod check;
 mod cli;
@@ -21,3 +22,4 @@ mod offline;
 mod runner;
 mod safety;
 mod seed;
+mod strategy;
