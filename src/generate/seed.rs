@@ -56,8 +56,10 @@ impl SeedRequest {
     pub fn new(profile: &str, scale: f64, seed: u64, strategy: &str) -> Result<SeedRequest> {
         let scale = dataset::validate_scale(scale)?;
         schema::strategy(strategy)?;
+        let profile = Profile::resolve(profile)?;
+        profile.check_scale(scale)?;
         Ok(SeedRequest {
-            profile: Profile::resolve(profile)?,
+            profile,
             scale,
             seed,
             strategy: strategy.to_string(),
@@ -402,8 +404,6 @@ fn reseed(
     progress: &Progress,
     start: Instant,
 ) -> Result<SeedOutcome> {
-    // First of all: from here on the database holds no trusted dataset until the end.
-    meta::clear(client)?;
     let mut phases = Vec::new();
     let mut phase = |name: &str, since: Instant| {
         phases.push(PhaseTiming {
@@ -411,10 +411,15 @@ fn reseed(
             seconds: since.elapsed().as_secs_f64(),
         });
     };
-
+    // Planned before the cached dataset is given up: a profile that cannot be generated (too many
+    // appointments for its providers' hours, ...) fails here and leaves the dataset as it was.
     let t = Instant::now();
+    request.profile.check_scale(request.scale)?;
     let world = World::plan(&request.profile, request.scale, request.seed)?;
     phase("plan", t);
+
+    // From here on the database holds no trusted dataset until the end.
+    meta::clear(client)?;
 
     let superuser: bool = client
         .query_one("SELECT current_setting('is_superuser') = 'on'", &[])
