@@ -271,7 +271,8 @@ impl Profile {
 
     /// Reads and validates a profile file; its stem becomes the profile's name.
     pub fn from_file(path: &Path) -> Result<Profile> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text =
+            crate::files::read_text(path, crate::files::MAX_PROFILE_BYTES, "a profile file")?;
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -308,16 +309,43 @@ impl Profile {
         let check = |ok: bool, key: &str, why: &str| {
             ok.then_some(()).ok_or_else(|| invalid(key, why.into()))
         };
-        let months = spec.months_before + spec.months_after;
+        // Checked: `months_after = 4294967295` must not wrap around to a small number.
+        let months = u64::from(spec.months_before) + u64::from(spec.months_after);
+        for (key, v) in [
+            ("months_before", spec.months_before),
+            ("months_after", spec.months_after),
+        ] {
+            if u64::from(v) > MAX_MONTHS {
+                return Err(out_of_range(origin, text, key, &v.to_string(), MAX_MONTHS));
+            }
+        }
         check(
             months >= 1,
             "months_after",
             "months_before + months_after must be at least 1",
         )?;
         check(
-            months <= 240,
+            months <= MAX_MONTHS,
             "months_after",
-            "at most 240 months (20 years) are supported",
+            &format!(
+                "months_before + months_after is {months}: at most {MAX_MONTHS} months are supported"
+            ),
+        )?;
+        // Every covered month within the years partition names and timestamps handle.
+        let first = i64::from(as_of.year()) * 12 + i64::from(as_of.month0())
+            - i64::from(spec.months_before);
+        let last = first + i64::try_from(months).unwrap_or(i64::MAX / 2) - 1;
+        let (lo, hi) = (i64::from(MIN_YEAR) * 12, i64::from(MAX_YEAR) * 12 + 11);
+        check(
+            first >= lo && last <= hi,
+            "as_of",
+            &format!(
+                "the covered months run from {}-{:02} to {}-{:02}, outside the years {MIN_YEAR} to {MAX_YEAR}",
+                first.div_euclid(12),
+                first.rem_euclid(12) + 1,
+                last.div_euclid(12),
+                last.rem_euclid(12) + 1
+            ),
         )?;
         let p = &spec.per_scale;
         for (key, v) in [
@@ -331,6 +359,10 @@ impl Profile {
                 key,
                 "must be a finite number >= 0",
             )?;
+            let max = max_count(key);
+            if v > max as f64 {
+                return Err(out_of_range(origin, text, key, &v.to_string(), max));
+            }
         }
         check(
             p.tenants > 0.0 && p.providers >= p.tenants && p.patients >= p.tenants,
@@ -477,6 +509,7 @@ impl Profile {
         reason = "profile values are bounded by dataset validation (see issue: bounded input)"
     )]
     pub fn counts(&self, scale: f64) -> Counts {
+        // Saturating casts: `check_scale` refuses any count above `max_count` before it is used.
         let p = &self.spec.per_scale;
         let n = |v: f64| (v * scale).round().max(0.0) as u64;
         let tenants = n(p.tenants).max(1);
@@ -486,6 +519,51 @@ impl Profile {
             patients: n(p.patients).max(tenants),
             appointments: n(p.appointments),
         }
+    }
+
+    /// Checks the counts at `scale` and the generator's memory estimate against their bounds, before
+    /// anything is written: each count at most [`max_count`], the state at most
+    /// [`MAX_GENERATOR_BYTES`]. Returns the counts.
+    pub fn check_scale(&self, scale: f64) -> Result<Counts> {
+        let p = &self.spec.per_scale;
+        for (key, v) in [
+            ("tenants", p.tenants),
+            ("providers", p.providers),
+            ("patients", p.patients),
+            ("appointments", p.appointments),
+        ] {
+            let max = max_count(key);
+            let at = (v * scale).round();
+            if at.is_nan() || at > max as f64 {
+                return Err(Error::Profile {
+                    origin: self.origin.clone(),
+                    line: None,
+                    message: format!(
+                        "{key} = {v} at --scale {scale} is {at}, out of range (max {max}): lower --scale"
+                    ),
+                });
+            }
+        }
+        let counts = self.counts(scale);
+        let months = u64::from(self.spec.months_before) + u64::from(self.spec.months_after);
+        let need = generator_bytes(&counts, months);
+        if need > MAX_GENERATOR_BYTES {
+            return Err(Error::Profile {
+                origin: self.origin.clone(),
+                line: None,
+                message: format!(
+                    "at --scale {scale} the generator would keep about {} in memory ({} tenants, {} \
+                     providers, {} patients over {months} months), over the limit of {}: lower the \
+                     counts or --scale",
+                    crate::report::fmt::bytes(need as f64),
+                    counts.tenants,
+                    counts.providers,
+                    counts.patients,
+                    crate::report::fmt::bytes(MAX_GENERATOR_BYTES as f64)
+                ),
+            });
+        }
+        Ok(counts)
     }
 
     /// The first day of every UTC month the appointments cover, oldest first.
@@ -539,6 +617,50 @@ pub fn validate_scale(scale: f64) -> Result<f64> {
         )));
     }
     Ok(scale)
+}
+
+/// Most months a profile may cover (`months_before + months_after`), each a partition.
+pub const MAX_MONTHS: u64 = 240;
+/// The covered months lie within these years.
+pub const MIN_YEAR: i32 = 1900;
+/// See [`MIN_YEAR`].
+pub const MAX_YEAR: i32 = 2999;
+/// Most memory the generator's state (tenants, providers, patients and the per-provider-day
+/// allocation, kept in memory while the rows are streamed) may take: 4 GiB.
+pub const MAX_GENERATOR_BYTES: u64 = 4 << 30;
+
+/// The largest count a `[per_scale]` key may hold, and any count at a scale.
+pub fn max_count(key: &str) -> u64 {
+    match key {
+        "tenants" => 100_000_000,
+        "providers" => 1_000_000_000,
+        "patients" => 10_000_000_000,
+        _ => 1_000_000_000_000, // appointments
+    }
+}
+
+/// `file: key = value is out of range (max N)`.
+fn out_of_range(origin: &str, text: &str, key: &str, value: &str, max: u64) -> Error {
+    Error::Profile {
+        origin: origin.to_string(),
+        line: key_line(text, key),
+        message: format!("{key} = {value} is out of range (max {max})"),
+    }
+}
+
+/// Estimated bytes of the generator's state for `counts` over `months` months: per tenant its
+/// working windows and eligible days (28 bytes a day) and name; per provider its id, tenant, a
+/// byte per day of the allocation and the allocator's scratch (about 60 bytes); per patient its id
+/// and deletion time. Rows themselves are streamed, never held.
+pub fn generator_bytes(counts: &Counts, months: u64) -> u64 {
+    let days = months.saturating_mul(31).saturating_add(4);
+    let tenant = days.saturating_mul(28).saturating_add(200);
+    let provider = days.saturating_add(92);
+    counts
+        .tenants
+        .saturating_mul(tenant)
+        .saturating_add(counts.providers.saturating_mul(provider))
+        .saturating_add(counts.patients.saturating_mul(24))
 }
 
 /// 1-based line of a byte offset.

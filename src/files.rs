@@ -14,6 +14,8 @@ const MIB: u64 = 1024 * 1024;
 
 /// Limit for a query file (`--expect-from`, `--queries DIR`).
 pub const MAX_QUERY_FILE_BYTES: u64 = 1024 * 1024;
+/// Limit for a dataset profile (`--profile FILE`).
+pub const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
 /// Limit for a partition map (`--partitions`).
 pub const MAX_PARTITION_MAP_BYTES: u64 = 64 * 1024 * 1024;
 

@@ -122,8 +122,10 @@ pub struct SchemaStatus {
     pub migrations: Vec<MigrationState>,
     /// The applied strategy; `None` when no strategy is recorded.
     pub strategy: Option<String>,
-    /// Indexes the applied strategy built, by name.
+    /// Indexes the applied strategy built, by name (the parent indexes, not their partitions).
     pub strategy_indexes: Vec<String>,
+    /// Indexes that do not match the recorded strategy (see [`strategy_drift`]).
+    pub drift: StrategyDrift,
 }
 
 fn ensure_bookkeeping(client: &mut Client) -> Result<()> {
@@ -137,7 +139,8 @@ fn ensure_bookkeeping(client: &mut Client) -> Result<()> {
              CREATE TABLE IF NOT EXISTS qcheck_strategy_index (
                  index_name text PRIMARY KEY,
                  strategy   text NOT NULL,
-                 build_ms   double precision NOT NULL);",
+                 build_ms   double precision NOT NULL);
+             ALTER TABLE qcheck_strategy_index ADD COLUMN IF NOT EXISTS parent text;",
         )
         .db("creating qcheck's bookkeeping tables")
 }
@@ -414,9 +417,11 @@ pub fn status(client: &mut Client) -> Result<SchemaStatus> {
         })
         .collect();
     let (strategy, strategy_indexes) = if bookkeeping_exists(client)? {
+        // `parent` read through jsonb: a database recorded by an older qcheck has no such column yet.
         let rows = client
             .query(
-                "SELECT strategy, index_name FROM qcheck_strategy_index ORDER BY index_name",
+                "SELECT strategy, index_name FROM qcheck_strategy_index q
+                  WHERE to_jsonb(q)->>'parent' IS NULL ORDER BY index_name",
                 &[],
             )
             .db("reading qcheck_strategy_index")?;
@@ -427,10 +432,12 @@ pub fn status(client: &mut Client) -> Result<SchemaStatus> {
     } else {
         (None, Vec::new())
     };
+    let drift = strategy_drift(client)?;
     Ok(SchemaStatus {
         migrations,
         strategy,
         strategy_indexes,
+        drift,
     })
 }
 
@@ -748,13 +755,68 @@ pub struct BuiltIndex {
     pub build_ms: f64,
 }
 
-/// Drops the indexes of the strategy applied before (if any) and builds `strategy`'s, one statement
-/// at a time so each build is timed. Which indexes belong to a strategy is recorded, not guessed, so
-/// the constraint-backing and rule indexes of the migrations are never touched.
+/// Records `strategy`'s indexes before any is built: drops every index recorded before (the strategy
+/// applied before, or the remains of an interrupted switch), then records, in one committed
+/// statement, each parent index the strategy names and each leaf index (`leaves`: the partitions of
+/// `appointment` whose indexes the seeder builds itself, under [`IndexDef::leaf_index_name`]). A run
+/// interrupted after this leaves records of whatever it had built, so the next one drops them. Call it
+/// before the leaf builds and [`apply_strategy`].
+pub fn plan_strategy(client: &mut Client, strategy: &Strategy, leaves: &[String]) -> Result<()> {
+    with_lock(client, |client| record_plan(client, strategy, leaves))
+}
+
+fn record_plan(client: &mut Client, strategy: &Strategy, leaves: &[String]) -> Result<()> {
+    {
+        drop_strategy_indexes(client)?;
+        let mut names = Vec::new();
+        let mut parents: Vec<Option<String>> = Vec::new();
+        for index in strategy.indexes() {
+            names.push(index.name.clone());
+            parents.push(None);
+            if crate::generate::post::on_appointment(index) {
+                for leaf in leaves {
+                    names.push(index.leaf_index_name(leaf));
+                    parents.push(Some(index.name.clone()));
+                }
+            }
+        }
+        client
+            .execute(
+                "INSERT INTO qcheck_strategy_index (index_name, strategy, build_ms, parent)
+                 SELECT n, $2, 0, p FROM unnest($1::text[], $3::text[]) AS u(n, p)
+                 ON CONFLICT (index_name) DO NOTHING",
+                &[&names, &strategy.name, &parents],
+            )
+            .db("recording the strategy's indexes before building them")?;
+        Ok(())
+    }
+}
+
+/// Whether the recorded indexes are a plan of `strategy` not built yet: recorded by
+/// [`plan_strategy`], all of `strategy`, and none of its parent indexes exists.
+fn is_planned(client: &mut Client, strategy: &Strategy) -> Result<bool> {
+    let row = client
+        .query_one(
+            "SELECT count(*) > 0 AND count(*) FILTER (WHERE strategy <> $1 OR (parent IS NULL
+                    AND to_regclass(quote_ident(index_name)) IS NOT NULL)) = 0
+               FROM qcheck_strategy_index",
+            &[&strategy.name],
+        )
+        .db("reading qcheck_strategy_index")?;
+    Ok(row.get(0))
+}
+
+/// Builds `strategy`'s indexes, one statement at a time so each build is timed. Unless
+/// [`plan_strategy`] recorded them just before (the seeder does, with the leaf indexes it builds
+/// itself), it drops the indexes recorded before and records the new ones first. Which indexes belong to a strategy is recorded, not guessed, so the
+/// constraint-backing and rule indexes of the migrations are never touched; an index created by a
+/// statement that is not a plain `CREATE INDEX` is recorded right after it.
 pub fn apply_strategy(client: &mut Client, strategy: &Strategy) -> Result<Vec<BuiltIndex>> {
     with_lock(client, |client| {
         ensure_bookkeeping(client)?;
-        drop_strategy_indexes(client)?;
+        if !is_planned(client, strategy)? {
+            record_plan(client, strategy, &[])?;
+        }
         let mut built = Vec::new();
         for stmt in &strategy.statements {
             let sql = stmt.sql();
@@ -774,7 +836,8 @@ pub fn apply_strategy(client: &mut Client, strategy: &Strategy) -> Result<Vec<Bu
             {
                 client
                     .execute(
-                        "INSERT INTO qcheck_strategy_index (index_name, strategy, build_ms) VALUES ($1, $2, $3)",
+                        "INSERT INTO qcheck_strategy_index (index_name, strategy, build_ms) VALUES ($1, $2, $3)
+                         ON CONFLICT (index_name) DO UPDATE SET strategy = $2, build_ms = $3, parent = NULL",
                         &[&name, &strategy.name, &build_ms],
                     )
                     .db("recording a strategy index")?;
@@ -785,11 +848,168 @@ pub fn apply_strategy(client: &mut Client, strategy: &Strategy) -> Result<Vec<Bu
     })
 }
 
-/// Drops every index a strategy created.
+/// Indexes of qcheck's tables that do not match the recorded strategy: what an interrupted strategy
+/// switch, a failed `CREATE INDEX CONCURRENTLY` or a hand-made index leaves behind. Each would skew
+/// every later size, latency and write figure.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StrategyDrift {
+    /// The recorded strategy (`None` when none is recorded).
+    pub strategy: Option<String>,
+    /// Indexes that belong to no recorded strategy, are not the migrations' and back no constraint
+    /// (for a partitioned index: its top-most parent only).
+    pub stray: Vec<String>,
+    /// Recorded indexes that do not exist.
+    pub missing: Vec<String>,
+    /// Recorded indexes PostgreSQL marks invalid (`pg_index.indisvalid = false`).
+    pub invalid: Vec<String>,
+}
+
+impl StrategyDrift {
+    /// Nothing to report.
+    pub fn is_clean(&self) -> bool {
+        self.stray.is_empty() && self.missing.is_empty() && self.invalid.is_empty()
+    }
+
+    /// One line per kind of drift, e.g. `3 indexes not part of strategy tuned: a, b, c`.
+    pub fn lines(&self) -> Vec<String> {
+        let strategy = self.strategy.as_deref().unwrap_or("(none)");
+        let n = |v: &[String]| {
+            if v.len() == 1 {
+                "1 index".to_string()
+            } else {
+                format!("{} indexes", v.len())
+            }
+        };
+        let mut out = Vec::new();
+        if !self.stray.is_empty() {
+            out.push(format!(
+                "{} not part of strategy {strategy}: {}",
+                n(&self.stray),
+                self.stray.join(", ")
+            ));
+        }
+        if !self.missing.is_empty() {
+            out.push(format!(
+                "{} of strategy {strategy} missing: {}",
+                n(&self.missing),
+                self.missing.join(", ")
+            ));
+        }
+        if !self.invalid.is_empty() {
+            out.push(format!(
+                "{} of strategy {strategy} invalid: {}",
+                n(&self.invalid),
+                self.invalid.join(", ")
+            ));
+        }
+        out
+    }
+}
+
+/// Names of the indexes the shipped migrations create themselves (not constraint-backed ones).
+fn migration_index_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for m in migrations().unwrap_or_default() {
+        for stmt in crate::sql::split_statements(m.up).unwrap_or_default() {
+            if let Ok(Some(index)) = IndexDef::parse(&stmt) {
+                names.push(index.name);
+            }
+        }
+    }
+    names
+}
+
+/// Compares the indexes of qcheck's tables (in the current schema) with the recorded strategy. Reads
+/// only. See [`StrategyDrift`].
+pub fn strategy_drift(client: &mut Client) -> Result<StrategyDrift> {
+    let mut drift = StrategyDrift::default();
+    let recorded: Vec<(String, String)> = if bookkeeping_exists(client)?
+        && client
+            .query_one(
+                "SELECT to_regclass('qcheck_strategy_index') IS NOT NULL",
+                &[],
+            )
+            .db("looking for qcheck_strategy_index")?
+            .get::<_, bool>(0)
+    {
+        client
+            .query(
+                "SELECT index_name, strategy FROM qcheck_strategy_index ORDER BY index_name",
+                &[],
+            )
+            .db("reading qcheck_strategy_index")?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    drift.strategy = recorded.first().map(|r| r.1.clone());
+    let known: Vec<String> = recorded
+        .iter()
+        .map(|r| r.0.clone())
+        .chain(migration_index_names())
+        .collect();
+    let tables: Vec<&str> = DATA_TABLES.to_vec();
+    let rows = client
+        .query(
+            "WITH idx AS (
+                 SELECT c.oid, c.relname::text AS name, i.indisvalid,
+                        coalesce(pg_partition_root(c.oid), c.oid) AS root,
+                        coalesce(pg_partition_root(i.indrelid), i.indrelid) AS table_root
+                   FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                  WHERE c.relnamespace = coalesce(current_schema(), 'public')::regnamespace)
+             SELECT idx.name, r.relname::text, idx.indisvalid,
+                    EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid IN (idx.oid, idx.root))
+               FROM idx JOIN pg_class r ON r.oid = idx.root JOIN pg_class t ON t.oid = idx.table_root
+              WHERE t.relname = ANY($1)
+              ORDER BY 2, 1",
+            &[&tables],
+        )
+        .db("listing the indexes of qcheck's tables")?;
+    let mut present = Vec::new();
+    for row in &rows {
+        let (name, root, valid, constraint): (String, String, bool, bool) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        if constraint {
+            // Constraint indexes are the migrations'; never reported.
+        } else if !known.contains(&root) {
+            if !drift.stray.contains(&root) {
+                drift.stray.push(root);
+            }
+        } else if !valid && recorded.iter().any(|r| r.0 == name || r.0 == root) {
+            drift.invalid.push(name.clone());
+        }
+        present.push(name);
+    }
+    drift.missing = recorded
+        .iter()
+        .filter(|r| !present.contains(&r.0))
+        .map(|r| r.0.clone())
+        .collect();
+    Ok(drift)
+}
+
+/// Drops the given indexes (those [`strategy_drift`] calls stray), each if it still exists.
+pub fn drop_indexes(client: &mut Client, names: &[String]) -> Result<()> {
+    with_lock(client, |client| {
+        for name in names {
+            client
+                .batch_execute(&format!("DROP INDEX IF EXISTS {}", quote_ident(name)))
+                .db(format!("dropping index {name}"))?;
+        }
+        Ok(())
+    })
+}
+
+/// Drops every recorded strategy index (parents first: that drops their attached partitions too).
 pub fn drop_strategy_indexes(client: &mut Client) -> Result<()> {
     ensure_bookkeeping(client)?;
     let rows = client
-        .query("SELECT index_name FROM qcheck_strategy_index", &[])
+        .query(
+            "SELECT index_name FROM qcheck_strategy_index ORDER BY parent IS NOT NULL, index_name",
+            &[],
+        )
         .db("reading strategy indexes")?;
     for row in rows {
         let name: String = row.get(0);

@@ -119,6 +119,9 @@ pub(super) fn run(g: &Global, action: &MigrateCommand, yes: bool) -> Result<Outc
                     }
                     None => println!("index strategy: none"),
                 }
+                for line in s.drift.lines() {
+                    println!("{line}");
+                }
             }
         }
     }

@@ -56,8 +56,10 @@ impl SeedRequest {
     pub fn new(profile: &str, scale: f64, seed: u64, strategy: &str) -> Result<SeedRequest> {
         let scale = dataset::validate_scale(scale)?;
         schema::strategy(strategy)?;
+        let profile = Profile::resolve(profile)?;
+        profile.check_scale(scale)?;
         Ok(SeedRequest {
-            profile: Profile::resolve(profile)?,
+            profile,
             scale,
             seed,
             strategy: strategy.to_string(),
@@ -138,6 +140,10 @@ pub struct SeedOutcome {
     /// Seconds from the first appointment COPY to the end of the last (0 when not seeded).
     #[serde(skip)]
     pub appointment_copy_seconds: f64,
+    /// What was repaired on a dataset that was otherwise up to date: indexes that did not match its
+    /// strategy (see `schema::strategy_drift`), one line each kind.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repairs: Vec<String>,
 }
 
 /// Makes sure the session's database holds the requested dataset, seeding it when it does not.
@@ -266,8 +272,28 @@ fn ensure_locked(
     };
     if !request.force {
         if let Some(current) = meta::current_dataset(client)?.filter(|c| c.same_data(&wanted)) {
-            let applied = schema::status(client)?.strategy;
-            if current.strategy == strategy.name && applied.as_deref() == Some(&strategy.name) {
+            let status = schema::status(client)?;
+            let applied = status.strategy;
+            let drift = status.drift;
+            let mut repairs = Vec::new();
+            if !drift.stray.is_empty() {
+                schema::drop_indexes(client, &drift.stray)?;
+                repairs.push(format!(
+                    "dropped {} not part of strategy {}: {}",
+                    plural(drift.stray.len(), "index", "indexes"),
+                    strategy.name,
+                    drift.stray.join(", ")
+                ));
+            }
+            let incomplete: Vec<String> = drift
+                .missing
+                .iter()
+                .chain(&drift.invalid)
+                .cloned()
+                .collect();
+            let same =
+                current.strategy == strategy.name && applied.as_deref() == Some(&strategy.name);
+            if same && incomplete.is_empty() {
                 return Ok(SeedOutcome {
                     status: SeedStatus::UpToDate,
                     target: session.target.describe(),
@@ -277,9 +303,21 @@ fn ensure_locked(
                     total_seconds: start.elapsed().as_secs_f64(),
                     steps: Vec::new(),
                     appointment_copy_seconds: 0.0,
+                    repairs,
                 });
             }
-            return switch_strategy(session, client, current, &strategy, progress, start);
+            if same {
+                repairs.push(format!(
+                    "rebuilt strategy {}: {} missing or invalid: {}",
+                    strategy.name,
+                    plural(incomplete.len(), "index", "indexes"),
+                    incomplete.join(", ")
+                ));
+            }
+            let mut outcome =
+                switch_strategy(session, client, current, &strategy, progress, start)?;
+            outcome.repairs = repairs;
+            return Ok(outcome);
         }
     }
     reseed(session, client, request, wanted, &strategy, progress, start)
@@ -298,10 +336,12 @@ fn switch_strategy(
 ) -> Result<SeedOutcome> {
     // Until the switch completes the record names no strategy, so an interrupted switch is redone.
     meta::set_strategy(client, "")?;
-    schema::drop_strategy_indexes(client)?;
+    let leaves = load::existing_leaves(client)?;
+    // Every index this switch builds is recorded before it is built: an interrupted switch leaves
+    // records, and the next one drops what it had built.
+    schema::plan_strategy(client, strategy, &leaves)?;
     let mut second = session.connect()?;
     prepare_session(&mut second)?;
-    let leaves = load::existing_leaves(client)?;
     let mut steps = Vec::new();
     for index in strategy.indexes().filter(|i| post::on_appointment(i)) {
         for leaf in &leaves {
@@ -351,6 +391,7 @@ fn switch_strategy(
         total_seconds: start.elapsed().as_secs_f64(),
         steps: timings,
         appointment_copy_seconds: 0.0,
+        repairs: Vec::new(),
     })
 }
 
@@ -363,8 +404,6 @@ fn reseed(
     progress: &Progress,
     start: Instant,
 ) -> Result<SeedOutcome> {
-    // First of all: from here on the database holds no trusted dataset until the end.
-    meta::clear(client)?;
     let mut phases = Vec::new();
     let mut phase = |name: &str, since: Instant| {
         phases.push(PhaseTiming {
@@ -372,10 +411,15 @@ fn reseed(
             seconds: since.elapsed().as_secs_f64(),
         });
     };
-
+    // Planned before the cached dataset is given up: a profile that cannot be generated (too many
+    // appointments for its providers' hours, ...) fails here and leaves the dataset as it was.
     let t = Instant::now();
+    request.profile.check_scale(request.scale)?;
     let world = World::plan(&request.profile, request.scale, request.seed)?;
     phase("plan", t);
+
+    // From here on the database holds no trusted dataset until the end.
+    meta::clear(client)?;
 
     let superuser: bool = client
         .query_one("SELECT current_setting('is_superuser') = 'on'", &[])
@@ -394,6 +438,8 @@ fn reseed(
     phase("load", t);
 
     let t = Instant::now();
+    let leaves: Vec<String> = world.months.iter().map(|m| m.leaf.clone()).collect();
+    schema::plan_strategy(client, strategy, &leaves)?;
     let build = post::build_steps(&world, strategy);
     let mut steps = run_parallel(&mut [&mut *client, &mut second], "build", &build, progress)?;
     phase("constraints+indexes", t);
@@ -437,7 +483,17 @@ fn reseed(
         total_seconds: start.elapsed().as_secs_f64(),
         steps,
         appointment_copy_seconds: loaded.appointment_copy.as_secs_f64(),
+        repairs: Vec::new(),
     })
+}
+
+/// `1 index`, `3 indexes`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 /// Rows (as recorded), partitions and sizes of every dataset table. A partitioned table's own size

@@ -21,7 +21,7 @@ pub fn status_line(o: &SeedOutcome) -> String {
         "profile {}, scale {}, seed {}, strategy {}",
         d.profile, d.scale, d.seed, d.strategy
     );
-    match o.status {
+    let mut line = match o.status {
         SeedStatus::UpToDate => format!("qcheck: dataset up to date ({what}) on {}", o.target),
         SeedStatus::StrategyApplied => format!(
             "qcheck: dataset up to date; index strategy `{}` applied in {} ({what})",
@@ -33,7 +33,12 @@ pub fn status_line(o: &SeedOutcome) -> String {
             fmt::duration_s(o.total_seconds),
             o.target
         ),
+    };
+    for repair in &o.repairs {
+        line.push_str("\nqcheck: ");
+        line.push_str(repair);
     }
+    line
 }
 
 /// The seed's result: the JSON document, or the tables (rows and sizes per table, time per phase)
@@ -228,6 +233,7 @@ mod tests {
             total_seconds: 42.04,
             steps: Vec::new(),
             appointment_copy_seconds: 2.0,
+            repairs: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@
 //! - `interrupt`: Ctrl-C and SIGTERM cancel the server-side query (exit 130/143), --statement-timeout;
 //! - `lifecycle`: one home shared by many processes, awkward homes, refused binaries;
 //! - `safety`: what qcheck writes on a server the user named, and when it asks for `--yes` first.
+//! - `strategy`: the strategy bookkeeping, what `migrate status` reports and `seed` repairs.
 
 mod check;
 mod cli;
@@ -23,3 +24,4 @@ mod offline;
 mod runner;
 mod safety;
 mod seed;
+mod strategy;

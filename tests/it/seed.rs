@@ -468,3 +468,118 @@ fn bad_input_exits_2_with_one_line() {
     }
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// `tiny` with one line replaced (`key = ...` by `line`).
+fn tiny_with(key: &str, line: &str) -> String {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/tiny.toml"))
+        .unwrap();
+    replace_line(&text, key, line)
+}
+
+fn replace_line(text: &str, key: &str, line: &str) -> String {
+    let mut found = false;
+    let out: Vec<&str> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with(&format!("{key} =")) {
+                found = true;
+                line
+            } else {
+                l
+            }
+        })
+        .collect();
+    assert!(found, "{key}");
+    out.join("\n")
+}
+
+#[test]
+fn unbounded_profiles_fail_fast_and_keep_the_cached_dataset() {
+    let (name, mut c) = common::fresh_db("bounded");
+    let url = common::url(&name);
+    let home = common::temp_home("bounded");
+    let ok = common::qcheck(
+        &["--database-url", &url, "seed", "--profile", "tiny"],
+        &home,
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", common::stderr(&ok));
+    let before = current_dataset(&mut c).unwrap().unwrap();
+    let cases = [
+        (
+            tiny_with("providers", "providers = 1e15"),
+            "providers = 1000000000000000 is out of range (max 1000000000)",
+        ),
+        (
+            replace_line(
+                &replace_line(
+                    &tiny_with("tenants", "tenants = 1e7"),
+                    "providers",
+                    "providers = 1e7",
+                ),
+                "patients",
+                "patients = 1e7",
+            ),
+            "the generator would keep about",
+        ),
+        (
+            tiny_with("months_after", "months_after = 4294967295"),
+            "months_after = 4294967295 is out of range (max 240)",
+        ),
+        (
+            tiny_with("as_of", "as_of = 9999-12-15"),
+            "outside the years 1900 to 2999",
+        ),
+        // Parses, but its providers' hours cannot hold the appointments: found by the plan, which
+        // now runs before the cached dataset is given up.
+        (tiny_with("appointments", "appointments = 1000000"), ""),
+    ];
+    for (i, (text, expect)) in cases.iter().enumerate() {
+        let file = home.join(format!("bad{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let start = Instant::now();
+        let out = common::qcheck(
+            &[
+                "--database-url",
+                &url,
+                "seed",
+                "--profile",
+                file.to_str().unwrap(),
+            ],
+            &home,
+        );
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{i}: {err}");
+        // One line, the error (the capacity case is found after `seeding on ...` is announced).
+        let errors: Vec<&str> = err
+            .lines()
+            .filter(|l| !l.starts_with("qcheck: seeding on"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{i}: {err}");
+        assert!(errors[0].contains(expect), "{i}: {err}");
+        assert!(!err.contains("panicked"), "{i}: {err}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{i}: {:?}",
+            start.elapsed()
+        );
+        // The good dataset is still recorded and complete.
+        let after = current_dataset(&mut c).unwrap().unwrap();
+        assert_eq!(after.digest, before.digest, "{i}");
+        assert_eq!(after.strategy, "tuned", "{i}");
+        assert_eq!(
+            count(&mut c, "SELECT count(*) FROM appointment"),
+            i64::try_from(before.row_counts["appointment"]).unwrap(),
+            "{i}"
+        );
+    }
+    // A profile file is read bounded: not a regular file, or larger than 1 MiB.
+    let big = home.join("big.toml");
+    std::fs::write(&big, "#".repeat(2 << 20)).unwrap();
+    for path in ["/dev/zero", big.to_str().unwrap()] {
+        let out = common::qcheck(&["--database-url", &url, "seed", "--profile", path], &home);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{path}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{path}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -1,0 +1,141 @@
+//! Strategy bookkeeping against a real PostgreSQL: every index a switch builds is recorded before it
+//! is built, `qcheck migrate status` names the indexes that do not match the recorded strategy, and
+//! `qcheck seed` repairs them (drops the strays, rebuilds the missing).
+
+use std::collections::BTreeMap;
+
+use postgres::Client;
+use qcheck::schema;
+
+use crate::common;
+
+/// Indexes per leaf of `appointment`.
+fn leaf_indexes(c: &mut Client) -> BTreeMap<String, i64> {
+    c.query(
+        "SELECT t.relname::text, count(*) FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+          WHERE t.relispartition AND pg_partition_root(t.oid) = 'appointment'::regclass
+          GROUP BY 1 ORDER BY 1",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
+
+fn leaves(c: &mut Client) -> Vec<String> {
+    c.query(
+        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'appointment'::regclass ORDER BY 1",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+fn seed_cli(url: &str, home: &std::path::Path) -> String {
+    let out = common::qcheck(&["--database-url", url, "seed", "--profile", "tiny"], home);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    common::stderr(&out)
+}
+
+fn status_cli(url: &str, home: &std::path::Path) -> String {
+    let out = common::qcheck(&["--database-url", url, "migrate", "status"], home);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    common::stdout(&out)
+}
+
+#[test]
+fn untracked_and_missing_indexes_are_reported_and_repaired_by_seed() {
+    let (name, mut c) = common::fresh_db("drift");
+    let url = common::url(&name);
+    let home = common::temp_home("drift");
+    seed_cli(&url, &home);
+    let clean = leaf_indexes(&mut c);
+    assert_eq!(clean.len(), 4, "{clean:?}");
+    assert!(schema::strategy_drift(&mut c).unwrap().is_clean());
+    assert!(!status_cli(&url, &home).contains("not part of strategy"));
+
+    // An interrupted switch to tuned-no-include: a leaf index built on two partitions, recorded
+    // nowhere; and a strategy index dropped by hand.
+    let other = schema::strategy("tuned-no-include").unwrap();
+    let plain = other
+        .indexes()
+        .find(|i| i.name == "appointment_provider_day_plain_idx")
+        .unwrap();
+    let all = leaves(&mut c);
+    for leaf in &all[..2] {
+        c.batch_execute(&plain.leaf_create_sql(leaf)).unwrap();
+    }
+    c.batch_execute("DROP INDEX patient_name_trgm_idx").unwrap();
+    let drift = schema::strategy_drift(&mut c).unwrap();
+    let strays: Vec<String> = all[..2].iter().map(|l| plain.leaf_index_name(l)).collect();
+    assert_eq!(drift.stray, strays);
+    assert_eq!(drift.missing, ["patient_name_trgm_idx"]);
+    let status = status_cli(&url, &home);
+    assert!(
+        status.contains(&format!(
+            "2 indexes not part of strategy tuned: {}",
+            strays.join(", ")
+        )),
+        "{status}"
+    );
+    assert!(
+        status.contains("1 index of strategy tuned missing: patient_name_trgm_idx"),
+        "{status}"
+    );
+
+    let said = seed_cli(&url, &home);
+    assert!(
+        said.contains("dropped 2 indexes not part of strategy tuned"),
+        "{said}"
+    );
+    assert!(said.contains("rebuilt strategy tuned"), "{said}");
+    assert_eq!(leaf_indexes(&mut c), clean);
+    assert!(schema::strategy_drift(&mut c).unwrap().is_clean());
+    let exists: bool = c
+        .query_one(
+            "SELECT to_regclass('patient_name_trgm_idx') IS NOT NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(exists);
+    // Now clean: a plain "up to date".
+    let said = seed_cli(&url, &home);
+    assert!(
+        said.contains("up to date") && !said.contains("dropped"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_switch_interrupted_after_recording_is_undone_by_the_next_seed() {
+    let (name, mut c) = common::fresh_db("recorded");
+    let url = common::url(&name);
+    let home = common::temp_home("recorded");
+    seed_cli(&url, &home);
+    let clean = leaf_indexes(&mut c);
+    // What `seed --strategy fk-only` does before it is killed: the dataset names no strategy, the
+    // plan is recorded, and some leaf indexes are built.
+    c.batch_execute("UPDATE qcheck_meta SET strategy = ''")
+        .unwrap();
+    let fk = schema::strategy("fk-only").unwrap();
+    let all = leaves(&mut c);
+    schema::plan_strategy(&mut c, &fk, &all).unwrap();
+    let first = fk.indexes().next().unwrap();
+    for leaf in &all[..3] {
+        c.batch_execute(&first.leaf_create_sql(leaf)).unwrap();
+    }
+    assert_ne!(leaf_indexes(&mut c), clean);
+    // The builds are recorded: nothing stray, the unbuilt rest missing.
+    let drift = schema::strategy_drift(&mut c).unwrap();
+    assert!(drift.stray.is_empty(), "{drift:?}");
+    assert!(!drift.missing.is_empty());
+
+    seed_cli(&url, &home);
+    assert_eq!(leaf_indexes(&mut c), clean);
+    assert!(schema::strategy_drift(&mut c).unwrap().is_clean());
+}
