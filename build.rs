@@ -24,7 +24,7 @@ fn main() {
                 "--porcelain",
                 "--untracked-files=no",
             ])
-                .is_some_and(|s| !s.is_empty());
+            .is_some_and(|s| !s.is_empty());
             if dirty { format!("{rev}-dirty") } else { rev }
         }
         _ => "unknown".to_string(),

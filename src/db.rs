@@ -8,19 +8,20 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use postgres::config::Host;
+use postgres::config::{Host, SslMode as PgSslMode};
 use postgres::{Client, Config, NoTls};
 
 use crate::cluster::{self, Cluster, PgBin};
 use crate::error::{Error, Result};
+use crate::tls::{SslMode, TlsSettings};
 
 /// Where the database is.
 #[derive(Debug, Clone)]
 pub enum Target {
     /// The embedded cluster in a qcheck home.
     Embedded(Cluster),
-    /// A server the user runs.
-    Server(Config),
+    /// A server the user runs, and how to secure the connection.
+    Server(Box<Config>, TlsSettings),
 }
 
 /// What the command line says about the target.
@@ -45,13 +46,15 @@ impl Target {
             .as_deref()
             .filter(|u| !u.trim().is_empty())
         {
-            return Ok(Target::Server(parse_url(url)?));
+            let (cfg, tls) = parse_url(url)?;
+            return Ok(Target::Server(Box::new(cfg), tls));
         }
         if PG_SELECTORS
             .iter()
             .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
         {
-            return Ok(Target::Server(config_from_env()));
+            let tls = tls_settings(&[], &process_env)?;
+            return Ok(Target::Server(Box::new(config_from_env()), tls));
         }
         Ok(Target::Embedded(Self::embedded_cluster(opts)?))
     }
@@ -70,7 +73,7 @@ impl Target {
                 c.bin.version,
                 c.home.display()
             ),
-            Target::Server(cfg) => describe_config(cfg),
+            Target::Server(cfg, tls) => describe_target(cfg, tls),
         }
     }
 
@@ -81,7 +84,7 @@ impl Target {
     pub fn open(&self) -> Result<Session> {
         let server_use = match self {
             Target::Embedded(c) => Some(c.acquire(|| create_database_if_missing(c))?),
-            Target::Server(_) => None,
+            Target::Server(..) => None,
         };
         Ok(Session {
             target: self.clone(),
@@ -105,18 +108,29 @@ impl Session {
     pub fn keep_running(&mut self) -> Result<()> {
         match &self.target {
             Target::Embedded(c) => c.keep_running(),
-            Target::Server(_) => Ok(()),
+            Target::Server(..) => Ok(()),
         }
     }
 
     /// Connects to the target's database.
     pub fn connect(&self) -> Result<Client> {
-        connect(&self.config(None))
+        connect_with(&self.config(None), &self.tls())
     }
 
     /// Connects to another database of the same server (tests create one per test).
     pub fn connect_to(&self, dbname: &str) -> Result<Client> {
-        connect(&self.config(Some(dbname)))
+        connect_with(&self.config(Some(dbname)), &self.tls())
+    }
+
+    /// The TLS settings (the embedded cluster is reached over its Unix socket: no TLS).
+    pub fn tls(&self) -> TlsSettings {
+        match &self.target {
+            Target::Embedded(_) => TlsSettings {
+                mode: SslMode::Disable,
+                ..TlsSettings::default()
+            },
+            Target::Server(_, tls) => tls.clone(),
+        }
     }
 
     /// Connection settings for the target's database, or for `dbname` on the same server.
@@ -130,7 +144,7 @@ impl Session {
                     .dbname(cluster::DATABASE);
                 cfg
             }
-            Target::Server(cfg) => cfg.clone(),
+            Target::Server(cfg, _) => (**cfg).clone(),
         };
         if let Some(db) = dbname {
             cfg.dbname(db);
@@ -179,8 +193,21 @@ fn create_database_if_missing(cluster: &Cluster) -> Result<()> {
     Ok(())
 }
 
-/// Connects, with a connect timeout so an unreachable host fails in seconds, not minutes.
+/// Connects without TLS (the embedded cluster's Unix socket); see [`connect_with`].
 pub fn connect(cfg: &Config) -> Result<Client> {
+    connect_with(
+        cfg,
+        &TlsSettings {
+            mode: SslMode::Disable,
+            ..TlsSettings::default()
+        },
+    )
+}
+
+/// Connects with libpq's `sslmode` semantics (see [`crate::tls`]), with a connect timeout so an
+/// unreachable host fails in seconds, not minutes. Errors are one line naming the target (never the
+/// password) and, for TLS, the reason.
+pub fn connect_with(cfg: &Config, tls: &TlsSettings) -> Result<Client> {
     let mut cfg = cfg.clone();
     if cfg.get_connect_timeout().is_none() {
         cfg.connect_timeout(Duration::from_secs(10));
@@ -188,22 +215,218 @@ pub fn connect(cfg: &Config) -> Result<Client> {
     if cfg.get_application_name().is_none() {
         cfg.application_name("qcheck");
     }
-    cfg.connect(NoTls).map_err(|source| Error::Connect {
-        target: describe_config(&cfg),
-        hint: "check that the server runs and the URL (host, port, user, database) is right".into(),
-        source,
+    let unix_only = cfg.get_hosts().iter().all(|h| matches!(h, Host::Unix(_)));
+    let mode = if unix_only {
+        SslMode::Disable
+    } else {
+        tls.mode
+    };
+    let target = describe_target(&cfg, tls);
+    let connector = tls.connector().map_err(|message| Error::Tls {
+        target: target.clone(),
+        message,
+    })?;
+    let plain = |cfg: &mut Config| cfg.ssl_mode(PgSslMode::Disable).connect(NoTls);
+    let result = match (mode, connector) {
+        (SslMode::Disable, _) | (_, None) => plain(&mut cfg),
+        (SslMode::Allow, Some(connector)) => match plain(&mut cfg) {
+            // The server refused a plain connection (pg_hba `hostssl`): try TLS.
+            Err(e) if e.as_db_error().is_some() => {
+                cfg.ssl_mode(PgSslMode::Require).connect(connector)
+            }
+            other => other,
+        },
+        (SslMode::Prefer, Some(connector)) => {
+            match cfg.ssl_mode(PgSslMode::Prefer).connect(connector) {
+                // libpq falls back to plain when the TLS handshake fails.
+                Err(e) if is_tls_failure(&e) => plain(&mut cfg),
+                other => other,
+            }
+        }
+        (SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull, Some(connector)) => {
+            cfg.ssl_mode(PgSslMode::Require).connect(connector)
+        }
+    };
+    result.map_err(|source| {
+        let hint = if is_tls_failure(&source) {
+            "check sslmode, sslrootcert and the server's certificate".into()
+        } else {
+            "check that the server runs and the URL (host, port, user, database) is right".into()
+        };
+        Error::Connect {
+            target,
+            hint,
+            source,
+        }
     })
 }
 
-/// Parses a URL or keyword/value string. The error never repeats the input, which may hold a password.
-pub fn parse_url(url: &str) -> Result<Config> {
-    let mut cfg: Config = url
+/// Whether connecting failed in TLS (negotiation or certificate), not in the network or the server.
+fn is_tls_failure(err: &postgres::Error) -> bool {
+    err.as_db_error().is_none() && {
+        let text = err.to_string();
+        text.contains("TLS") || text.contains("tls")
+    }
+}
+
+/// The TLS keys qcheck handles itself (rust-postgres knows only part of `sslmode`).
+const TLS_KEYS: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
+
+/// Parses a URL or keyword/value string, and its TLS settings (with the PGSSL* variables as
+/// fallbacks). The error never repeats the input, which may hold a password.
+pub fn parse_url(url: &str) -> Result<(Config, TlsSettings)> {
+    let (rest, params) = split_tls_params(url);
+    let mut cfg: Config = rest
         .parse()
         .map_err(|e: postgres::Error| Error::DatabaseUrl {
             message: e.to_string(),
         })?;
     apply_env_defaults(&mut cfg);
-    Ok(cfg)
+    Ok((cfg, tls_settings(&params, &process_env)?))
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// TLS settings from the connection string's parameters, else the environment's PGSSL* variables.
+pub fn tls_settings(
+    params: &[(String, String)],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<TlsSettings> {
+    let get = |key: &str, var: &str| {
+        params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .or_else(|| env(var))
+    };
+    let mode = match get("sslmode", "PGSSLMODE") {
+        None => SslMode::default(),
+        Some(value) => SslMode::parse(&value).ok_or_else(|| Error::DatabaseUrl {
+            message: format!(
+                "invalid sslmode `{value}` (disable, allow, prefer, require, verify-ca or verify-full)"
+            ),
+        })?,
+    };
+    Ok(TlsSettings {
+        mode,
+        root_cert: get("sslrootcert", "PGSSLROOTCERT").map(PathBuf::from),
+        cert: get("sslcert", "PGSSLCERT").map(PathBuf::from),
+        key: get("sslkey", "PGSSLKEY").map(PathBuf::from),
+    })
+}
+
+/// Takes the TLS parameters out of a URL's query or a keyword/value string; returns the rest (for
+/// rust-postgres) and the TLS parameters, decoded, in order.
+pub fn split_tls_params(conn: &str) -> (String, Vec<(String, String)>) {
+    let mut found = Vec::new();
+    let trimmed = conn.trim();
+    if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
+        let Some((base, query)) = trimmed.split_once('?') else {
+            return (conn.to_string(), found);
+        };
+        let mut kept = Vec::new();
+        for pair in query.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = percent_decode(k);
+            if TLS_KEYS.contains(&key.as_str()) {
+                found.push((key, percent_decode(v)));
+            } else {
+                kept.push(pair);
+            }
+        }
+        let rest = if kept.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        return (rest, found);
+    }
+    let mut kept: Vec<&str> = Vec::new();
+    for (start, end, key, value) in keyword_pairs(conn) {
+        if TLS_KEYS.contains(&key.as_str()) {
+            found.push((key, value));
+        } else {
+            kept.push(&conn[start..end]);
+        }
+    }
+    (kept.join(" "), found)
+}
+
+/// The `key = value` pairs of a keyword/value string: byte span, key, unquoted value. Stops at
+/// anything malformed (rust-postgres then reports it).
+fn keyword_pairs(s: &str) -> Vec<(usize, usize, String, String)> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let skip_ws = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    loop {
+        i = skip_ws(i);
+        if i >= bytes.len() {
+            break;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i] != b'=' && !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let key = s[start..i].to_string();
+        i = skip_ws(i);
+        if i >= bytes.len() || bytes[i] != b'=' {
+            // Malformed: keep the remainder as it is.
+            out.push((start, s.len(), key, String::new()));
+            break;
+        }
+        i = skip_ws(i + 1);
+        let mut value = Vec::new();
+        if i < bytes.len() && bytes[i] == b'\'' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'\'' {
+                if bytes[i] == b'\\' && i + 1 < bytes.len() {
+                    i += 1;
+                }
+                value.push(bytes[i]);
+                i += 1;
+            }
+            i = (i + 1).min(bytes.len());
+        } else {
+            while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+                if bytes[i] == b'\\' && i + 1 < bytes.len() {
+                    i += 1;
+                }
+                value.push(bytes[i]);
+                i += 1;
+            }
+        }
+        out.push((start, i, key, String::from_utf8_lossy(&value).into_owned()));
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        if let (b'%', Some(b)) = (bytes[i], hex) {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A configuration from the libpq environment variables, as psql would read them.
@@ -254,6 +477,15 @@ fn apply_env_defaults(cfg: &mut Config) {
     }
 }
 
+/// [`describe_config`], with the `sslmode` when it is not the default.
+pub fn describe_target(cfg: &Config, tls: &TlsSettings) -> String {
+    let mut out = describe_config(cfg);
+    if tls.mode != SslMode::default() {
+        out.push_str(&format!(" sslmode={}", tls.mode.as_str()));
+    }
+    out
+}
+
 /// `host=… port=… user=… dbname=…` without the password.
 pub fn describe_config(cfg: &Config) -> String {
     let hosts: Vec<String> = cfg
@@ -296,12 +528,75 @@ mod tests {
 
     #[test]
     fn passwords_never_show() {
-        let cfg = parse_url("postgresql://alice:s3cret@db.example:6543/app").unwrap();
+        let (cfg, _) = parse_url("postgresql://alice:s3cret@db.example:6543/app").unwrap();
         let shown = describe_config(&cfg);
         assert_eq!(shown, "host=db.example port=6543 user=alice dbname=app");
         let err = parse_url("postgresql://alice:s3cret@db.example:notaport/app")
             .unwrap_err()
             .to_string();
         assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn tls_parameters_come_out_of_urls() {
+        let (rest, found) = split_tls_params(
+            "postgresql://u@h/db?sslmode=verify-full&application_name=x&sslrootcert=%2Ftmp%2Fca%20a.pem",
+        );
+        assert_eq!(rest, "postgresql://u@h/db?application_name=x");
+        assert_eq!(
+            found,
+            pairs(&[("sslmode", "verify-full"), ("sslrootcert", "/tmp/ca a.pem")])
+        );
+        let (rest, found) = split_tls_params("postgres://u@h/db?sslmode=require");
+        assert_eq!(rest, "postgres://u@h/db");
+        assert_eq!(found, pairs(&[("sslmode", "require")]));
+        let (rest, found) = split_tls_params("postgresql://u@h/db");
+        assert_eq!((rest.as_str(), found.len()), ("postgresql://u@h/db", 0));
+    }
+
+    #[test]
+    fn tls_parameters_come_out_of_keyword_strings() {
+        let (rest, found) = split_tls_params(
+            r"host=h sslmode = verify-ca  dbname='my db' sslkey='/k\'s key' user=u",
+        );
+        assert_eq!(rest, "host=h dbname='my db' user=u");
+        assert_eq!(
+            found,
+            pairs(&[("sslmode", "verify-ca"), ("sslkey", "/k's key")])
+        );
+        let (cfg, tls) =
+            parse_url("host=h sslmode=verify-full sslrootcert=/ca.pem dbname=d").unwrap();
+        assert_eq!(cfg.get_dbname(), Some("d"));
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        assert_eq!(tls.root_cert, Some(PathBuf::from("/ca.pem")));
+    }
+
+    #[test]
+    fn tls_settings_fall_back_to_the_environment() {
+        let env = |name: &str| match name {
+            "PGSSLMODE" => Some("require".to_string()),
+            "PGSSLROOTCERT" => Some("/env/ca.pem".to_string()),
+            "PGSSLCERT" => Some("/env/c.crt".to_string()),
+            "PGSSLKEY" => Some("/env/c.key".to_string()),
+            _ => None,
+        };
+        let tls = tls_settings(&pairs(&[("sslmode", "verify-ca")]), &env).unwrap();
+        assert_eq!(tls.mode, SslMode::VerifyCa);
+        assert_eq!(tls.root_cert, Some(PathBuf::from("/env/ca.pem")));
+        assert_eq!(tls.cert, Some(PathBuf::from("/env/c.crt")));
+        assert_eq!(tls.key, Some(PathBuf::from("/env/c.key")));
+        let tls = tls_settings(&[], &|_: &str| None).unwrap();
+        assert_eq!(tls, TlsSettings::default());
+        assert_eq!(tls.mode, SslMode::Prefer);
+        let err = tls_settings(&pairs(&[("sslmode", "verify")]), &|_: &str| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid sslmode `verify`"), "{err}");
     }
 }

@@ -96,6 +96,15 @@ pub enum Error {
         source: postgres::Error,
     },
 
+    /// The TLS settings cannot be used (a missing or unreadable certificate file, ...).
+    #[error("cannot connect to {target}: TLS: {message}")]
+    Tls {
+        /// The server, without its password.
+        target: String,
+        /// What is wrong.
+        message: String,
+    },
+
     /// A `--database-url` / `DATABASE_URL` that does not parse. The input is never repeated: it may
     /// hold a password.
     #[error(

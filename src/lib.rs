@@ -28,5 +28,6 @@ pub mod runner;
 pub mod schema;
 pub mod sql;
 pub mod tips;
+pub mod tls;
 
 pub use error::{Error, Result};

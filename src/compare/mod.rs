@@ -374,7 +374,7 @@ fn harness_check(
     };
     let bin_dir = match &session.target {
         Target::Embedded(c) => Some(c.bin.dir.clone()),
-        Target::Server(_) => req.pg_bin_dir.clone(),
+        Target::Server(..) => req.pg_bin_dir.clone(),
     };
     let Some(pgbench) = pgbench::find(bin_dir.as_deref()) else {
         notes.push(
