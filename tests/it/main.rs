@@ -9,7 +9,8 @@
 //! - `compare`: `qcheck compare` reports and the harness check against pgbench;
 //! - `cli`: the binary's connection handling, errors and exit codes;
 //! - `lifecycle`: one home shared by many processes, awkward homes, refused binaries;
-//! - `safety`: what qcheck writes on a server the user named, and when it asks for `--yes` first.
+//! - `safety`: what qcheck writes on a server the user named, and when it asks for `--yes` first;
+//! - `tls`: `sslmode` and certificates against a dedicated TLS cluster.
 
 mod check;
 mod cli;
@@ -21,3 +22,4 @@ mod offline;
 mod runner;
 mod safety;
 mod seed;
+mod tls;
