@@ -1,9 +1,12 @@
 //! Which server qcheck talks to, and how it connects.
 //!
 //! The embedded cluster is the default. `--database-url` / `DATABASE_URL`, or the libpq variables
-//! `PGHOST`, `PGHOSTADDR`, `PGPORT` and `PGDATABASE`, select an existing server instead (with `PGUSER`,
-//! `PGPASSWORD`, `PGCONNECT_TIMEOUT`, `PGAPPNAME` applied as libpq would). A password never appears in
-//! any output: targets are always displayed from the parsed configuration, which leaves it out.
+//! `PGHOST`, `PGHOSTADDR`, `PGPORT`, `PGDATABASE` and `PGUSER`, select an existing server instead,
+//! resolved as libpq (psql) would: what the connection string leaves out comes from `PGHOST`,
+//! `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`, `PGCONNECT_TIMEOUT`, `PGAPPNAME`, `PGOPTIONS` and
+//! `PGSSL*`; without any host, the local socket folder (see [`LocalDefaults`]), not localhost TCP.
+//! TLS follows libpq's `sslmode` (see [`crate::tls`]). A password never appears in any output:
+//! targets are always displayed from the parsed configuration, which leaves it out.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,25 +39,18 @@ pub struct TargetOptions {
     pub home: Option<PathBuf>,
 }
 
-const PG_SELECTORS: [&str; 4] = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE"];
+/// The variables that select a server the user runs instead of the embedded cluster.
+const PG_SELECTORS: [&str; 5] = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER"];
 
 impl Target {
     /// Chooses the target: an explicit URL, then the PG* variables, then the embedded cluster.
     pub fn resolve(opts: &TargetOptions) -> Result<Target> {
-        if let Some(url) = opts
-            .database_url
-            .as_deref()
-            .filter(|u| !u.trim().is_empty())
-        {
-            let (cfg, tls) = parse_url(url)?;
+        if let Some((cfg, tls)) = server_config(
+            opts.database_url.as_deref(),
+            &process_env,
+            &LocalDefaults::detect(),
+        )? {
             return Ok(Target::Server(Box::new(cfg), tls));
-        }
-        if PG_SELECTORS
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
-        {
-            let tls = tls_settings(&[], &process_env)?;
-            return Ok(Target::Server(Box::new(config_from_env()), tls));
         }
         Ok(Target::Embedded(Self::embedded_cluster(opts)?))
     }
@@ -275,14 +271,10 @@ const TLS_KEYS: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
 /// Parses a URL or keyword/value string, and its TLS settings (with the PGSSL* variables as
 /// fallbacks). The error never repeats the input, which may hold a password.
 pub fn parse_url(url: &str) -> Result<(Config, TlsSettings)> {
-    let (rest, params) = split_tls_params(url);
-    let mut cfg: Config = rest
-        .parse()
-        .map_err(|e: postgres::Error| Error::DatabaseUrl {
-            message: e.to_string(),
-        })?;
-    apply_env_defaults(&mut cfg);
-    Ok((cfg, tls_settings(&params, &process_env)?))
+    let cfg = server_config(Some(url), &process_env, &LocalDefaults::detect())?;
+    cfg.ok_or_else(|| Error::DatabaseUrl {
+        message: "empty".into(),
+    })
 }
 
 fn process_env(name: &str) -> Option<String> {
@@ -429,39 +421,88 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A configuration from the libpq environment variables, as psql would read them.
-fn config_from_env() -> Config {
-    let mut cfg = Config::new();
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(hosts) = var("PGHOST").or_else(|| var("PGHOSTADDR")) {
-        for host in hosts.split(',') {
-            cfg.host(host);
-        }
-    }
-    if let Some(port) = var("PGPORT").and_then(|p| p.parse().ok()) {
-        cfg.port(port);
-    }
-    if let Some(db) = var("PGDATABASE") {
-        cfg.dbname(&db);
-    }
-    apply_env_defaults(&mut cfg);
-    cfg
+/// What libpq falls back to on this machine: the default Unix socket folder and the OS user name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalDefaults {
+    /// libpq's default socket folder: `/var/run/postgresql` (Debian's build), else `/tmp`, the
+    /// first that exists; `None` for neither (then `localhost` over TCP).
+    pub socket_dir: Option<PathBuf>,
+    /// The user name when neither the URL nor `PGUSER` gives one.
+    pub os_user: Option<String>,
 }
 
-/// libpq's fallbacks: PGUSER, PGPASSWORD, PGCONNECT_TIMEOUT, and the OS user name.
-fn apply_env_defaults(cfg: &mut Config) {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if cfg.get_hosts().is_empty() {
-        cfg.host("localhost");
-    }
-    if cfg.get_user().is_none() {
-        let user = var("PGUSER").or_else(|| {
-            nix::unistd::User::from_uid(nix::unistd::geteuid())
+impl LocalDefaults {
+    /// This machine's defaults.
+    pub fn detect() -> LocalDefaults {
+        LocalDefaults {
+            socket_dir: ["/var/run/postgresql", "/tmp"]
+                .iter()
+                .map(PathBuf::from)
+                .find(|d| d.is_dir()),
+            os_user: nix::unistd::User::from_uid(nix::unistd::geteuid())
                 .ok()
                 .flatten()
-                .map(|u| u.name)
-        });
-        if let Some(user) = user {
+                .map(|u| u.name),
+        }
+    }
+}
+
+/// The server a connection string and the libpq environment select, as libpq resolves them; `None`
+/// when neither names one (qcheck then uses its embedded cluster). Pure: the environment comes in
+/// as `env`, the machine's defaults as `local`.
+pub fn server_config(
+    conn: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    local: &LocalDefaults,
+) -> Result<Option<(Config, TlsSettings)>> {
+    let env = |name: &str| env(name).filter(|v| !v.is_empty());
+    let (mut cfg, params) = match conn.filter(|c| !c.trim().is_empty()) {
+        Some(conn) => {
+            let (rest, params) = split_tls_params(conn);
+            let cfg: Config = rest
+                .parse()
+                .map_err(|e: postgres::Error| Error::DatabaseUrl {
+                    message: e.to_string(),
+                })?;
+            (cfg, params)
+        }
+        None if PG_SELECTORS.iter().any(|v| env(v).is_some()) => (Config::new(), Vec::new()),
+        None => return Ok(None),
+    };
+    apply_env_defaults(&mut cfg, &env, local);
+    let tls = tls_settings(&params, &env)?;
+    Ok(Some((cfg, tls)))
+}
+
+/// libpq's fallbacks for what the connection string leaves out.
+fn apply_env_defaults(
+    cfg: &mut Config,
+    var: &dyn Fn(&str) -> Option<String>,
+    local: &LocalDefaults,
+) {
+    if cfg.get_hosts().is_empty() && cfg.get_hostaddrs().is_empty() {
+        if let Some(hosts) = var("PGHOST").or_else(|| var("PGHOSTADDR")) {
+            for host in hosts.split(',') {
+                cfg.host(host);
+            }
+        } else if let Some(dir) = &local.socket_dir {
+            cfg.host_path(dir);
+        } else {
+            cfg.host("localhost");
+        }
+    }
+    if cfg.get_ports().is_empty() {
+        if let Some(port) = var("PGPORT").and_then(|p| p.parse().ok()) {
+            cfg.port(port);
+        }
+    }
+    if cfg.get_dbname().is_none() {
+        if let Some(db) = var("PGDATABASE") {
+            cfg.dbname(&db);
+        }
+    }
+    if cfg.get_user().is_none() {
+        if let Some(user) = var("PGUSER").or_else(|| local.os_user.clone()) {
             cfg.user(&user);
         }
     }
@@ -471,8 +512,21 @@ fn apply_env_defaults(cfg: &mut Config) {
         }
     }
     if cfg.get_connect_timeout().is_none() {
-        if let Some(secs) = var("PGCONNECT_TIMEOUT").and_then(|s| s.parse().ok()) {
-            cfg.connect_timeout(Duration::from_secs(secs));
+        if let Some(secs) = var("PGCONNECT_TIMEOUT").and_then(|s| s.trim().parse::<u64>().ok()) {
+            // libpq: zero or negative waits forever; a value below 2 s counts as 2 s.
+            if secs > 0 {
+                cfg.connect_timeout(Duration::from_secs(secs.max(2)));
+            }
+        }
+    }
+    if cfg.get_application_name().is_none() {
+        if let Some(name) = var("PGAPPNAME") {
+            cfg.application_name(&name);
+        }
+    }
+    if cfg.get_options().is_none() {
+        if let Some(options) = var("PGOPTIONS") {
+            cfg.options(&options);
         }
     }
 }
@@ -598,5 +652,119 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("invalid sslmode `verify`"), "{err}");
+    }
+
+    fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: std::collections::HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        move |name: &str| map.get(name).cloned()
+    }
+
+    fn debian() -> LocalDefaults {
+        LocalDefaults {
+            socket_dir: Some(PathBuf::from("/var/run/postgresql")),
+            os_user: Some("osuser".into()),
+        }
+    }
+
+    fn resolve(conn: Option<&str>, vars: &[(&str, &str)]) -> Option<(Config, TlsSettings)> {
+        server_config(conn, &env_of(vars), &debian()).unwrap()
+    }
+
+    #[test]
+    fn nothing_set_means_the_embedded_cluster() {
+        assert!(resolve(None, &[]).is_none());
+        assert!(resolve(Some("  "), &[("PGPASSWORD", "x"), ("PGAPPNAME", "a")]).is_none());
+        assert!(resolve(None, &[("PGHOST", "")]).is_none());
+    }
+
+    #[test]
+    fn a_url_without_host_uses_pghost_else_the_local_socket() {
+        let (cfg, _) = resolve(Some("postgresql:///app"), &[]).unwrap();
+        assert_eq!(
+            cfg.get_hosts(),
+            [Host::Unix(PathBuf::from("/var/run/postgresql"))]
+        );
+        assert_eq!(cfg.get_user(), Some("osuser"));
+        assert_eq!(cfg.get_dbname(), Some("app"));
+
+        let (cfg, _) = resolve(
+            Some("postgresql:///app"),
+            &[("PGHOST", "db1,db2"), ("PGPORT", "6543")],
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.get_hosts(),
+            [Host::Tcp("db1".into()), Host::Tcp("db2".into())]
+        );
+        assert_eq!(cfg.get_ports(), [6543]);
+
+        // A host or port in the URL wins over the variables.
+        let (cfg, _) = resolve(
+            Some("postgresql://u@db:5433/app"),
+            &[("PGHOST", "other"), ("PGPORT", "6543"), ("PGUSER", "x")],
+        )
+        .unwrap();
+        assert_eq!(cfg.get_hosts(), [Host::Tcp("db".into())]);
+        assert_eq!((cfg.get_ports(), cfg.get_user()), (&[5433][..], Some("u")));
+
+        // A keyword string with a socket folder for PGHOST.
+        let (cfg, _) = resolve(Some("dbname=app"), &[("PGHOST", "/run/pg")]).unwrap();
+        assert_eq!(cfg.get_hosts(), [Host::Unix(PathBuf::from("/run/pg"))]);
+
+        // No socket folder at all: localhost over TCP.
+        let (cfg, _) = server_config(Some("dbname=app"), &env_of(&[]), &LocalDefaults::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(cfg.get_hosts(), [Host::Tcp("localhost".into())]);
+    }
+
+    #[test]
+    fn pgdatabase_or_pguser_alone_select_the_server_on_the_local_socket() {
+        for vars in [[("PGDATABASE", "app")], [("PGUSER", "alice")]] {
+            let (cfg, _) = resolve(None, &vars).unwrap();
+            assert_eq!(
+                cfg.get_hosts(),
+                [Host::Unix(PathBuf::from("/var/run/postgresql"))],
+                "{vars:?}"
+            );
+        }
+        let (cfg, _) = resolve(None, &[("PGDATABASE", "app"), ("PGUSER", "alice")]).unwrap();
+        assert_eq!(
+            (cfg.get_dbname(), cfg.get_user()),
+            (Some("app"), Some("alice"))
+        );
+    }
+
+    #[test]
+    fn appname_options_timeout_and_password_come_from_the_environment() {
+        let vars = [
+            ("PGHOST", "db"),
+            ("PGAPPNAME", "nightly"),
+            ("PGOPTIONS", "-c statement_timeout=5s"),
+            ("PGCONNECT_TIMEOUT", "1"),
+            ("PGPASSWORD", "pw"),
+            ("PGSSLMODE", "verify-full"),
+        ];
+        let (cfg, tls) = resolve(None, &vars).unwrap();
+        assert_eq!(cfg.get_application_name(), Some("nightly"));
+        assert_eq!(cfg.get_options(), Some("-c statement_timeout=5s"));
+        assert_eq!(cfg.get_connect_timeout(), Some(&Duration::from_secs(2)));
+        assert_eq!(cfg.get_password(), Some(&b"pw"[..]));
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        // The connection string wins.
+        let (cfg, tls) = resolve(
+            Some("postgresql://db/app?application_name=x&connect_timeout=7&sslmode=disable"),
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(cfg.get_application_name(), Some("x"));
+        assert_eq!(cfg.get_connect_timeout(), Some(&Duration::from_secs(7)));
+        assert_eq!(tls.mode, SslMode::Disable);
+        // PGCONNECT_TIMEOUT=0 waits as long as qcheck's default.
+        let (cfg, _) = resolve(None, &[("PGHOST", "db"), ("PGCONNECT_TIMEOUT", "0")]).unwrap();
+        assert_eq!(cfg.get_connect_timeout(), None);
     }
 }
