@@ -16,6 +16,7 @@ use postgres::{Client, Config, NoTls};
 
 use crate::cluster::{self, Cluster, PgBin};
 use crate::error::{Error, Result};
+use crate::libpq_files;
 use crate::tls::{SslMode, TlsSettings};
 
 /// Where the database is.
@@ -40,7 +41,14 @@ pub struct TargetOptions {
 }
 
 /// The variables that select a server the user runs instead of the embedded cluster.
-const PG_SELECTORS: [&str; 5] = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER"];
+const PG_SELECTORS: [&str; 6] = [
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGDATABASE",
+    "PGUSER",
+    "PGSERVICE",
+];
 
 impl Target {
     /// Chooses the target: an explicit URL, then the PG* variables, then the embedded cluster.
@@ -265,8 +273,8 @@ fn is_tls_failure(err: &postgres::Error) -> bool {
     }
 }
 
-/// The TLS keys qcheck handles itself (rust-postgres knows only part of `sslmode`).
-const TLS_KEYS: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
+/// The keys qcheck handles itself: TLS (rust-postgres knows only part of `sslmode`) and `service`.
+const TLS_KEYS: [&str; 5] = ["sslmode", "sslrootcert", "sslcert", "sslkey", "service"];
 
 /// Parses a URL or keyword/value string, and its TLS settings (with the PGSSL* variables as
 /// fallbacks). The error never repeats the input, which may hold a password.
@@ -429,27 +437,32 @@ pub struct LocalDefaults {
     pub socket_dir: Option<PathBuf>,
     /// The user name when neither the URL nor `PGUSER` gives one.
     pub os_user: Option<String>,
+    /// The user's home folder, for `~/.pgpass` and `~/.pg_service.conf`.
+    pub home: Option<PathBuf>,
 }
 
 impl LocalDefaults {
     /// This machine's defaults.
     pub fn detect() -> LocalDefaults {
+        let user = nix::unistd::User::from_uid(nix::unistd::geteuid())
+            .ok()
+            .flatten();
         LocalDefaults {
             socket_dir: ["/var/run/postgresql", "/tmp"]
                 .iter()
                 .map(PathBuf::from)
                 .find(|d| d.is_dir()),
-            os_user: nix::unistd::User::from_uid(nix::unistd::geteuid())
-                .ok()
-                .flatten()
-                .map(|u| u.name),
+            os_user: user.as_ref().map(|u| u.name.clone()),
+            home: user.map(|u| u.dir),
         }
     }
 }
 
 /// The server a connection string and the libpq environment select, as libpq resolves them; `None`
-/// when neither names one (qcheck then uses its embedded cluster). Pure: the environment comes in
-/// as `env`, the machine's defaults as `local`.
+/// when neither names one (qcheck then uses its embedded cluster). Precedence as in libpq: the
+/// connection string, then the service (`service=` or `PGSERVICE`), then the PG* variables, then
+/// the defaults; a missing password comes from the password file. The environment comes in as
+/// `env`, the machine's defaults as `local` (only the service and password files are read).
 pub fn server_config(
     conn: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
@@ -469,9 +482,119 @@ pub fn server_config(
         None if PG_SELECTORS.iter().any(|v| env(v).is_some()) => (Config::new(), Vec::new()),
         None => return Ok(None),
     };
+    let mut params = params;
+    let service = params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "service")
+        .map(|(_, v)| v.clone())
+        .or_else(|| env("PGSERVICE"));
+    if let Some(service) = service {
+        let files = libpq_files::service_files(
+            env("PGSERVICEFILE"),
+            env("PGSYSCONFDIR"),
+            local.home.as_deref(),
+        );
+        let settings =
+            libpq_files::find_service(&files, &service).ok_or_else(|| Error::DatabaseUrl {
+                message: format!("definition of service \"{service}\" not found"),
+            })?;
+        let (tls_part, rest): (Vec<_>, Vec<_>) = settings
+            .into_iter()
+            .partition(|(k, _)| TLS_KEYS.contains(&k.as_str()));
+        // The connection string's own TLS keys come later, so they win.
+        params.splice(0..0, tls_part);
+        let keywords: Vec<String> = rest
+            .iter()
+            .map(|(k, v)| format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'")))
+            .collect();
+        let svc: Config =
+            keywords
+                .join(" ")
+                .parse()
+                .map_err(|e: postgres::Error| Error::DatabaseUrl {
+                    message: format!("service \"{service}\": {e}"),
+                })?;
+        merge_missing(&mut cfg, &svc);
+    }
     apply_env_defaults(&mut cfg, &env, local);
+    if cfg.get_password().is_none() {
+        password_from_file(&mut cfg, &env, local);
+    }
     let tls = tls_settings(&params, &env)?;
     Ok(Some((cfg, tls)))
+}
+
+/// Copies into `cfg` what it lacks and `from` has.
+fn merge_missing(cfg: &mut Config, from: &Config) {
+    if cfg.get_hosts().is_empty() && cfg.get_hostaddrs().is_empty() {
+        for host in from.get_hosts() {
+            match host {
+                Host::Tcp(name) => cfg.host(name),
+                Host::Unix(path) => cfg.host_path(path),
+            };
+        }
+        for addr in from.get_hostaddrs() {
+            cfg.hostaddr(*addr);
+        }
+    }
+    if cfg.get_ports().is_empty() {
+        for port in from.get_ports() {
+            cfg.port(*port);
+        }
+    }
+    if let (None, Some(v)) = (cfg.get_user(), from.get_user()) {
+        cfg.user(v);
+    }
+    if let (None, Some(v)) = (cfg.get_password(), from.get_password()) {
+        cfg.password(v);
+    }
+    if let (None, Some(v)) = (cfg.get_dbname(), from.get_dbname()) {
+        cfg.dbname(v);
+    }
+    if let (None, Some(v)) = (cfg.get_options(), from.get_options()) {
+        cfg.options(v);
+    }
+    if let (None, Some(v)) = (cfg.get_application_name(), from.get_application_name()) {
+        cfg.application_name(v);
+    }
+    if let (None, Some(v)) = (cfg.get_connect_timeout(), from.get_connect_timeout()) {
+        cfg.connect_timeout(*v);
+    }
+}
+
+/// The password from `PGPASSFILE` or `~/.pgpass` for the first host, as libpq looks it up (a
+/// socket folder counts as `localhost`; the database defaults to the user name).
+fn password_from_file(
+    cfg: &mut Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    local: &LocalDefaults,
+) {
+    let Some(path) = libpq_files::pgpass_path(env("PGPASSFILE"), local.home.as_deref()) else {
+        return;
+    };
+    let text = match libpq_files::read_pgpass(&path) {
+        Ok(Some(text)) => text,
+        Ok(None) => return,
+        Err(warning) => {
+            eprintln!("qcheck: warning: {warning}");
+            return;
+        }
+    };
+    let host = match cfg.get_hosts().first() {
+        Some(Host::Tcp(name)) => name.clone(),
+        Some(Host::Unix(_)) => "localhost".to_string(),
+        None => cfg
+            .get_hostaddrs()
+            .first()
+            .map_or_else(|| "localhost".to_string(), ToString::to_string),
+    };
+    let port = cfg.get_ports().first().copied().unwrap_or(5432).to_string();
+    let user = cfg.get_user().unwrap_or_default().to_string();
+    let dbname = cfg.get_dbname().unwrap_or(&user).to_string();
+    if let Some(password) = libpq_files::pgpass_lookup(&text, &host, &port, &dbname, &user) {
+        cfg.password(password);
+    }
 }
 
 /// libpq's fallbacks for what the connection string leaves out.
@@ -666,6 +789,7 @@ mod tests {
         LocalDefaults {
             socket_dir: Some(PathBuf::from("/var/run/postgresql")),
             os_user: Some("osuser".into()),
+            home: None,
         }
     }
 
@@ -766,5 +890,98 @@ mod tests {
         // PGCONNECT_TIMEOUT=0 waits as long as qcheck's default.
         let (cfg, _) = resolve(None, &[("PGHOST", "db"), ("PGCONNECT_TIMEOUT", "0")]).unwrap();
         assert_eq!(cfg.get_connect_timeout(), None);
+    }
+
+    #[test]
+    fn a_service_sits_between_the_connection_string_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("services.conf");
+        std::fs::write(
+            &file,
+            "[prod]\nhost=db.example\nport=6543\ndbname=app\nuser=svc\nsslmode=verify-full\n",
+        )
+        .unwrap();
+        let file = file.display().to_string();
+        let vars = [
+            ("PGSERVICEFILE", file.as_str()),
+            ("PGSYSCONFDIR", "/nonexistent"),
+            ("PGHOST", "env-host"),
+            ("PGUSER", "env-user"),
+        ];
+        let mut with_service = vars.to_vec();
+        with_service.push(("PGSERVICE", "prod"));
+        let (cfg, tls) = resolve(None, &with_service).unwrap();
+        assert_eq!(cfg.get_hosts(), [Host::Tcp("db.example".into())]);
+        assert_eq!(cfg.get_ports(), [6543]);
+        assert_eq!(
+            (cfg.get_user(), cfg.get_dbname()),
+            (Some("svc"), Some("app"))
+        );
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        // `service=` in the string; the string's own settings win.
+        let (cfg, tls) = resolve(Some("service=prod user=me sslmode=require"), &vars).unwrap();
+        assert_eq!(cfg.get_hosts(), [Host::Tcp("db.example".into())]);
+        assert_eq!(cfg.get_user(), Some("me"));
+        assert_eq!(tls.mode, SslMode::Require);
+        let (cfg, _) = resolve(Some("postgresql:///other?service=prod"), &vars).unwrap();
+        assert_eq!(cfg.get_dbname(), Some("other"));
+        let err = server_config(
+            None,
+            &env_of(&[
+                ("PGSERVICE", "nope"),
+                ("PGSERVICEFILE", &file),
+                ("PGSYSCONFDIR", "/nonexistent"),
+            ]),
+            &debian(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("definition of service \"nope\" not found"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_password_comes_from_the_password_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgpass");
+        std::fs::write(
+            &file,
+            "localhost:5432:app:alice:socketpw\ndb:6543:*:alice:tcppw\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let file = file.display().to_string();
+        let pw = |conn: &str, extra: &[(&str, &str)]| {
+            let mut vars = vec![("PGPASSFILE", file.as_str())];
+            vars.extend_from_slice(extra);
+            let (cfg, _) = resolve(Some(conn), &vars).unwrap();
+            cfg.get_password()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+        };
+        // The local socket counts as localhost.
+        assert_eq!(
+            pw("dbname=app user=alice", &[]).as_deref(),
+            Some("socketpw")
+        );
+        assert_eq!(
+            pw("postgresql://alice@db:6543/x", &[]).as_deref(),
+            Some("tcppw")
+        );
+        assert_eq!(pw("postgresql://alice@db/x", &[]), None);
+        // PGPASSWORD and the string come first.
+        assert_eq!(
+            pw("postgresql://alice@db:6543/x", &[("PGPASSWORD", "envpw")]).as_deref(),
+            Some("envpw")
+        );
+        assert_eq!(
+            pw("postgresql://alice:own@db:6543/x", &[]).as_deref(),
+            Some("own")
+        );
+        // Readable by others: ignored (with a warning).
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(pw("postgresql://alice@db:6543/x", &[]), None);
     }
 }

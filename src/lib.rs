@@ -21,6 +21,7 @@ pub mod error;
 pub mod expect;
 pub mod files;
 pub mod generate;
+pub mod libpq_files;
 pub mod plan;
 pub mod progress;
 pub mod report;
