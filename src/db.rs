@@ -302,7 +302,10 @@ pub fn tls_settings(
             .map(|(_, v)| v.clone())
             .or_else(|| env(var))
     };
+    let root_cert = get("sslrootcert", "PGSSLROOTCERT");
     let mode = match get("sslmode", "PGSSLMODE") {
+        // As libpq 16: the system's roots make verify-full the default.
+        None if root_cert.as_deref() == Some("system") => SslMode::VerifyFull,
         None => SslMode::default(),
         Some(value) => SslMode::parse(&value).ok_or_else(|| Error::DatabaseUrl {
             message: format!(
@@ -312,7 +315,7 @@ pub fn tls_settings(
     };
     Ok(TlsSettings {
         mode,
-        root_cert: get("sslrootcert", "PGSSLROOTCERT").map(PathBuf::from),
+        root_cert: root_cert.map(PathBuf::from),
         cert: get("sslcert", "PGSSLCERT").map(PathBuf::from),
         key: get("sslkey", "PGSSLKEY").map(PathBuf::from),
     })
@@ -983,5 +986,22 @@ mod tests {
         // Readable by others: ignored (with a warning).
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert_eq!(pw("postgresql://alice@db:6543/x", &[]), None);
+    }
+
+    #[test]
+    fn sslrootcert_system_means_verify_full() {
+        let none = |_: &str| None;
+        let tls = tls_settings(&pairs(&[("sslrootcert", "system")]), &none).unwrap();
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        let tls = tls_settings(
+            &pairs(&[("sslrootcert", "system"), ("sslmode", "require")]),
+            &none,
+        )
+        .unwrap();
+        let err = tls.connector().err().unwrap();
+        assert!(
+            err.contains("weak sslmode \"require\" may not be used with sslrootcert=system"),
+            "{err}"
+        );
     }
 }

@@ -5,7 +5,9 @@
 //!   if the server offers it, else plain — in both, the certificate is not checked;
 //! - `require`: TLS, certificate not checked — unless a root certificate is given (or
 //!   `~/.postgresql/root.crt` exists), then like `verify-ca`, as libpq does;
-//! - `verify-ca`: the chain must lead to the root certificate; `verify-full`: and name the host.
+//! - `verify-ca`: the chain must lead to the root certificate; `verify-full`: and name the host;
+//! - `sslrootcert=system` trusts the operating system's roots and, as in libpq 16, needs (and
+//!   defaults to) `verify-full`.
 //!
 //! Unix-domain sockets never use TLS (PostgreSQL does not offer it there), as in libpq.
 
@@ -72,7 +74,8 @@ impl SslMode {
 pub struct TlsSettings {
     /// `sslmode` / `PGSSLMODE`.
     pub mode: SslMode,
-    /// `sslrootcert` / `PGSSLROOTCERT`: PEM file of trusted roots; default `~/.postgresql/root.crt`.
+    /// `sslrootcert` / `PGSSLROOTCERT`: PEM file of trusted roots, or `system` for the operating
+    /// system's; default `~/.postgresql/root.crt`.
     pub root_cert: Option<PathBuf>,
     /// `sslcert` / `PGSSLCERT`: client certificate; default `~/.postgresql/postgresql.crt` if present.
     pub cert: Option<PathBuf>,
@@ -95,6 +98,15 @@ impl TlsSettings {
 
     /// The rustls connector for these settings (`None` for `disable`).
     pub fn connector(&self) -> Result<Option<MakeRustlsConnect>, String> {
+        let system = self.root_cert.as_deref() == Some(Path::new(SYSTEM));
+        if system && self.mode != SslMode::VerifyFull && self.mode != SslMode::Disable {
+            // libpq refuses this too: the public roots vouch for anyone's name, so only a checked
+            // host name means anything.
+            return Err(format!(
+                "weak sslmode \"{}\" may not be used with sslrootcert=system (use \"verify-full\")",
+                self.mode.as_str()
+            ));
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier: Arc<dyn ServerCertVerifier> = match self.mode {
             SslMode::Disable => return Ok(None),
@@ -152,15 +164,33 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
+/// `sslrootcert=system`: the operating system's trusted roots (libpq 16).
+const SYSTEM: &str = "system";
+
 fn webpki(
     root: &Path,
     provider: &Arc<CryptoProvider>,
 ) -> Result<Arc<dyn ServerCertVerifier>, String> {
     let mut roots = RootCertStore::empty();
-    for cert in read_certs(root)? {
-        roots
-            .add(cert)
-            .map_err(|e| format!("unusable root certificate in {}: {e}", root.display()))?;
+    if root == Path::new(SYSTEM) {
+        let found = rustls_native_certs::load_native_certs();
+        let (added, _) = roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            return Err(format!(
+                "sslrootcert=system: no trusted root certificate found on this system{}",
+                found
+                    .errors
+                    .first()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ));
+        }
+    } else {
+        for cert in read_certs(root)? {
+            roots
+                .add(cert)
+                .map_err(|e| format!("unusable root certificate in {}: {e}", root.display()))?;
+        }
     }
     let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()

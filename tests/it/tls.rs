@@ -189,6 +189,14 @@ fn sslmodes_against_a_tls_server() {
         &["UnknownIssuer"],
     );
 
+    // The system's roots (verify-full by default) do not include the test CA.
+    if Path::new("/etc/ssl/certs/ca-certificates.crt").exists() {
+        assert_fails(
+            &url("localhost", "sslrootcert=system"),
+            &["sslmode=verify-full", "UnknownIssuer"],
+        );
+    }
+
     // A name the certificate does not hold (the TCP connection still goes to 127.0.0.1): verify-full
     // refuses, verify-ca accepts.
     let other_name = |mode: &str| {
