@@ -499,8 +499,13 @@ pub fn server_config(
             local.home.as_deref(),
         );
         let settings =
-            libpq_files::find_service(&files, &service).ok_or_else(|| Error::DatabaseUrl {
-                message: format!("definition of service \"{service}\" not found"),
+            libpq_files::find_service(&files, &service).ok_or_else(|| Error::ServiceNotFound {
+                service: service.clone(),
+                files: files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })?;
         let (tls_part, rest): (Vec<_>, Vec<_>) = settings
             .into_iter()

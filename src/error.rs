@@ -96,6 +96,15 @@ pub enum Error {
         source: postgres::Error,
     },
 
+    /// `service=` or `PGSERVICE` names a service no service file defines.
+    #[error("definition of service \"{service}\" not found (looked in {files})")]
+    ServiceNotFound {
+        /// The service name.
+        service: String,
+        /// The service files read, in order.
+        files: String,
+    },
+
     /// The TLS settings cannot be used (a missing or unreadable certificate file, ...).
     #[error("cannot connect to {target}: TLS: {message}")]
     Tls {
