@@ -80,18 +80,34 @@ fn start_tls_server() -> (TlsServer, PathBuf, PathBuf) {
     let data = cluster.data_dir();
     write_owned(&data, "server.crt", &server_cert.pem(), 0o644);
     write_owned(&data, "server.key", &server_key.serialize_pem(), 0o600);
+    write_owned(&data, "ca.crt", &ca.pem(), 0o644);
+    // A client certificate for the role `certuser`, whom pg_hba admits only with one.
+    let client_key = KeyPair::generate().unwrap();
+    let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
+    client
+        .distinguished_name
+        .push(DnType::CommonName, "certuser");
+    let client_cert = client.signed_by(&client_key, &ca).unwrap();
+    std::fs::write(base.join("client.crt"), client_cert.pem()).unwrap();
+    std::fs::write(base.join("client.key"), client_key.serialize_pem()).unwrap();
     let port = free_port();
     // After qcheck's include line, so these win over qcheck.conf.
     append(
         &data.join("postgresql.conf"),
         &format!(
             "\nlisten_addresses = '127.0.0.1'\nport = {port}\nssl = on\n\
-             ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+             ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'ca.crt'\n"
         ),
     );
     let hba = data.join("pg_hba.conf");
     let old = std::fs::read_to_string(&hba).unwrap();
-    std::fs::write(&hba, format!("hostssl all all 127.0.0.1/32 trust\n{old}")).unwrap();
+    std::fs::write(
+        &hba,
+        format!(
+            "hostssl all certuser 127.0.0.1/32 cert\nhostssl all all 127.0.0.1/32 trust\n{old}"
+        ),
+    )
+    .unwrap();
 
     let ca_file = base.join("ca.pem");
     let wrong_ca_file = base.join("wrong-ca.pem");
@@ -188,6 +204,35 @@ fn sslmodes_against_a_tls_server() {
         ),
         &["UnknownIssuer"],
     );
+
+    // A client certificate (sslcert/sslkey) logs `certuser` in; without one the server refuses.
+    {
+        let (cfg, tls) = parse_url(&url(
+            "localhost",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ))
+        .unwrap();
+        let mut admin = connect_with(&cfg, &tls).unwrap();
+        admin.batch_execute("CREATE ROLE certuser LOGIN").unwrap();
+    }
+    let cert_url = |extra: &str| {
+        format!(
+            "postgresql://certuser@localhost:{port}/postgres?sslmode=verify-full&sslrootcert={ca}{extra}"
+        )
+    };
+    let (client_cert, client_key) = (
+        server.base.join("client.crt"),
+        server.base.join("client.key"),
+    );
+    let with_cert = cert_url(&format!(
+        "&sslcert={}&sslkey={}",
+        client_cert.display(),
+        client_key.display()
+    ));
+    assert_eq!(ssl_in_use(&with_cert), Ok(true));
+    if !dirs::home_dir().is_some_and(|h| h.join(".postgresql/postgresql.crt").exists()) {
+        assert_fails(&cert_url(""), &["user=certuser", "certificate"]);
+    }
 
     // The system's roots (verify-full by default) do not include the test CA.
     if Path::new("/etc/ssl/certs/ca-certificates.crt").exists() {
