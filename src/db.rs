@@ -226,10 +226,15 @@ pub fn connect_with(cfg: &Config, tls: &TlsSettings) -> Result<Client> {
         tls.mode
     };
     let target = describe_target(&cfg, tls);
-    let connector = tls.connector().map_err(|message| Error::Tls {
-        target: target.clone(),
-        message,
-    })?;
+    // Only when TLS may be used: a socket connection needs no certificate files.
+    let connector = if mode == SslMode::Disable {
+        None
+    } else {
+        tls.connector().map_err(|message| Error::Tls {
+            target: target.clone(),
+            message,
+        })?
+    };
     let plain = |cfg: &mut Config| cfg.ssl_mode(PgSslMode::Disable).connect(NoTls);
     let result = match (mode, connector) {
         (SslMode::Disable, _) | (_, None) => plain(&mut cfg),

@@ -302,3 +302,23 @@ fn sslmodes_against_a_tls_server() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("UnknownIssuer"), "{err}");
 }
+
+/// As in libpq, a Unix socket never uses TLS: `sslmode` and certificate files do not matter there.
+#[test]
+fn a_socket_connection_ignores_sslmode() {
+    let (db, _client) = common::fresh_db("tls_socket");
+    let cfg = common::cluster().session.config(Some(&db));
+    let tls = qcheck::tls::TlsSettings {
+        mode: qcheck::tls::SslMode::VerifyFull,
+        root_cert: Some(PathBuf::from("/nonexistent/ca.pem")),
+        ..Default::default()
+    };
+    let mut client = connect_with(&cfg, &tls).unwrap();
+    let row = client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .unwrap();
+    assert!(!row.get::<_, bool>(0));
+}
