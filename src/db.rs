@@ -1,29 +1,34 @@
 //! Which server qcheck talks to, and how it connects.
 //!
 //! The embedded cluster is the default. `--database-url` / `DATABASE_URL`, or the libpq variables
-//! `PGHOST`, `PGHOSTADDR`, `PGPORT` and `PGDATABASE`, select an existing server instead (with `PGUSER`,
-//! `PGPASSWORD`, `PGCONNECT_TIMEOUT`, `PGAPPNAME` applied as libpq would). A password never appears in
-//! any output: targets are always displayed from the parsed configuration, which leaves it out.
+//! `PGHOST`, `PGHOSTADDR`, `PGPORT`, `PGDATABASE` and `PGUSER`, select an existing server instead,
+//! resolved as libpq (psql) would: what the connection string leaves out comes from `PGHOST`,
+//! `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`, `PGCONNECT_TIMEOUT`, `PGAPPNAME`, `PGOPTIONS` and
+//! `PGSSL*`; without any host, the local socket folder (see [`LocalDefaults`]), not localhost TCP.
+//! TLS follows libpq's `sslmode` (see [`crate::tls`]). A password never appears in any output:
+//! targets are always displayed from the parsed configuration, which leaves it out.
 
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use postgres::config::Host;
+use postgres::config::{Host, SslMode as PgSslMode};
 use postgres::{Client, Config, NoTls};
 
 use crate::cluster::{self, Cluster, PgBin};
 use crate::error::{DbContext, Error, Result};
 use crate::interrupt::{self, CancelGuard};
+use crate::libpq_files;
+use crate::tls::{SslMode, TlsSettings};
 
 /// Where the database is.
 #[derive(Debug, Clone)]
 pub enum Target {
     /// The embedded cluster in a qcheck home.
     Embedded(Cluster),
-    /// A server the user runs.
-    Server(Config),
+    /// A server the user runs, and how to secure the connection.
+    Server(Box<Config>, TlsSettings),
 }
 
 /// What the command line says about the target.
@@ -38,23 +43,25 @@ pub struct TargetOptions {
     pub home: Option<PathBuf>,
 }
 
-const PG_SELECTORS: [&str; 4] = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE"];
+/// The variables that select a server the user runs instead of the embedded cluster.
+const PG_SELECTORS: [&str; 6] = [
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGDATABASE",
+    "PGUSER",
+    "PGSERVICE",
+];
 
 impl Target {
     /// Chooses the target: an explicit URL, then the PG* variables, then the embedded cluster.
     pub fn resolve(opts: &TargetOptions) -> Result<Target> {
-        if let Some(url) = opts
-            .database_url
-            .as_deref()
-            .filter(|u| !u.trim().is_empty())
-        {
-            return Ok(Target::Server(parse_url(url)?));
-        }
-        if PG_SELECTORS
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
-        {
-            return Ok(Target::Server(config_from_env()));
+        if let Some((cfg, tls)) = server_config(
+            opts.database_url.as_deref(),
+            &process_env,
+            &LocalDefaults::detect(),
+        )? {
+            return Ok(Target::Server(Box::new(cfg), tls));
         }
         Ok(Target::Embedded(Self::embedded_cluster(opts)?))
     }
@@ -73,7 +80,7 @@ impl Target {
                 c.bin.version,
                 c.home.display()
             ),
-            Target::Server(cfg) => describe_config(cfg),
+            Target::Server(cfg, tls) => describe_target(cfg, tls),
         }
     }
 
@@ -87,7 +94,7 @@ impl Target {
                 c.clone(),
                 c.acquire(|| create_database_if_missing(c))?,
             )),
-            Target::Server(_) => None,
+            Target::Server(..) => None,
         };
         Ok(Session {
             target: self.clone(),
@@ -112,18 +119,29 @@ impl Session {
     pub fn keep_running(&mut self) -> Result<()> {
         match &self.target {
             Target::Embedded(c) => c.keep_running(),
-            Target::Server(_) => Ok(()),
+            Target::Server(..) => Ok(()),
         }
     }
 
     /// Connects to the target's database.
     pub fn connect(&self) -> Result<Conn> {
-        connect(&self.config(None))
+        connect_with(&self.config(None), &self.tls())
     }
 
     /// Connects to another database of the same server (tests create one per test).
     pub fn connect_to(&self, dbname: &str) -> Result<Conn> {
-        connect(&self.config(Some(dbname)))
+        connect_with(&self.config(Some(dbname)), &self.tls())
+    }
+
+    /// The TLS settings (the embedded cluster is reached over its Unix socket: no TLS).
+    pub fn tls(&self) -> TlsSettings {
+        match &self.target {
+            Target::Embedded(_) => TlsSettings {
+                mode: SslMode::Disable,
+                ..TlsSettings::default()
+            },
+            Target::Server(_, tls) => tls.clone(),
+        }
     }
 
     /// Connection settings for the target's database, or for `dbname` on the same server.
@@ -137,7 +155,7 @@ impl Session {
                     .dbname(cluster::DATABASE);
                 cfg
             }
-            Target::Server(cfg) => cfg.clone(),
+            Target::Server(cfg, _) => (**cfg).clone(),
         };
         if let Some(db) = dbname {
             cfg.dbname(db);
@@ -254,9 +272,22 @@ impl DerefMut for Conn {
     }
 }
 
-/// Connects, with a connect timeout so an unreachable host fails in seconds, not minutes, and the
-/// `statement_timeout` of [`set_statement_timeout`]; registers the connection's cancel token.
+/// Connects without TLS (the embedded cluster's Unix socket); see [`connect_with`].
 pub fn connect(cfg: &Config) -> Result<Conn> {
+    connect_with(
+        cfg,
+        &TlsSettings {
+            mode: SslMode::Disable,
+            ..TlsSettings::default()
+        },
+    )
+}
+
+/// Connects with libpq's `sslmode` semantics (see [`crate::tls`]), with a connect timeout so an
+/// unreachable host fails in seconds, not minutes, and the `statement_timeout` of
+/// [`set_statement_timeout`]; registers the connection's cancel token for Ctrl-C. Errors are one
+/// line naming the target (never the password) and, for TLS, the reason.
+pub fn connect_with(cfg: &Config, tls: &TlsSettings) -> Result<Conn> {
     let mut cfg = cfg.clone();
     if cfg.get_connect_timeout().is_none() {
         cfg.connect_timeout(Duration::from_secs(10));
@@ -264,10 +295,54 @@ pub fn connect(cfg: &Config) -> Result<Conn> {
     if cfg.get_application_name().is_none() {
         cfg.application_name("qcheck");
     }
-    let mut client = cfg.connect(NoTls).map_err(|source| Error::Connect {
-        target: describe_config(&cfg),
-        hint: "check that the server runs and the URL (host, port, user, database) is right".into(),
-        source,
+    let unix_only = cfg.get_hosts().iter().all(|h| matches!(h, Host::Unix(_)));
+    let mode = if unix_only {
+        SslMode::Disable
+    } else {
+        tls.mode
+    };
+    let target = describe_target(&cfg, tls);
+    // Only when TLS may be used: a socket connection needs no certificate files.
+    let connector = if mode == SslMode::Disable {
+        None
+    } else {
+        tls.connector().map_err(|message| Error::Tls {
+            target: target.clone(),
+            message,
+        })?
+    };
+    let plain = |cfg: &mut Config| cfg.ssl_mode(PgSslMode::Disable).connect(NoTls);
+    let result = match (mode, connector) {
+        (SslMode::Disable, _) | (_, None) => plain(&mut cfg),
+        (SslMode::Allow, Some(connector)) => match plain(&mut cfg) {
+            // The server refused a plain connection (pg_hba `hostssl`): try TLS.
+            Err(e) if e.as_db_error().is_some() => {
+                cfg.ssl_mode(PgSslMode::Require).connect(connector)
+            }
+            other => other,
+        },
+        (SslMode::Prefer, Some(connector)) => {
+            match cfg.ssl_mode(PgSslMode::Prefer).connect(connector) {
+                // libpq falls back to plain when the TLS handshake fails.
+                Err(e) if is_tls_failure(&e) => plain(&mut cfg),
+                other => other,
+            }
+        }
+        (SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull, Some(connector)) => {
+            cfg.ssl_mode(PgSslMode::Require).connect(connector)
+        }
+    };
+    let mut client = result.map_err(|source| {
+        let hint = if is_tls_failure(&source) {
+            "check sslmode, sslrootcert and the server's certificate".into()
+        } else {
+            "check that the server runs and the URL (host, port, user, database) is right".into()
+        };
+        Error::Connect {
+            target,
+            hint,
+            source,
+        }
     })?;
     let cancel = CancelGuard::register(client.cancel_token());
     if let Some(t) = statement_timeout() {
@@ -281,50 +356,375 @@ pub fn connect(cfg: &Config) -> Result<Conn> {
     })
 }
 
-/// Parses a URL or keyword/value string. The error never repeats the input, which may hold a password.
-pub fn parse_url(url: &str) -> Result<Config> {
-    let mut cfg: Config = url
-        .parse()
-        .map_err(|e: postgres::Error| Error::DatabaseUrl {
-            message: e.to_string(),
-        })?;
-    apply_env_defaults(&mut cfg);
-    Ok(cfg)
+/// Whether connecting failed in TLS (negotiation or certificate), not in the network or the server.
+fn is_tls_failure(err: &postgres::Error) -> bool {
+    err.as_db_error().is_none() && {
+        let text = err.to_string();
+        text.contains("TLS") || text.contains("tls")
+    }
 }
 
-/// A configuration from the libpq environment variables, as psql would read them.
-fn config_from_env() -> Config {
-    let mut cfg = Config::new();
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(hosts) = var("PGHOST").or_else(|| var("PGHOSTADDR")) {
-        for host in hosts.split(',') {
-            cfg.host(host);
+/// The keys qcheck handles itself: TLS (rust-postgres knows only part of `sslmode`) and `service`.
+const TLS_KEYS: [&str; 5] = ["sslmode", "sslrootcert", "sslcert", "sslkey", "service"];
+
+/// Parses a URL or keyword/value string, and its TLS settings (with the PGSSL* variables as
+/// fallbacks). The error never repeats the input, which may hold a password.
+pub fn parse_url(url: &str) -> Result<(Config, TlsSettings)> {
+    let cfg = server_config(Some(url), &process_env, &LocalDefaults::detect())?;
+    cfg.ok_or_else(|| Error::DatabaseUrl {
+        message: "empty".into(),
+    })
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// TLS settings from the connection string's parameters, else the environment's PGSSL* variables.
+pub fn tls_settings(
+    params: &[(String, String)],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<TlsSettings> {
+    let get = |key: &str, var: &str| {
+        params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .or_else(|| env(var))
+    };
+    let root_cert = get("sslrootcert", "PGSSLROOTCERT");
+    let mode = match get("sslmode", "PGSSLMODE") {
+        // As libpq 16: the system's roots make verify-full the default.
+        None if root_cert.as_deref() == Some("system") => SslMode::VerifyFull,
+        None => SslMode::default(),
+        Some(value) => SslMode::parse(&value).ok_or_else(|| Error::DatabaseUrl {
+            message: format!(
+                "invalid sslmode `{value}` (disable, allow, prefer, require, verify-ca or verify-full)"
+            ),
+        })?,
+    };
+    Ok(TlsSettings {
+        mode,
+        root_cert: root_cert.map(PathBuf::from),
+        cert: get("sslcert", "PGSSLCERT").map(PathBuf::from),
+        key: get("sslkey", "PGSSLKEY").map(PathBuf::from),
+    })
+}
+
+/// Takes the TLS parameters out of a URL's query or a keyword/value string; returns the rest (for
+/// rust-postgres) and the TLS parameters, decoded, in order.
+pub fn split_tls_params(conn: &str) -> (String, Vec<(String, String)>) {
+    let mut found = Vec::new();
+    let trimmed = conn.trim();
+    if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
+        let Some((base, query)) = trimmed.split_once('?') else {
+            return (conn.to_string(), found);
+        };
+        let mut kept = Vec::new();
+        for pair in query.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = percent_decode(k);
+            if TLS_KEYS.contains(&key.as_str()) {
+                found.push((key, percent_decode(v)));
+            } else {
+                kept.push(pair);
+            }
+        }
+        let rest = if kept.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        return (rest, found);
+    }
+    let mut kept: Vec<&str> = Vec::new();
+    for (start, end, key, value) in keyword_pairs(conn) {
+        if TLS_KEYS.contains(&key.as_str()) {
+            found.push((key, value));
+        } else {
+            kept.push(&conn[start..end]);
         }
     }
-    if let Some(port) = var("PGPORT").and_then(|p| p.parse().ok()) {
-        cfg.port(port);
-    }
-    if let Some(db) = var("PGDATABASE") {
-        cfg.dbname(&db);
-    }
-    apply_env_defaults(&mut cfg);
-    cfg
+    (kept.join(" "), found)
 }
 
-/// libpq's fallbacks: PGUSER, PGPASSWORD, PGCONNECT_TIMEOUT, and the OS user name.
-fn apply_env_defaults(cfg: &mut Config) {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if cfg.get_hosts().is_empty() {
-        cfg.host("localhost");
+/// The `key = value` pairs of a keyword/value string: byte span, key, unquoted value. Stops at
+/// anything malformed (rust-postgres then reports it).
+fn keyword_pairs(s: &str) -> Vec<(usize, usize, String, String)> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let skip_ws = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    loop {
+        i = skip_ws(i);
+        if i >= bytes.len() {
+            break;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i] != b'=' && !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let key = s[start..i].to_string();
+        i = skip_ws(i);
+        if i >= bytes.len() || bytes[i] != b'=' {
+            // Malformed: keep the remainder as it is.
+            out.push((start, s.len(), key, String::new()));
+            break;
+        }
+        i = skip_ws(i + 1);
+        let mut value = Vec::new();
+        if i < bytes.len() && bytes[i] == b'\'' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'\'' {
+                if bytes[i] == b'\\' && i + 1 < bytes.len() {
+                    i += 1;
+                }
+                value.push(bytes[i]);
+                i += 1;
+            }
+            i = (i + 1).min(bytes.len());
+        } else {
+            while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+                if bytes[i] == b'\\' && i + 1 < bytes.len() {
+                    i += 1;
+                }
+                value.push(bytes[i]);
+                i += 1;
+            }
+        }
+        out.push((start, i, key, String::from_utf8_lossy(&value).into_owned()));
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        if let (b'%', Some(b)) = (bytes[i], hex) {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What libpq falls back to on this machine: the default Unix socket folder and the OS user name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalDefaults {
+    /// libpq's default socket folder: `/var/run/postgresql` (Debian's build), else `/tmp`, the
+    /// first that exists; `None` for neither (then `localhost` over TCP).
+    pub socket_dir: Option<PathBuf>,
+    /// The user name when neither the URL nor `PGUSER` gives one.
+    pub os_user: Option<String>,
+    /// The user's home folder, for `~/.pgpass` and `~/.pg_service.conf`.
+    pub home: Option<PathBuf>,
+}
+
+impl LocalDefaults {
+    /// This machine's defaults.
+    pub fn detect() -> LocalDefaults {
+        let user = nix::unistd::User::from_uid(nix::unistd::geteuid())
+            .ok()
+            .flatten();
+        LocalDefaults {
+            socket_dir: ["/var/run/postgresql", "/tmp"]
+                .iter()
+                .map(PathBuf::from)
+                .find(|d| d.is_dir()),
+            os_user: user.as_ref().map(|u| u.name.clone()),
+            home: user.map(|u| u.dir),
+        }
+    }
+}
+
+/// The server a connection string and the libpq environment select, as libpq resolves them; `None`
+/// when neither names one (qcheck then uses its embedded cluster). Precedence as in libpq: the
+/// connection string, then the service (`service=` or `PGSERVICE`), then the PG* variables, then
+/// the defaults; a missing password comes from the password file. The environment comes in as
+/// `env`, the machine's defaults as `local` (only the service and password files are read).
+pub fn server_config(
+    conn: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    local: &LocalDefaults,
+) -> Result<Option<(Config, TlsSettings)>> {
+    let env = |name: &str| env(name).filter(|v| !v.is_empty());
+    let (mut cfg, params) = match conn.filter(|c| !c.trim().is_empty()) {
+        Some(conn) => {
+            let (rest, params) = split_tls_params(conn);
+            let cfg: Config = rest
+                .parse()
+                .map_err(|e: postgres::Error| Error::DatabaseUrl {
+                    message: e.to_string(),
+                })?;
+            (cfg, params)
+        }
+        None if PG_SELECTORS.iter().any(|v| env(v).is_some()) => (Config::new(), Vec::new()),
+        None => return Ok(None),
+    };
+    let mut params = params;
+    let service = params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "service")
+        .map(|(_, v)| v.clone())
+        .or_else(|| env("PGSERVICE"));
+    if let Some(service) = service {
+        let files = libpq_files::service_files(
+            env("PGSERVICEFILE"),
+            env("PGSYSCONFDIR"),
+            local.home.as_deref(),
+        );
+        let settings =
+            libpq_files::find_service(&files, &service).ok_or_else(|| Error::ServiceNotFound {
+                service: service.clone(),
+                files: files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let (tls_part, rest): (Vec<_>, Vec<_>) = settings
+            .into_iter()
+            .partition(|(k, _)| TLS_KEYS.contains(&k.as_str()));
+        // The connection string's own TLS keys come later, so they win.
+        params.splice(0..0, tls_part);
+        let keywords: Vec<String> = rest
+            .iter()
+            .map(|(k, v)| format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'")))
+            .collect();
+        let svc: Config =
+            keywords
+                .join(" ")
+                .parse()
+                .map_err(|e: postgres::Error| Error::DatabaseUrl {
+                    message: format!("service \"{service}\": {e}"),
+                })?;
+        merge_missing(&mut cfg, &svc);
+    }
+    apply_env_defaults(&mut cfg, &env, local);
+    if cfg.get_password().is_none() {
+        password_from_file(&mut cfg, &env, local);
+    }
+    let tls = tls_settings(&params, &env)?;
+    Ok(Some((cfg, tls)))
+}
+
+/// Copies into `cfg` what it lacks and `from` has.
+fn merge_missing(cfg: &mut Config, from: &Config) {
+    if cfg.get_hosts().is_empty() && cfg.get_hostaddrs().is_empty() {
+        for host in from.get_hosts() {
+            match host {
+                Host::Tcp(name) => cfg.host(name),
+                Host::Unix(path) => cfg.host_path(path),
+            };
+        }
+        for addr in from.get_hostaddrs() {
+            cfg.hostaddr(*addr);
+        }
+    }
+    if cfg.get_ports().is_empty() {
+        for port in from.get_ports() {
+            cfg.port(*port);
+        }
+    }
+    if let (None, Some(v)) = (cfg.get_user(), from.get_user()) {
+        cfg.user(v);
+    }
+    if let (None, Some(v)) = (cfg.get_password(), from.get_password()) {
+        cfg.password(v);
+    }
+    if let (None, Some(v)) = (cfg.get_dbname(), from.get_dbname()) {
+        cfg.dbname(v);
+    }
+    if let (None, Some(v)) = (cfg.get_options(), from.get_options()) {
+        cfg.options(v);
+    }
+    if let (None, Some(v)) = (cfg.get_application_name(), from.get_application_name()) {
+        cfg.application_name(v);
+    }
+    if let (None, Some(v)) = (cfg.get_connect_timeout(), from.get_connect_timeout()) {
+        cfg.connect_timeout(*v);
+    }
+}
+
+/// The password from `PGPASSFILE` or `~/.pgpass` for the first host, as libpq looks it up (a
+/// socket folder counts as `localhost`; the database defaults to the user name).
+fn password_from_file(
+    cfg: &mut Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    local: &LocalDefaults,
+) {
+    let Some(path) = libpq_files::pgpass_path(env("PGPASSFILE"), local.home.as_deref()) else {
+        return;
+    };
+    let text = match libpq_files::read_pgpass(&path) {
+        Ok(Some(text)) => text,
+        Ok(None) => return,
+        Err(warning) => {
+            eprintln!("qcheck: warning: {warning}");
+            return;
+        }
+    };
+    let host = match cfg.get_hosts().first() {
+        Some(Host::Tcp(name)) => name.clone(),
+        Some(Host::Unix(_)) => "localhost".to_string(),
+        None => cfg
+            .get_hostaddrs()
+            .first()
+            .map_or_else(|| "localhost".to_string(), ToString::to_string),
+    };
+    let port = cfg.get_ports().first().copied().unwrap_or(5432).to_string();
+    let user = cfg.get_user().unwrap_or_default().to_string();
+    let dbname = cfg.get_dbname().unwrap_or(&user).to_string();
+    if let Some(password) = libpq_files::pgpass_lookup(&text, &host, &port, &dbname, &user) {
+        cfg.password(password);
+    }
+}
+
+/// libpq's fallbacks for what the connection string leaves out.
+fn apply_env_defaults(
+    cfg: &mut Config,
+    var: &dyn Fn(&str) -> Option<String>,
+    local: &LocalDefaults,
+) {
+    if cfg.get_hosts().is_empty() && cfg.get_hostaddrs().is_empty() {
+        if let Some(hosts) = var("PGHOST").or_else(|| var("PGHOSTADDR")) {
+            for host in hosts.split(',') {
+                cfg.host(host);
+            }
+        } else if let Some(dir) = &local.socket_dir {
+            cfg.host_path(dir);
+        } else {
+            cfg.host("localhost");
+        }
+    }
+    if cfg.get_ports().is_empty() {
+        if let Some(port) = var("PGPORT").and_then(|p| p.parse().ok()) {
+            cfg.port(port);
+        }
+    }
+    if cfg.get_dbname().is_none() {
+        if let Some(db) = var("PGDATABASE") {
+            cfg.dbname(&db);
+        }
     }
     if cfg.get_user().is_none() {
-        let user = var("PGUSER").or_else(|| {
-            nix::unistd::User::from_uid(nix::unistd::geteuid())
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-        });
-        if let Some(user) = user {
+        if let Some(user) = var("PGUSER").or_else(|| local.os_user.clone()) {
             cfg.user(&user);
         }
     }
@@ -334,10 +734,32 @@ fn apply_env_defaults(cfg: &mut Config) {
         }
     }
     if cfg.get_connect_timeout().is_none() {
-        if let Some(secs) = var("PGCONNECT_TIMEOUT").and_then(|s| s.parse().ok()) {
-            cfg.connect_timeout(Duration::from_secs(secs));
+        if let Some(secs) = var("PGCONNECT_TIMEOUT").and_then(|s| s.trim().parse::<u64>().ok()) {
+            // libpq: zero or negative waits forever; a value below 2 s counts as 2 s.
+            if secs > 0 {
+                cfg.connect_timeout(Duration::from_secs(secs.max(2)));
+            }
         }
     }
+    if cfg.get_application_name().is_none() {
+        if let Some(name) = var("PGAPPNAME") {
+            cfg.application_name(&name);
+        }
+    }
+    if cfg.get_options().is_none() {
+        if let Some(options) = var("PGOPTIONS") {
+            cfg.options(&options);
+        }
+    }
+}
+
+/// [`describe_config`], with the `sslmode` when it is not the default.
+pub fn describe_target(cfg: &Config, tls: &TlsSettings) -> String {
+    let mut out = describe_config(cfg);
+    if tls.mode != SslMode::default() {
+        out.push_str(&format!(" sslmode={}", tls.mode.as_str()));
+    }
+    out
 }
 
 /// `host=… port=… user=… dbname=…` without the password.
@@ -382,12 +804,300 @@ mod tests {
 
     #[test]
     fn passwords_never_show() {
-        let cfg = parse_url("postgresql://alice:s3cret@db.example:6543/app").unwrap();
+        let (cfg, _) = parse_url("postgresql://alice:s3cret@db.example:6543/app").unwrap();
         let shown = describe_config(&cfg);
         assert_eq!(shown, "host=db.example port=6543 user=alice dbname=app");
         let err = parse_url("postgresql://alice:s3cret@db.example:notaport/app")
             .unwrap_err()
             .to_string();
         assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn tls_parameters_come_out_of_urls() {
+        let (rest, found) = split_tls_params(
+            "postgresql://u@h/db?sslmode=verify-full&application_name=x&sslrootcert=%2Ftmp%2Fca%20a.pem",
+        );
+        assert_eq!(rest, "postgresql://u@h/db?application_name=x");
+        assert_eq!(
+            found,
+            pairs(&[("sslmode", "verify-full"), ("sslrootcert", "/tmp/ca a.pem")])
+        );
+        let (rest, found) = split_tls_params("postgres://u@h/db?sslmode=require");
+        assert_eq!(rest, "postgres://u@h/db");
+        assert_eq!(found, pairs(&[("sslmode", "require")]));
+        let (rest, found) = split_tls_params("postgresql://u@h/db");
+        assert_eq!((rest.as_str(), found.len()), ("postgresql://u@h/db", 0));
+    }
+
+    #[test]
+    fn tls_parameters_come_out_of_keyword_strings() {
+        let (rest, found) = split_tls_params(
+            r"host=h sslmode = verify-ca  dbname='my db' sslkey='/k\'s key' user=u",
+        );
+        assert_eq!(rest, "host=h dbname='my db' user=u");
+        assert_eq!(
+            found,
+            pairs(&[("sslmode", "verify-ca"), ("sslkey", "/k's key")])
+        );
+        let (cfg, tls) =
+            parse_url("host=h sslmode=verify-full sslrootcert=/ca.pem dbname=d").unwrap();
+        assert_eq!(cfg.get_dbname(), Some("d"));
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        assert_eq!(tls.root_cert, Some(PathBuf::from("/ca.pem")));
+    }
+
+    #[test]
+    fn tls_settings_fall_back_to_the_environment() {
+        let env = |name: &str| match name {
+            "PGSSLMODE" => Some("require".to_string()),
+            "PGSSLROOTCERT" => Some("/env/ca.pem".to_string()),
+            "PGSSLCERT" => Some("/env/c.crt".to_string()),
+            "PGSSLKEY" => Some("/env/c.key".to_string()),
+            _ => None,
+        };
+        let tls = tls_settings(&pairs(&[("sslmode", "verify-ca")]), &env).unwrap();
+        assert_eq!(tls.mode, SslMode::VerifyCa);
+        assert_eq!(tls.root_cert, Some(PathBuf::from("/env/ca.pem")));
+        assert_eq!(tls.cert, Some(PathBuf::from("/env/c.crt")));
+        assert_eq!(tls.key, Some(PathBuf::from("/env/c.key")));
+        let tls = tls_settings(&[], &|_: &str| None).unwrap();
+        assert_eq!(tls, TlsSettings::default());
+        assert_eq!(tls.mode, SslMode::Prefer);
+        let err = tls_settings(&pairs(&[("sslmode", "verify")]), &|_: &str| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid sslmode `verify`"), "{err}");
+    }
+
+    fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: std::collections::HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        move |name: &str| map.get(name).cloned()
+    }
+
+    fn debian() -> LocalDefaults {
+        LocalDefaults {
+            socket_dir: Some(PathBuf::from("/var/run/postgresql")),
+            os_user: Some("osuser".into()),
+            home: None,
+        }
+    }
+
+    fn resolve(conn: Option<&str>, vars: &[(&str, &str)]) -> Option<(Config, TlsSettings)> {
+        server_config(conn, &env_of(vars), &debian()).unwrap()
+    }
+
+    #[test]
+    fn nothing_set_means_the_embedded_cluster() {
+        assert!(resolve(None, &[]).is_none());
+        assert!(resolve(Some("  "), &[("PGPASSWORD", "x"), ("PGAPPNAME", "a")]).is_none());
+        assert!(resolve(None, &[("PGHOST", "")]).is_none());
+    }
+
+    #[test]
+    fn a_url_without_host_uses_pghost_else_the_local_socket() {
+        let (cfg, _) = resolve(Some("postgresql:///app"), &[]).unwrap();
+        assert_eq!(
+            cfg.get_hosts(),
+            [Host::Unix(PathBuf::from("/var/run/postgresql"))]
+        );
+        assert_eq!(cfg.get_user(), Some("osuser"));
+        assert_eq!(cfg.get_dbname(), Some("app"));
+
+        let (cfg, _) = resolve(
+            Some("postgresql:///app"),
+            &[("PGHOST", "db1,db2"), ("PGPORT", "6543")],
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.get_hosts(),
+            [Host::Tcp("db1".into()), Host::Tcp("db2".into())]
+        );
+        assert_eq!(cfg.get_ports(), [6543]);
+
+        // A host or port in the URL wins over the variables.
+        let (cfg, _) = resolve(
+            Some("postgresql://u@db:5433/app"),
+            &[("PGHOST", "other"), ("PGPORT", "6543"), ("PGUSER", "x")],
+        )
+        .unwrap();
+        assert_eq!(cfg.get_hosts(), [Host::Tcp("db".into())]);
+        assert_eq!((cfg.get_ports(), cfg.get_user()), (&[5433][..], Some("u")));
+
+        // A keyword string with a socket folder for PGHOST.
+        let (cfg, _) = resolve(Some("dbname=app"), &[("PGHOST", "/run/pg")]).unwrap();
+        assert_eq!(cfg.get_hosts(), [Host::Unix(PathBuf::from("/run/pg"))]);
+
+        // No socket folder at all: localhost over TCP.
+        let (cfg, _) = server_config(Some("dbname=app"), &env_of(&[]), &LocalDefaults::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(cfg.get_hosts(), [Host::Tcp("localhost".into())]);
+    }
+
+    #[test]
+    fn pgdatabase_or_pguser_alone_select_the_server_on_the_local_socket() {
+        for vars in [[("PGDATABASE", "app")], [("PGUSER", "alice")]] {
+            let (cfg, _) = resolve(None, &vars).unwrap();
+            assert_eq!(
+                cfg.get_hosts(),
+                [Host::Unix(PathBuf::from("/var/run/postgresql"))],
+                "{vars:?}"
+            );
+        }
+        let (cfg, _) = resolve(None, &[("PGDATABASE", "app"), ("PGUSER", "alice")]).unwrap();
+        assert_eq!(
+            (cfg.get_dbname(), cfg.get_user()),
+            (Some("app"), Some("alice"))
+        );
+    }
+
+    #[test]
+    fn appname_options_timeout_and_password_come_from_the_environment() {
+        let vars = [
+            ("PGHOST", "db"),
+            ("PGAPPNAME", "nightly"),
+            ("PGOPTIONS", "-c statement_timeout=5s"),
+            ("PGCONNECT_TIMEOUT", "1"),
+            ("PGPASSWORD", "pw"),
+            ("PGSSLMODE", "verify-full"),
+        ];
+        let (cfg, tls) = resolve(None, &vars).unwrap();
+        assert_eq!(cfg.get_application_name(), Some("nightly"));
+        assert_eq!(cfg.get_options(), Some("-c statement_timeout=5s"));
+        assert_eq!(cfg.get_connect_timeout(), Some(&Duration::from_secs(2)));
+        assert_eq!(cfg.get_password(), Some(&b"pw"[..]));
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        // The connection string wins.
+        let (cfg, tls) = resolve(
+            Some("postgresql://db/app?application_name=x&connect_timeout=7&sslmode=disable"),
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(cfg.get_application_name(), Some("x"));
+        assert_eq!(cfg.get_connect_timeout(), Some(&Duration::from_secs(7)));
+        assert_eq!(tls.mode, SslMode::Disable);
+        // PGCONNECT_TIMEOUT=0 waits as long as qcheck's default.
+        let (cfg, _) = resolve(None, &[("PGHOST", "db"), ("PGCONNECT_TIMEOUT", "0")]).unwrap();
+        assert_eq!(cfg.get_connect_timeout(), None);
+    }
+
+    #[test]
+    fn a_service_sits_between_the_connection_string_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("services.conf");
+        std::fs::write(
+            &file,
+            "[prod]\nhost=db.example\nport=6543\ndbname=app\nuser=svc\nsslmode=verify-full\n",
+        )
+        .unwrap();
+        let file = file.display().to_string();
+        let vars = [
+            ("PGSERVICEFILE", file.as_str()),
+            ("PGSYSCONFDIR", "/nonexistent"),
+            ("PGHOST", "env-host"),
+            ("PGUSER", "env-user"),
+        ];
+        let mut with_service = vars.to_vec();
+        with_service.push(("PGSERVICE", "prod"));
+        let (cfg, tls) = resolve(None, &with_service).unwrap();
+        assert_eq!(cfg.get_hosts(), [Host::Tcp("db.example".into())]);
+        assert_eq!(cfg.get_ports(), [6543]);
+        assert_eq!(
+            (cfg.get_user(), cfg.get_dbname()),
+            (Some("svc"), Some("app"))
+        );
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        // `service=` in the string; the string's own settings win.
+        let (cfg, tls) = resolve(Some("service=prod user=me sslmode=require"), &vars).unwrap();
+        assert_eq!(cfg.get_hosts(), [Host::Tcp("db.example".into())]);
+        assert_eq!(cfg.get_user(), Some("me"));
+        assert_eq!(tls.mode, SslMode::Require);
+        let (cfg, _) = resolve(Some("postgresql:///other?service=prod"), &vars).unwrap();
+        assert_eq!(cfg.get_dbname(), Some("other"));
+        let err = server_config(
+            None,
+            &env_of(&[
+                ("PGSERVICE", "nope"),
+                ("PGSERVICEFILE", &file),
+                ("PGSYSCONFDIR", "/nonexistent"),
+            ]),
+            &debian(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("definition of service \"nope\" not found"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_password_comes_from_the_password_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgpass");
+        std::fs::write(
+            &file,
+            "localhost:5432:app:alice:socketpw\ndb:6543:*:alice:tcppw\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let file = file.display().to_string();
+        let pw = |conn: &str, extra: &[(&str, &str)]| {
+            let mut vars = vec![("PGPASSFILE", file.as_str())];
+            vars.extend_from_slice(extra);
+            let (cfg, _) = resolve(Some(conn), &vars).unwrap();
+            cfg.get_password()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+        };
+        // The local socket counts as localhost.
+        assert_eq!(
+            pw("dbname=app user=alice", &[]).as_deref(),
+            Some("socketpw")
+        );
+        assert_eq!(
+            pw("postgresql://alice@db:6543/x", &[]).as_deref(),
+            Some("tcppw")
+        );
+        assert_eq!(pw("postgresql://alice@db/x", &[]), None);
+        // PGPASSWORD and the string come first.
+        assert_eq!(
+            pw("postgresql://alice@db:6543/x", &[("PGPASSWORD", "envpw")]).as_deref(),
+            Some("envpw")
+        );
+        assert_eq!(
+            pw("postgresql://alice:own@db:6543/x", &[]).as_deref(),
+            Some("own")
+        );
+        // Readable by others: ignored (with a warning).
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(pw("postgresql://alice@db:6543/x", &[]), None);
+    }
+
+    #[test]
+    fn sslrootcert_system_means_verify_full() {
+        let none = |_: &str| None;
+        let tls = tls_settings(&pairs(&[("sslrootcert", "system")]), &none).unwrap();
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        let tls = tls_settings(
+            &pairs(&[("sslrootcert", "system"), ("sslmode", "require")]),
+            &none,
+        )
+        .unwrap();
+        let err = tls.connector().err().unwrap();
+        assert!(
+            err.contains("weak sslmode \"require\" may not be used with sslrootcert=system"),
+            "{err}"
+        );
     }
 }

@@ -96,6 +96,24 @@ pub enum Error {
         source: postgres::Error,
     },
 
+    /// `service=` or `PGSERVICE` names a service no service file defines.
+    #[error("definition of service \"{service}\" not found (looked in {files})")]
+    ServiceNotFound {
+        /// The service name.
+        service: String,
+        /// The service files read, in order.
+        files: String,
+    },
+
+    /// The TLS settings cannot be used (a missing or unreadable certificate file, ...).
+    #[error("cannot connect to {target}: TLS: {message}")]
+    Tls {
+        /// The server, without its password.
+        target: String,
+        /// What is wrong.
+        message: String,
+    },
+
     /// A `--database-url` / `DATABASE_URL` that does not parse. The input is never repeated: it may
     /// hold a password.
     #[error(

@@ -22,6 +22,7 @@ pub mod expect;
 pub mod files;
 pub mod generate;
 pub mod interrupt;
+pub mod libpq_files;
 pub mod plan;
 pub mod progress;
 pub mod report;
@@ -29,5 +30,6 @@ pub mod runner;
 pub mod schema;
 pub mod sql;
 pub mod tips;
+pub mod tls;
 
 pub use error::{Error, Result};

@@ -58,8 +58,9 @@ pub struct Cli {
 /// Options every command accepts (`--database-url`, `--pg-bin-dir`, `--home`, `--format`).
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Use this server instead of the embedded one (libpq URL or 'host=... dbname=...').
-    /// The libpq variables PGHOST, PGPORT, PGDATABASE also select a server; PGUSER/PGPASSWORD apply.
+    /// Use this server instead of the embedded one (libpq URL or 'host=... dbname=...'), resolved as
+    /// psql would: PGHOST, PGPORT, PGDATABASE, PGUSER or PGSERVICE also select a server; PGPASSWORD,
+    /// ~/.pgpass, PGSSLMODE (sslmode=verify-full&sslrootcert=ca.pem for TLS), PGAPPNAME apply.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
 

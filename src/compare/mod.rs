@@ -376,7 +376,7 @@ fn harness_check(
     };
     let bin_dir = match &session.target {
         Target::Embedded(c) => Some(c.bin.dir.clone()),
-        Target::Server(_) => req.pg_bin_dir.clone(),
+        Target::Server(..) => req.pg_bin_dir.clone(),
     };
     let Some(pgbench) = pgbench::find(bin_dir.as_deref()) else {
         notes.push(
@@ -389,7 +389,7 @@ fn harness_check(
     let prepared = runner.prepare(query)?;
     let warmup = (req.harness_runs / HARNESS_ROUNDS / 10).max(10);
     let per_round = req.harness_runs.div_ceil(HARNESS_ROUNDS);
-    let cfg = session.config(None);
+    let (cfg, tls) = (session.config(None), session.tls());
     let mut modes = Vec::new();
     for mode in Mode::BOTH {
         // Interleaved rounds, alternating which side goes first, pooled: a load change on a shared
@@ -401,8 +401,15 @@ fn harness_check(
                     let samples = runner.time(&prepared, &params, mode, warmup, per_round)?;
                     ours.extend(samples.iter().map(|d| d.as_secs_f64() * 1e3));
                 } else {
-                    let run =
-                        pgbench::run(&pgbench, &cfg, query, &params, mode, warmup, per_round)?;
+                    let run = pgbench::run(
+                        &pgbench,
+                        (&cfg, &tls),
+                        query,
+                        &params,
+                        mode,
+                        warmup,
+                        per_round,
+                    )?;
                     theirs.extend(run.samples_ms);
                     command = run.command;
                 }

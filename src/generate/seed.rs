@@ -571,7 +571,7 @@ fn check_disk(session: &Session, client: &mut Client, request: &SeedRequest) -> 
 fn free_space(session: &Session, client: &mut Client) -> Option<(PathBuf, u64)> {
     let path = match &session.target {
         Target::Embedded(c) => c.data_dir(),
-        Target::Server(cfg) => {
+        Target::Server(cfg, _) => {
             let local = cfg.get_hosts().iter().all(|h| match h {
                 Host::Unix(_) => true,
                 Host::Tcp(name) => matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1"),

@@ -440,15 +440,17 @@ fn ends_with_continuation(line: &str) -> bool {
 /// psql output with a header: aligned (a rule under the header) or unaligned.
 fn psql(lines: &[&str]) -> Result<Extracted, PlanParseError> {
     let mut i = lines.iter().position(|l| !l.trim().is_empty()).unwrap_or(0);
-    if is_rule(lines[i]) {
+    if lines.get(i).is_some_and(|l| is_rule(l)) {
         i += 1; // the top frame of `\pset border 2`
     }
     let header = lines.get(i).copied().unwrap_or_default();
     if lines.get(i + 1).is_some_and(|l| is_rule(l)) {
-        return psql_aligned(&lines[i + 2..], Some(header));
+        return psql_aligned(lines.get(i + 2..).unwrap_or_default(), Some(header));
     }
     // Unaligned: a header line, the raw value, a footer.
-    let body: Vec<&str> = lines[i + 1..]
+    let body: Vec<&str> = lines
+        .get(i + 1..)
+        .unwrap_or_default()
         .iter()
         .copied()
         .take_while(|l| !is_footer(l))

@@ -128,3 +128,20 @@ fn plans_of_any_depth_parse_analyse_render_and_serialise() {
     let deep_array = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     assert!(parse_plan(&deep_array).is_err());
 }
+
+/// Found by the proptest: a psql frame with nothing after it ran past the end of the lines.
+#[test]
+fn truncated_psql_frames_are_errors_not_panics() {
+    for text in [
+        "---",
+        "+---+",
+        "QUERY PLAN\n----------",
+        "----------\n QUERY PLAN",
+        "┌────┐",
+        " QUERY PLAN \n",
+    ] {
+        let r = std::panic::catch_unwind(|| super::read_plans(text));
+        assert!(r.is_ok(), "{text:?} panicked");
+        assert!(r.unwrap().is_err(), "{text:?} is not a plan");
+    }
+}

@@ -54,9 +54,10 @@ pub fn script(query: &Query) -> String {
 }
 
 /// Runs pgbench: `warmup + runs` transactions on one connection, the first `warmup` discarded.
+/// `server` is the connection and its TLS settings (passed as libpq's PGSSL* variables).
 pub fn run(
     pgbench: &Path,
-    cfg: &postgres::Config,
+    server: (&postgres::Config, &crate::tls::TlsSettings),
     query: &Query,
     params: &Params,
     mode: Mode,
@@ -64,6 +65,7 @@ pub fn run(
     runs: usize,
 ) -> Result<PgbenchRun> {
     // The script and pgbench's per-transaction log live in a folder removed when `tmp` drops.
+    let (cfg, tls) = server;
     let tmp = tempfile::Builder::new()
         .prefix("qcheck-pgbench-")
         .tempdir()
@@ -110,9 +112,22 @@ pub fn run(
     if let Some(db) = cfg.get_dbname() {
         args.push(db.to_string());
     }
-    let options = format!("-c plan_cache_mode={}", mode.plan_cache_mode());
+    let mut options = format!("-c plan_cache_mode={}", mode.plan_cache_mode());
+    if let Some(user_options) = cfg.get_options() {
+        options = format!("{user_options} {options}");
+    }
     let mut cmd = Command::new(pgbench);
     cmd.args(&args).env("PGOPTIONS", &options);
+    cmd.env("PGSSLMODE", tls.mode.as_str());
+    for (var, path) in [
+        ("PGSSLROOTCERT", &tls.root_cert),
+        ("PGSSLCERT", &tls.cert),
+        ("PGSSLKEY", &tls.key),
+    ] {
+        if let Some(path) = path {
+            cmd.env(var, path);
+        }
+    }
     if let Some(pw) = cfg.get_password() {
         cmd.env("PGPASSWORD", String::from_utf8_lossy(pw).into_owned());
     }

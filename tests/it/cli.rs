@@ -212,3 +212,77 @@ fn migrate_works_against_a_server_given_by_url() {
     );
     let _ = std::fs::remove_dir_all(base);
 }
+
+/// psql's resolution end to end on the shared cluster (reached over its socket folder): a URL
+/// without host takes PGHOST, a service file names the server, and a password file others can read
+/// is ignored with a warning.
+#[test]
+fn psql_style_settings_reach_the_shared_cluster() {
+    use std::os::unix::fs::PermissionsExt;
+    let (db, _client) = common::fresh_db("cli_libpq");
+    let base = common::temp_home("cli-libpq");
+    let socket = common::cluster().cluster.socket_dir();
+    let socket = socket.to_str().unwrap();
+    let run = |args: &[&str], vars: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_qcheck"));
+        cmd.args(args).env("QCHECK_HOME", base.join("home"));
+        for var in [
+            "DATABASE_URL",
+            "PGHOST",
+            "PGHOSTADDR",
+            "PGPORT",
+            "PGDATABASE",
+            "PGUSER",
+            "PGPASSWORD",
+            "PGSERVICE",
+            "PGSSLMODE",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(vars.iter().copied());
+        cmd.output().unwrap()
+    };
+
+    let url = format!("postgresql://qcheck@/{db}");
+    let out = run(
+        &["--database-url", &url, "migrate", "status"],
+        &[("PGHOST", socket), ("PGPORT", "5432")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let services = base.join("services.conf");
+    std::fs::write(
+        &services,
+        format!("[shared]\nhost={socket}\nport=5432\nuser=qcheck\ndbname={db}\n"),
+    )
+    .unwrap();
+    let pgpass = base.join("pgpass");
+    std::fs::write(&pgpass, "*:*:*:*:unused\n").unwrap();
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(
+        &["migrate", "status"],
+        &[
+            ("PGSERVICE", "shared"),
+            ("PGSERVICEFILE", services.to_str().unwrap()),
+            ("PGPASSFILE", pgpass.to_str().unwrap()),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has group or world access"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!base.join("home").exists(), "no embedded cluster was made");
+
+    let out = run(
+        &["migrate", "status"],
+        &[
+            ("PGSERVICE", "missing"),
+            ("PGSERVICEFILE", services.to_str().unwrap()),
+            ("PGSYSCONFDIR", base.to_str().unwrap()),
+        ],
+    );
+    assert_one_line_error(&out, "definition of service \"missing\" not found");
+    let _ = std::fs::remove_dir_all(base);
+}

@@ -113,6 +113,13 @@ pub fn qcheck(args: &[&str], home: &Path) -> std::process::Output {
         "PGDATABASE",
         "PGUSER",
         "PGPASSWORD",
+        "PGSERVICE",
+        "PGSSLMODE",
+        "PGSSLROOTCERT",
+        "PGSSLCERT",
+        "PGSSLKEY",
+        "PGOPTIONS",
+        "PGAPPNAME",
     ] {
         cmd.env_remove(var);
     }

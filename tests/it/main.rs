@@ -10,8 +10,9 @@
 //! - `cli`: the binary's connection handling, errors and exit codes;
 //! - `interrupt`: Ctrl-C and SIGTERM cancel the server-side query (exit 130/143), --statement-timeout;
 //! - `lifecycle`: one home shared by many processes, awkward homes, refused binaries;
-//! - `safety`: what qcheck writes on a server the user named, and when it asks for `--yes` first.
-//! - `strategy`: the strategy bookkeeping, what `migrate status` reports and `seed` repairs.
+//! - `safety`: what qcheck writes on a server the user named, and when it asks for `--yes` first;
+//! - `strategy`: the strategy bookkeeping, what `migrate status` reports and `seed` repairs;
+//! - `tls`: `sslmode` and certificates against a dedicated TLS cluster.
 
 mod check;
 mod cli;
@@ -25,3 +26,4 @@ mod runner;
 mod safety;
 mod seed;
 mod strategy;
+mod tls;

@@ -15,6 +15,7 @@ use qcheck::generate::{
     SeedOutcome, SeedRequest, SeedStatus, World, current_dataset, ensure_seeded,
 };
 use qcheck::progress::Progress;
+use qcheck::tls::TlsSettings;
 
 /// The digest of `tiny` at scale 1 with seed 42. It changes only when the generator's output does
 /// (then bump `GENERATOR_VERSION` too): same profile, scale and seed, same rows, on every machine.
@@ -24,7 +25,9 @@ const TINY_DIGEST: &str = "93e7d67048d57b61c7e23da7eb5b9f97d76847c0cb06f710ae57f
 fn session(tag: &str) -> (String, Session) {
     let (name, _) = common::fresh_db(tag);
     let cfg = common::cluster().session.config(Some(&name));
-    let session = Target::Server(cfg).open().unwrap();
+    let session = Target::Server(Box::new(cfg), TlsSettings::default())
+        .open()
+        .unwrap();
     (name, session)
 }
 
@@ -418,9 +421,12 @@ fn a_seed_killed_during_copy_is_detected_and_redone() {
     }
     assert!(current_dataset(&mut watcher).unwrap().is_none());
 
-    let s = Target::Server(common::cluster().session.config(Some(&name)))
-        .open()
-        .unwrap();
+    let s = Target::Server(
+        Box::new(common::cluster().session.config(Some(&name))),
+        TlsSettings::default(),
+    )
+    .open()
+    .unwrap();
     let redone = seed(&s, 20.0, 42);
     assert_eq!(redone.status, SeedStatus::Seeded);
     let want = Profile::resolve("tiny").unwrap().counts(20.0);
