@@ -224,22 +224,8 @@ fn psql_style_settings_reach_the_shared_cluster() {
     let socket = common::cluster().cluster.socket_dir();
     let socket = socket.to_str().unwrap();
     let run = |args: &[&str], vars: &[(&str, &str)]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_qcheck"));
-        cmd.args(args).env("QCHECK_HOME", base.join("home"));
-        for var in [
-            "DATABASE_URL",
-            "PGHOST",
-            "PGHOSTADDR",
-            "PGPORT",
-            "PGDATABASE",
-            "PGUSER",
-            "PGPASSWORD",
-            "PGSERVICE",
-            "PGSSLMODE",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.envs(vars.iter().copied());
+        let mut cmd = common::qcheck_command(&base.join("home"));
+        cmd.args(args).envs(vars.iter().copied());
         cmd.output().unwrap()
     };
 

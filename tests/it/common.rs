@@ -101,29 +101,42 @@ pub fn url(dbname: &str) -> String {
     cluster().cluster.url(dbname)
 }
 
-/// Runs the qcheck binary with a clean environment (no PG* variables leaking in from the caller).
-pub fn qcheck(args: &[&str], home: &Path) -> std::process::Output {
+/// The libpq variables that select or configure a server: cleared for every qcheck the tests run,
+/// so the caller's environment (CI may set PGUSER or PGHOST) cannot redirect a test.
+pub const LIBPQ_VARS: [&str; 15] = [
+    "DATABASE_URL",
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGDATABASE",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGSERVICE",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
+    "PGSSLCERT",
+    "PGSSLKEY",
+    "PGOPTIONS",
+    "PGAPPNAME",
+    "PGPASSFILE",
+];
+
+/// The qcheck binary with `QCHECK_HOME = home` and none of [`LIBPQ_VARS`].
+pub fn qcheck_command(home: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_qcheck"));
-    cmd.args(args).env("QCHECK_HOME", home);
-    for var in [
-        "DATABASE_URL",
-        "PGHOST",
-        "PGHOSTADDR",
-        "PGPORT",
-        "PGDATABASE",
-        "PGUSER",
-        "PGPASSWORD",
-        "PGSERVICE",
-        "PGSSLMODE",
-        "PGSSLROOTCERT",
-        "PGSSLCERT",
-        "PGSSLKEY",
-        "PGOPTIONS",
-        "PGAPPNAME",
-    ] {
+    cmd.env("QCHECK_HOME", home);
+    for var in LIBPQ_VARS {
         cmd.env_remove(var);
     }
-    cmd.output().expect("run qcheck")
+    cmd
+}
+
+/// Runs the qcheck binary with a clean environment (no PG* variables leaking in from the caller).
+pub fn qcheck(args: &[&str], home: &Path) -> std::process::Output {
+    qcheck_command(home)
+        .args(args)
+        .output()
+        .expect("run qcheck")
 }
 
 pub fn stdout(out: &std::process::Output) -> String {

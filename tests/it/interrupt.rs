@@ -26,22 +26,12 @@ fn slow_queries(base: &Path, tag: &str) -> PathBuf {
 }
 
 fn qcheck_cmd(home: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qcheck"));
+    let mut cmd = common::qcheck_command(home);
     cmd.arg("--pg-bin-dir")
         .arg(common::pg_bin().dir)
         .args(args)
-        .env("QCHECK_HOME", home)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    for var in [
-        "DATABASE_URL",
-        "PGHOST",
-        "PGHOSTADDR",
-        "PGPORT",
-        "PGDATABASE",
-    ] {
-        cmd.env_remove(var);
-    }
     cmd
 }
 

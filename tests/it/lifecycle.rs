@@ -16,18 +16,8 @@ fn bin_dir() -> String {
 }
 
 fn qcheck_on(home: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qcheck"));
+    let mut cmd = common::qcheck_command(home);
     cmd.arg("--pg-bin-dir").arg(bin_dir()).args(args);
-    cmd.env("QCHECK_HOME", home);
-    for var in [
-        "DATABASE_URL",
-        "PGHOST",
-        "PGHOSTADDR",
-        "PGPORT",
-        "PGDATABASE",
-    ] {
-        cmd.env_remove(var);
-    }
     cmd
 }
 
