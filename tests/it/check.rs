@@ -378,3 +378,55 @@ fn explain_offline_reads_pastes_and_selects_a_statement() {
     std::fs::remove_file(&big).unwrap();
     assert!(!home.exists(), "offline analysis starts no cluster");
 }
+
+/// `patient_by_mrn` on `tiny` with seed 102 gets a Bitmap Heap Scan on the unique live-MRN index
+/// (an Index Scan with other seeds): its expectation is `index-access`, which holds for both.
+#[test]
+fn patient_by_mrn_holds_for_a_seed_whose_plan_is_a_bitmap_scan() {
+    let (db, _client) = common::fresh_db("check_seed102");
+    let home = common::temp_home("check-seed102");
+    let url = common::url(&db);
+    let out = qcheck(
+        &[
+            "--database-url",
+            &url,
+            "seed",
+            "--profile",
+            "tiny",
+            "--seed",
+            "102",
+        ],
+        &home,
+    );
+    assert!(out.status.success(), "seed: {}", stderr(&out));
+    let out = qcheck(
+        &[
+            "--database-url",
+            &url,
+            "--format",
+            "json",
+            "check",
+            "--profile",
+            "tiny",
+            "--seed",
+            "102",
+            "--query",
+            "patient_by_mrn",
+        ],
+        &home,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shape =
+        doc["queries"][0]["custom"]["facts"]["relations"]["patient"]["scan_kinds"].to_string();
+    assert!(
+        shape.contains("bitmap") || shape.contains("index"),
+        "{shape}"
+    );
+}
