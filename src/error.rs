@@ -211,6 +211,17 @@ pub enum Error {
         source: crate::plan::PlanParseError,
     },
 
+    /// A baseline (`check --baseline FILE`, `qcheck diff`) that cannot be read, or that was taken
+    /// on other data than the run it is compared with (plans and buffers of different rows are not
+    /// comparable): the file, and what to do.
+    #[error("{}: {message}", .path.display())]
+    Baseline {
+        /// The baseline file.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        message: String,
+    },
+
     /// A name (query, strategy, profile) that is none of the known ones.
     #[error("unknown {} `{name}`; known {}: {known}{hint}", .kind.singular(), .kind.plural())]
     Unknown {

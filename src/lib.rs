@@ -7,10 +7,13 @@
 //!   strategies — everything that talks to a server;
 //! - `report`: pure rendering (tables, JSON, Markdown, HTML) and the one number formatter
 //!   (`report::fmt`), no database access; `progress`: bars and lines on stderr for long phases;
+//! - `baseline`: plan signatures of a run saved as committable JSON and compared with a later
+//!   run, another baseline or plan files (`check --baseline`, `qcheck diff`), pure;
 //! - `sql`: the one lexer for PostgreSQL SQL (statements, placeholders, identifiers), pure;
 //! - `error`: the typed errors everything returns.
 
 pub mod analysis;
+pub mod baseline;
 pub mod catalog;
 pub mod cli;
 pub mod cluster;

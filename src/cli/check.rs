@@ -72,6 +72,8 @@ pub struct CheckArgs {
     pub dataset: SeededDatasetArgs,
     #[command(flatten)]
     pub source: QuerySource,
+    #[command(flatten)]
+    pub baseline: super::diff::BaselineArgs,
 }
 
 fn parse_param(s: &str) -> std::result::Result<(String, String), String> {
@@ -81,7 +83,7 @@ fn parse_param(s: &str) -> std::result::Result<(String, String), String> {
         .ok_or_else(|| format!("expected NAME=VALUE, got `{s}`"))
 }
 
-fn color() -> bool {
+pub(super) fn color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
@@ -340,7 +342,7 @@ fn offline_mode(plan: &Plan, generic: bool) -> (Mode, &'static str) {
 }
 
 /// Reads a `--partitions` map: the JSON object `qcheck partitions` prints (`child: parent`).
-fn read_partition_map(path: &Path) -> Result<PartitionMap> {
+pub(super) fn read_partition_map(path: &Path) -> Result<PartitionMap> {
     let text = crate::files::read_text(
         path,
         crate::files::MAX_PARTITION_MAP_BYTES,
@@ -368,19 +370,29 @@ fn analyse_offline(
     given: Option<&PartitionMap>,
     exempt: bool,
 ) -> PlanCheck {
-    let saved: Option<BTreeMap<String, String>> = parsed
+    let partitions = offline_partitions(&parsed, given, || {
+        let named: Vec<_> = expectations.iter().map(|e| e.expectation.clone()).collect();
+        PartitionMap::heuristic(crate::expect::relations_named(&named))
+    });
+    PlanCheck::analyse(parsed, Some(mode), expectations, &partitions, exempt)
+}
+
+/// The partition map for a plan read from a file: the one given (`--partitions`), else the one
+/// `--save-plan` stored in the plan (an extra top-level key, which the plan reader keeps), else
+/// `fallback()`.
+pub(super) fn offline_partitions(
+    plan: &Plan,
+    given: Option<&PartitionMap>,
+    fallback: impl FnOnce() -> PartitionMap,
+) -> PartitionMap {
+    if let Some(map) = given {
+        return map.clone();
+    }
+    let saved: Option<BTreeMap<String, String>> = plan
         .extra
         .get(SAVED_PARTITIONS_KEY)
         .and_then(|m| serde_json::from_value(m.clone()).ok());
-    let partitions = match (given, saved) {
-        (Some(map), _) => map.clone(),
-        (None, Some(roots)) => PartitionMap::from_catalog(roots),
-        (None, None) => {
-            let named: Vec<_> = expectations.iter().map(|e| e.expectation.clone()).collect();
-            PartitionMap::heuristic(crate::expect::relations_named(&named))
-        }
-    };
-    PlanCheck::analyse(parsed, Some(mode), expectations, &partitions, exempt)
+    saved.map_or_else(fallback, PartitionMap::from_catalog)
 }
 
 /// The JSON document of `qcheck check --format json`.
@@ -389,15 +401,40 @@ struct CheckDocument<'a> {
     passed: bool,
     target: String,
     dataset: Option<crate::generate::DatasetMeta>,
-    queries: &'a [QueryCheck],
+    queries: Vec<CheckedQuery<'a>>,
+    /// With `--baseline`: the comparison's headline figures (per query under `queries`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline: Option<BaselineSummary<'a>>,
+}
+
+/// A query of `check --format json`: the check, and with `--baseline` its comparison.
+#[derive(serde::Serialize)]
+struct CheckedQuery<'a> {
+    #[serde(flatten)]
+    check: &'a QueryCheck,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline: Option<&'a crate::baseline::QueryComparison>,
+}
+
+/// `check --format json`'s top-level `baseline`: the comparison without its per-query part.
+#[derive(serde::Serialize)]
+struct BaselineSummary<'a> {
+    file: &'a Path,
+    passed: bool,
+    changed_plans: usize,
+    compared_plans: usize,
+    thresholds: crate::baseline::Thresholds,
+    notes: &'a [String],
 }
 
 pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
     let catalog = args.source.catalog()?;
     let selected = catalog.select(&args.names)?;
+    let mut baseline = super::diff::Hooks::read(&args.baseline)?;
     let session = open(g, &args.dataset, &args.source)?;
     let mut client = session.connect()?;
     let dataset = generate::current_dataset(&mut client)?;
+    baseline.identify(&mut client, dataset.as_ref())?;
     let mut runner = Runner::new(&mut client);
     let partitions = runner.partition_map()?;
     let mut results = Vec::with_capacity(selected.len());
@@ -412,13 +449,32 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
     let target = session.target.describe();
     session.close()?;
 
-    let passed = results.iter().all(|r| r.passed);
+    let comparison = baseline.finish(&results, &partitions)?;
+    let passed = results.iter().all(|r| r.passed) && comparison.as_ref().is_none_or(|c| c.passed);
     if g.format == Format::Json {
+        let queries = results
+            .iter()
+            .map(|check| CheckedQuery {
+                check,
+                baseline: comparison.as_ref().and_then(|c| c.query(&check.name)),
+            })
+            .collect();
         let doc = CheckDocument {
             passed,
             target,
             dataset,
-            queries: &results,
+            queries,
+            baseline: comparison.as_ref().map(|c| {
+                let (changed_plans, compared_plans) = c.changed_plans();
+                BaselineSummary {
+                    file: args.baseline.baseline.as_deref().unwrap_or(Path::new("")),
+                    passed: c.passed,
+                    changed_plans,
+                    compared_plans,
+                    thresholds: c.thresholds,
+                    notes: &c.notes,
+                }
+            }),
         };
         println!(
             "{}",
@@ -426,6 +482,10 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
         );
     } else {
         print!("{}", report::check::summary(&results, g.format));
+        if let Some(c) = &comparison {
+            println!();
+            print!("{}", report::diff::comparison(c, g.format, color()));
+        }
     }
     Ok(if passed {
         Outcome::Success

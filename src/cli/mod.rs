@@ -17,6 +17,7 @@ mod args;
 mod check;
 mod cluster;
 mod compare;
+mod diff;
 mod migrate;
 mod partitions;
 mod safety;
@@ -160,8 +161,19 @@ pub enum Command {
   qcheck check
   qcheck check --query provider_day --query patient_by_mrn
   qcheck check --profile tiny --format json
+  qcheck check --save-baseline baseline.json     # commit it
+  qcheck check --baseline baseline.json          # exit 1 when a plan changed
   qcheck --database-url postgresql://me@db/app check --queries ./my-queries")]
     Check(check::CheckArgs),
+    /// Compare two baselines (check --save-baseline) or two plan files (--save-plan, EXPLAIN
+    /// JSON, pasted psql output): per query and plan mode, what changed, with a tree diff (exit 0
+    /// same, 1 changed, 2 error).
+    #[command(after_help = "Examples:
+  qcheck diff pg15.json pg18.json                  # two baselines
+  qcheck diff day-before.json day-after.json       # two plans saved with --save-plan
+  qcheck diff prod.json staging.json --partitions partitions.json
+  qcheck diff a.json b.json --buffers-threshold 2x+100 --format markdown")]
+    Diff(diff::DiffArgs),
     /// Compare index strategies on the same data: plans, verdicts, latency, index size, write cost ->
     /// report.md, report.html, report.json (exit 0: a report is not a gate).
     #[command(after_help = "Examples:
@@ -245,6 +257,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::List { source } => check::list(g, source),
         Command::Explain(args) => check::explain(g, args),
         Command::Check(args) => check::check(g, args),
+        Command::Diff(args) => diff::run(g, args),
         Command::Compare(args) => compare::run(g, args),
         Command::Partitions(args) => partitions::run(g, args),
         Command::Migrate { action, yes } => {

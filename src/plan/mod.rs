@@ -37,6 +37,9 @@ mod lenient;
 mod mode;
 pub mod model;
 mod partition;
+mod signature;
+#[cfg(test)]
+pub(crate) mod signature_tests;
 #[cfg(test)]
 pub(crate) mod surface_tests;
 #[cfg(test)]
@@ -58,6 +61,7 @@ pub use input::{Form, MAX_PLAN_FILE_BYTES};
 pub use mode::Mode;
 pub use model::{Buffers, Children, Jit, Plan, PlanNode, Planning, Trigger, Worker};
 pub use partition::{CATALOG_SQL, PartitionMap};
+pub use signature::{RelationSig, SigNode, Signature, fold_name};
 
 /// Why a document could not be read as an EXPLAIN plan at all.
 ///

@@ -3,10 +3,12 @@
 //! Pure: no database, no I/O beyond returning strings, no command-line parsing (the `cli` maps its
 //! `--format` onto [`Format`] through `FromStr`). Commands build plain data (serde types) and hand
 //! them here, so every output format is produced from the same values. `fmt` is the one number
-//! formatter; `seed`, `list`, `check` and `compare` render one command each.
+//! formatter; `seed`, `list`, `check` and `compare` render one command each, `diff` a baseline
+//! comparison (`check --baseline`, `qcheck diff`).
 
 pub mod check;
 pub mod compare;
+pub mod diff;
 pub mod fmt;
 pub mod list;
 pub mod seed;

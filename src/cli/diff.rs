@@ -1,0 +1,310 @@
+//! Baselines on the command line: `qcheck diff A B`, and the `--save-baseline` / `--baseline`
+//! hooks of `qcheck check` (reading and writing the files, the run's identity, the verdict).
+//!
+//! Why here and not in `check`: the baseline flow is one feature with one set of flags
+//! ([`BaselineArgs`], [`ThresholdArgs`]); `check` calls [`Hooks`] at three points (before the
+//! queries run, after, and when printing).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{Global, Outcome};
+use crate::analysis::QueryCheck;
+use crate::baseline::{self, Baseline, Comparison, DatasetIdentity, ServerIdentity, Threshold};
+use crate::error::{DbContext, Error, IoContext, Result};
+use crate::generate::DatasetMeta;
+use crate::plan::{MAX_PLAN_FILE_BYTES, PartitionMap, Plan};
+use crate::report::{self, Format};
+
+/// The change thresholds (`check --baseline`, `diff`).
+#[derive(Debug, Clone, Args)]
+pub struct ThresholdArgs {
+    /// A plan's shared buffers (hit + read) count as a change when they grow by more than FACTOR
+    /// times and by more than N buffers (fewer buffers never do). With --baseline.
+    #[arg(
+        long,
+        default_value = "1.5x+10",
+        value_name = "FACTORx+N",
+        value_parser = Threshold::parse
+    )]
+    pub buffers_threshold: Threshold,
+    /// A plan node's rows (over all loops) count as a change when they move, either way, by more
+    /// than FACTOR times and by more than N rows. With --baseline.
+    #[arg(
+        long,
+        default_value = "2x+10",
+        value_name = "FACTORx+N",
+        value_parser = Threshold::parse
+    )]
+    pub rows_threshold: Threshold,
+}
+
+impl ThresholdArgs {
+    fn thresholds(&self) -> baseline::Thresholds {
+        baseline::Thresholds {
+            buffers: self.buffers_threshold,
+            rows: self.rows_threshold,
+        }
+    }
+}
+
+/// `check`'s baseline flags.
+#[derive(Debug, Clone, Args)]
+pub struct BaselineArgs {
+    /// Write every checked plan's signature (shape, tables, indexes, partitions, rows, buffers;
+    /// per query and plan mode) to FILE as JSON meant to be committed, with the dataset and
+    /// server it ran on.
+    #[arg(long, value_name = "FILE")]
+    pub save_baseline: Option<PathBuf>,
+    /// Compare the plans with a baseline saved by --save-baseline: exit 1 when a plan's shape
+    /// changed, or its buffers or rows moved beyond the thresholds (timing never counts). A
+    /// baseline of other data is an error; another strategy or server version is compared, and
+    /// said so.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+/// `qcheck diff A B`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier side: a baseline (`check --save-baseline`), or a plan file (`--save-plan`,
+    /// EXPLAIN (FORMAT JSON) output, pasted psql output, auto_explain logs).
+    #[arg(value_name = "A")]
+    pub before: PathBuf,
+    /// The later side, of the same kind as A.
+    #[arg(value_name = "B")]
+    pub after: PathBuf,
+    /// For plan files: the partition map of their database (`qcheck partitions`), so partitions
+    /// and their indexes fold to their parents exactly. Without it the map a plan saved by
+    /// --save-plan carries is used, else partitions are recognised by name.
+    #[arg(long, value_name = "MAP.json")]
+    pub partitions: Option<PathBuf>,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+/// Reads a baseline file.
+pub(super) fn read_baseline(path: &Path) -> Result<Baseline> {
+    let text = crate::files::read_text(path, MAX_PLAN_FILE_BYTES, "a baseline")?;
+    Baseline::parse(&text).map_err(|e| Error::Baseline {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// The baseline side of `check`: what was read before the run, and what to compare and write
+/// after it.
+pub(super) struct Hooks<'a> {
+    args: &'a BaselineArgs,
+    before: Option<Baseline>,
+    dataset: Option<DatasetIdentity>,
+    server: Option<ServerIdentity>,
+}
+
+impl<'a> Hooks<'a> {
+    /// Reads `--baseline` before anything runs, so a bad file fails first.
+    pub(super) fn read(args: &'a BaselineArgs) -> Result<Hooks<'a>> {
+        let before = args.baseline.as_deref().map(read_baseline).transpose()?;
+        Ok(Hooks {
+            args,
+            before,
+            dataset: None,
+            server: None,
+        })
+    }
+
+    /// Whether there is anything to do.
+    fn active(&self) -> bool {
+        self.args.baseline.is_some() || self.args.save_baseline.is_some()
+    }
+
+    /// Records the run's identity and refuses a baseline of other data (before the queries run).
+    pub(super) fn identify(
+        &mut self,
+        client: &mut postgres::Client,
+        dataset: Option<&DatasetMeta>,
+    ) -> Result<()> {
+        if !self.active() {
+            return Ok(());
+        }
+        let row = client
+            .query_one(
+                "SELECT current_setting('server_version'), \
+                 current_setting('server_version_num')::int4",
+                &[],
+            )
+            .db("reading the server version")?;
+        let num: i32 = row.get(1);
+        self.server = Some(ServerIdentity {
+            version: row.get(0),
+            major: u32::try_from(num / 10_000).unwrap_or(0),
+        });
+        self.dataset = dataset.map(identity_of);
+        if let (Some(before), Some(path)) = (&self.before, &self.args.baseline) {
+            let now = Baseline::new(self.dataset.clone(), self.server.clone());
+            if let (_, Some(why)) = baseline::compare::identity(before, &now) {
+                let hint = before.dataset.as_ref().map_or(String::new(), |d| {
+                    format!(
+                        "check with --profile {} --scale {} --seed {} to compare, or ",
+                        d.profile, d.scale, d.seed
+                    )
+                });
+                return Err(Error::Baseline {
+                    path: path.clone(),
+                    message: format!(
+                        "taken on other data ({why}); plans, rows and buffers of different data \
+                         are not comparable: {hint}save a new baseline with --save-baseline"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// After the run: writes `--save-baseline`, compares with `--baseline`.
+    pub(super) fn finish(
+        &self,
+        results: &[QueryCheck],
+        partitions: &PartitionMap,
+    ) -> Result<Option<Comparison>> {
+        if !self.active() {
+            return Ok(None);
+        }
+        let now = Baseline::capture(
+            results,
+            partitions,
+            self.dataset.clone(),
+            self.server.clone(),
+        );
+        let comparison = match (&self.before, &self.args.baseline) {
+            (Some(before), Some(path)) => {
+                let (notes, _) = baseline::compare::identity(before, &now);
+                Some(baseline::compare::compare(
+                    before,
+                    &now,
+                    &format!("baseline {}", path.display()),
+                    "this run",
+                    self.args.thresholds.thresholds(),
+                    notes,
+                ))
+            }
+            _ => None,
+        };
+        if let Some(path) = &self.args.save_baseline {
+            std::fs::write(path, now.to_json()).at(path)?;
+            eprintln!(
+                "qcheck: baseline written to {} ({} queries, {} plans)",
+                path.display(),
+                now.queries.len(),
+                now.plan_count()
+            );
+        }
+        Ok(comparison)
+    }
+}
+
+/// The identity a baseline records of a dataset.
+fn identity_of(m: &DatasetMeta) -> DatasetIdentity {
+    DatasetIdentity {
+        profile: m.profile.clone(),
+        profile_hash: m.profile_hash.clone(),
+        scale: m.scale,
+        seed: m.seed,
+        generator_version: m.generator_version,
+        digest: m.digest.clone(),
+        strategy: m.strategy.clone(),
+    }
+}
+
+/// One side of `qcheck diff`.
+enum Side {
+    Baseline(Baseline),
+    Plans(Baseline),
+}
+
+impl Side {
+    fn read(path: &Path, partitions: Option<&PartitionMap>) -> Result<Side> {
+        let text = crate::files::read_text(path, MAX_PLAN_FILE_BYTES, "a baseline or plan file")?;
+        let looks_like_baseline =
+            serde_json::from_str::<serde_json::Value>(text.trim_start_matches('\u{feff}'))
+                .is_ok_and(|v| Baseline::looks_like(&v));
+        if looks_like_baseline {
+            return Baseline::parse(&text)
+                .map(Side::Baseline)
+                .map_err(|e| Error::Baseline {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                });
+        }
+        let plans = crate::plan::parse_plans(&text).map_err(|source| Error::PlanFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let plans: Vec<(Plan, PartitionMap)> = plans
+            .into_iter()
+            .map(|plan| {
+                let map = super::check::offline_partitions(&plan, partitions, PartitionMap::none);
+                (plan, map)
+            })
+            .collect();
+        Ok(Side::Plans(Baseline::of_plans("statement", &plans)))
+    }
+}
+
+/// `qcheck diff A B`: exit 0 same, 1 changed.
+pub(super) fn run(g: &Global, args: &DiffArgs) -> Result<Outcome> {
+    let partitions = args
+        .partitions
+        .as_deref()
+        .map(super::check::read_partition_map)
+        .transpose()?;
+    let before = Side::read(&args.before, partitions.as_ref())?;
+    let after = Side::read(&args.after, partitions.as_ref())?;
+    let (before, after) = match (before, after) {
+        (Side::Baseline(b), Side::Baseline(a)) | (Side::Plans(b), Side::Plans(a)) => (b, a),
+        (b, _) => {
+            let (base, plan) = if matches!(b, Side::Baseline(_)) {
+                (&args.before, &args.after)
+            } else {
+                (&args.after, &args.before)
+            };
+            return Err(Error::Usage(format!(
+                "{} is a baseline and {} a plan: `qcheck diff` compares two baselines or two \
+                 plans (to compare a plan with a baseline, check the query with --baseline)",
+                base.display(),
+                plan.display()
+            )));
+        }
+    };
+    let (mut notes, data) = baseline::compare::identity(&before, &after);
+    if let Some(why) = data {
+        notes.insert(0, format!("different data: {why}"));
+    }
+    let comparison = baseline::compare::compare(
+        &before,
+        &after,
+        &args.before.display().to_string(),
+        &args.after.display().to_string(),
+        args.thresholds.thresholds(),
+        notes,
+    );
+    if g.format == Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&comparison).expect("comparison serializes")
+        );
+    } else {
+        print!(
+            "{}",
+            report::diff::comparison(&comparison, g.format, super::check::color())
+        );
+    }
+    Ok(if comparison.passed {
+        Outcome::Success
+    } else {
+        Outcome::ExpectationFailed
+    })
+}
