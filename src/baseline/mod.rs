@@ -88,12 +88,7 @@ pub struct DatasetIdentity {
 impl DatasetIdentity {
     /// `tiny, scale 1, seed 42`.
     pub fn describe(&self) -> String {
-        format!(
-            "{}, scale {}, seed {}",
-            self.profile,
-            fmt::sig3(self.scale),
-            self.seed
-        )
+        format!("{}, scale {}, seed {}", self.profile, self.scale, self.seed)
     }
 
     /// Whether both identities describe the same rows (the index strategy aside).

@@ -3,6 +3,7 @@
 //!
 //! - `model`: the appointment schema's guarantees on a real server (exclusion, RLS, audit, ...);
 //! - `seed`: the generator and the COPY loader, determinism and the cached dataset;
+//! - `baseline`: `check --save-baseline/--baseline` and `qcheck diff` (tuned against fk-only);
 //! - `check`: `qcheck check` / `qcheck explain` end to end on the `tiny` dataset;
 //! - `offline`: `explain --plan` on saved and production plans (modes, maps, undecided, bad files);
 //! - `runner`: how queries are run (nothing a query file does persists, one statement per file);
@@ -14,6 +15,7 @@
 //! - `strategy`: the strategy bookkeeping, what `migrate status` reports and `seed` repairs;
 //! - `tls`: `sslmode` and certificates against a dedicated TLS cluster.
 
+mod baseline;
 mod check;
 mod cli;
 mod common;
