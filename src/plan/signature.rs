@@ -38,6 +38,10 @@ use super::describe::{node_label, scan_kind};
 use super::model::{Plan, PlanNode};
 use super::partition::{PartitionMap, bare};
 
+/// How far up a Bitmap Index Scan looks for its heap scan (BitmapAnd/BitmapOr nest, rarely
+/// deeply); bounded so a pathological plan stays linear.
+const MAX_BITMAP_LEVELS: usize = 64;
+
 /// The signature of one plan: its shape, with rows and buffers per node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signature {
@@ -184,22 +188,22 @@ impl Signature {
         for r in &refs {
             let pn = r.node;
             let table = pn.relation_name.as_deref().map(|rel| fold(r.id, rel));
-            // A Bitmap Index Scan names no relation: its heap scan (the nearest ancestor that
-            // does) tells which partition the index belongs to.
-            let index_relation = pn.relation_name.as_deref().or_else(|| {
-                let mut at = r.parent;
-                while let Some(p) = at {
-                    if let Some(rel) = refs[p].node.relation_name.as_deref() {
-                        return Some(rel);
+            let index = pn.index_name.as_deref().map(|i| {
+                // A Bitmap Index Scan names no relation: its heap scan (the nearest ancestor
+                // that does, above any BitmapAnd/BitmapOr) tells which partition it indexes.
+                let relation = pn.relation_name.as_deref().or_else(|| {
+                    let mut at = r.parent;
+                    for _ in 0..MAX_BITMAP_LEVELS {
+                        let p = at?;
+                        if let Some(rel) = refs[p].node.relation_name.as_deref() {
+                            return Some(rel);
+                        }
+                        at = refs[p].parent;
                     }
-                    at = refs[p].parent;
-                }
-                None
+                    None
+                });
+                fold_index(r.id, i, relation)
             });
-            let index = pn
-                .index_name
-                .as_deref()
-                .map(|i| fold_index(r.id, i, index_relation));
             nodes.push(SigNode {
                 depth: r.depth,
                 node: shape_label(pn, table.as_deref(), index.as_deref()),

@@ -171,3 +171,44 @@ fn a_join_order_flip_changes_the_shape() {
     );
     assert_eq!(flipped.nodes[2].node, "Seq Scan on big2");
 }
+
+#[test]
+fn deep_and_wide_plans_stay_linear() {
+    use std::fmt::Write as _;
+    // 20,000 nested Limits, then an Append over 40,000 partitions.
+    let depth = 20_000;
+    let mut text = String::new();
+    for _ in 0..depth {
+        text.push_str(r#"{"Node Type": "Limit", "Plans": ["#);
+    }
+    text.push_str(r#"{"Node Type": "Append", "Plans": ["#);
+    for i in 0..40_000 {
+        if i > 0 {
+            text.push(',');
+        }
+        let _ = write!(
+            text,
+            r#"{{"Node Type": "Seq Scan", "Relation Name": "t_p{i}", "Actual Rows": 1, "Actual Loops": 1}}"#
+        );
+    }
+    text.push_str("]}");
+    for _ in 0..depth {
+        text.push_str("]}");
+    }
+    let plan = parse_plan(&format!(r#"[{{"Plan": {text}}}]"#)).unwrap();
+    let started = std::time::Instant::now();
+    let s = Signature::compute(&plan, &PartitionMap::none());
+    assert_eq!(s.nodes.len(), depth + 2);
+    let last = s.nodes.last().unwrap();
+    assert_eq!((last.node.as_str(), last.count), ("Seq Scan on t", 40_000));
+    assert_eq!(s.relations["t"].partitions, Some(40_000));
+    let c = crate::baseline::compare::compare_plans(
+        "plan",
+        &s,
+        &s,
+        crate::baseline::Thresholds::default(),
+        None,
+    );
+    assert!(!c.changed);
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+}
