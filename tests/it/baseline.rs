@@ -132,21 +132,21 @@ fn a_tuned_baseline_passes_against_itself_and_fails_against_fk_only() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let fk_only = dir.join("fk-only.json");
-    let out = run_on(
-        db,
-        home,
-        &[
+    // `check` on fk-only against a baseline, with more arguments.
+    let check_fk_only = |baseline: &str, more: &[&str]| {
+        let mut args = vec![
             "check",
             "--profile",
             "tiny",
             "--strategy",
             "fk-only",
             "--baseline",
-            tuned_arg,
-            "--save-baseline",
-            fk_only.to_str().unwrap(),
-        ],
-    );
+            baseline,
+        ];
+        args.extend_from_slice(more);
+        run_on(db, home, &args)
+    };
+    let out = check_fk_only(tuned_arg, &["--save-baseline", fk_only.to_str().unwrap()]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
     assert!(
@@ -163,21 +163,7 @@ fn a_tuned_baseline_passes_against_itself_and_fails_against_fk_only() {
         "{text}"
     );
 
-    let out = run_on(
-        db,
-        home,
-        &[
-            "check",
-            "--profile",
-            "tiny",
-            "--strategy",
-            "fk-only",
-            "--baseline",
-            tuned_arg,
-            "--format",
-            "json",
-        ],
-    );
+    let out = check_fk_only(tuned_arg, &["--format", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let doc = json(&out);
     assert_eq!(doc["baseline"]["passed"], false);
@@ -199,19 +185,7 @@ fn a_tuned_baseline_passes_against_itself_and_fails_against_fk_only() {
     // A baseline of other rows is not compared: exit 2, saying what to do.
     let other = dir.join("other.json");
     std::fs::write(&other, saved.replace("\"seed\": 42", "\"seed\": 7")).unwrap();
-    let out = run_on(
-        db,
-        home,
-        &[
-            "check",
-            "--profile",
-            "tiny",
-            "--strategy",
-            "fk-only",
-            "--baseline",
-            other.to_str().unwrap(),
-        ],
-    );
+    let out = check_fk_only(other.to_str().unwrap(), &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
