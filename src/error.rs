@@ -114,6 +114,18 @@ pub enum Error {
         message: String,
     },
 
+    /// A libpq TLS setting qcheck does not support (`sslcrl`, `sslcrldir`, `sslpassword`): refused,
+    /// never ignored. Names the setting, where it came from and what to do instead.
+    #[error("{setting} ({origin}) is not supported by qcheck: {why}")]
+    UnsupportedSetting {
+        /// The libpq keyword, e.g. `sslcrl`.
+        setting: String,
+        /// Where it was set: the connection string or service, or a `PG*` variable.
+        origin: String,
+        /// Why qcheck refuses it and what to do instead.
+        why: String,
+    },
+
     /// A `--database-url` / `DATABASE_URL` that does not parse. The input is never repeated: it may
     /// hold a password.
     #[error(

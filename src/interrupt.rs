@@ -10,18 +10,26 @@
 //! when this process is its last user and a qcheck process started it), prints `qcheck: interrupted`
 //! and exits. A second signal during that cleanup exits at once with the same code.
 //!
+//! Child processes qcheck waits for (pgbench, in `compare`'s harness check) are registered too
+//! ([`ChildGuard`]): the signal thread sends each SIGTERM first, then cancels the query its
+//! connection runs on the server (found by the unique `application_name` qcheck gave it; a killed
+//! client's query would otherwise run on to its end), and removes its scratch folder.
+//!
 //! Without [`install`] (the library, the tests) nothing listens: the registry is just bookkeeping.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use postgres::{CancelToken, NoTls};
 
 use crate::cluster::{Cluster, ServerUse};
+use crate::tls::TlsSettings;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static TOKENS: Mutex<Vec<(u64, CancelToken)>> = Mutex::new(Vec::new());
 static USES: Mutex<Vec<(u64, Cluster, ServerUse)>> = Mutex::new(Vec::new());
+static CHILDREN: Mutex<Vec<(u64, Child)>> = Mutex::new(Vec::new());
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -44,6 +52,60 @@ impl CancelGuard {
 impl Drop for CancelGuard {
     fn drop(&mut self) {
         lock(&TOKENS).retain(|(id, _)| *id != self.0);
+    }
+}
+
+/// A child process qcheck waits for: its pid, the server its connection goes to with the
+/// `application_name` it connects under, and its scratch folder.
+#[derive(Debug)]
+pub struct Child {
+    /// The child's process id.
+    pub pid: u32,
+    /// Where the child connects (settings and TLS) and the `application_name` it was given, unique to
+    /// it: its server-side query is cancelled by that name.
+    pub server: Option<(postgres::Config, TlsSettings, String)>,
+    /// A folder of the child's to remove (its scripts and logs).
+    pub scratch: Option<PathBuf>,
+}
+
+/// Keeps a child process registered while qcheck waits for it (see the module doc).
+#[derive(Debug)]
+pub struct ChildGuard(u64);
+
+impl ChildGuard {
+    /// Registers `child` until the guard drops.
+    pub fn register(child: Child) -> ChildGuard {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        lock(&CHILDREN).push((id, child));
+        ChildGuard(id)
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        lock(&CHILDREN).retain(|(id, _)| *id != self.0);
+    }
+}
+
+/// Ends a registered child: SIGTERM, then a cancel of its server-side query, then its folder.
+fn stop_child(child: &Child) {
+    if let Ok(pid) = i32::try_from(child.pid) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    if let Some((cfg, tls, name)) = &child.server {
+        if let Ok(mut client) = crate::db::connect_with(cfg, tls) {
+            let _ = client.execute(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+                  WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                &[name],
+            );
+        }
+    }
+    if let Some(dir) = &child.scratch {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
@@ -83,8 +145,13 @@ pub fn exit_code(signal: i32) -> i32 {
     128 + signal
 }
 
-/// Cancels every registered connection's running query, then ends every registered server use.
+/// Stops every registered child (see [`ChildGuard`]), cancels every registered connection's running
+/// query, then ends every registered server use.
 pub fn cleanup() {
+    let children: Vec<(u64, Child)> = lock(&CHILDREN).drain(..).collect();
+    for (_, child) in &children {
+        stop_child(child);
+    }
     let tokens: Vec<CancelToken> = lock(&TOKENS).iter().map(|(_, t)| t.clone()).collect();
     for token in tokens {
         let _ = token.cancel_query(NoTls);

@@ -167,10 +167,19 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 /// `sslrootcert=system`: the operating system's trusted roots (libpq 16).
 const SYSTEM: &str = "system";
 
+/// The verifier for a chain to `root`. libpq would also check `~/.postgresql/root.crl` when it
+/// exists; qcheck cannot, so it refuses then rather than ignore it.
 fn webpki(
     root: &Path,
     provider: &Arc<CryptoProvider>,
 ) -> Result<Arc<dyn ServerCertVerifier>, String> {
+    if let Some(crl) = default_file("root.crl").filter(|p| p.exists()) {
+        return Err(format!(
+            "{} (a certificate revocation list libpq would check) exists, but qcheck {}",
+            crl.display(),
+            crate::db::CRL_UNSUPPORTED
+        ));
+    }
     let mut roots = RootCertStore::empty();
     if root == Path::new(SYSTEM) {
         let found = rustls_native_certs::load_native_certs();

@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::args::{QuerySource, SeededDatasetArgs};
+use super::safety::DatasetUse;
 use super::{Global, Outcome};
 use crate::analysis::{PlanCheck, QueryCheck};
 use crate::catalog::ExpectLine;
 use crate::db::{Session, Target};
 use crate::error::{Error, IoContext, Result};
-use crate::generate;
+use crate::generate::{self, DatasetLock};
 use crate::plan::{Form, MAX_PLAN_FILE_BYTES, Mode, PartitionMap, Plan};
 use crate::report::{self, Format};
 use crate::runner::Runner;
@@ -87,24 +88,34 @@ pub(super) fn color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-/// Opens the target and, for the built-in queries, makes sure the requested dataset is there: seeds
-/// the embedded cluster when needed, and on a server the user named fails unless it holds it.
-fn open(g: &Global, dataset: &SeededDatasetArgs, source: &QuerySource) -> Result<Session> {
+/// Opens the target and takes the dataset lock shared for the command's run (see
+/// `generate::lock`); for the built-in queries, also makes sure the requested dataset is there:
+/// seeds the embedded cluster when needed, and on a server the user named fails unless it holds it.
+/// Drop the lock before closing the session.
+fn open(
+    g: &Global,
+    dataset: &SeededDatasetArgs,
+    source: &QuerySource,
+) -> Result<(Session, DatasetLock)> {
     // Validate the request before starting anything.
     let request = dataset.request()?;
     let target = Target::resolve(&g.target_options())?;
     let session = target.open()?;
-    if source.queries.is_none() {
-        super::safety::require_dataset(
+    let lock = match &source.queries {
+        Some(dir) => DatasetLock::shared(
+            &session,
+            &format!("running the queries of {}", dir.display()),
+        )?,
+        None => super::safety::require_dataset(
             g,
             &session,
             &request,
             &dataset.dataset,
             &dataset.strategy,
-            true,
-        )?;
-    }
-    Ok(session)
+            DatasetUse::Read,
+        )?,
+    };
+    Ok((session, lock))
 }
 
 pub(super) fn list(g: &Global, source: &QuerySource) -> Result<Outcome> {
@@ -119,7 +130,7 @@ pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
     }
     let catalog = args.source.catalog()?;
     let query = catalog.get(args.query.as_deref().unwrap_or_default())?;
-    let session = open(g, &args.dataset, &args.source)?;
+    let (session, lock) = open(g, &args.dataset, &args.source)?;
     let mut client = session.connect()?;
     let mut runner = Runner::new(&mut client);
     let roots = runner.partition_roots()?;
@@ -129,6 +140,7 @@ pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
         result.allow_undecided();
     }
     drop(client);
+    drop(lock);
     session.close()?;
 
     let shown = if args.generic {
@@ -431,7 +443,7 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
     let catalog = args.source.catalog()?;
     let selected = catalog.select(&args.names)?;
     let mut baseline = super::diff::Hooks::read(&args.baseline)?;
-    let session = open(g, &args.dataset, &args.source)?;
+    let (session, lock) = open(g, &args.dataset, &args.source)?;
     let mut client = session.connect()?;
     let dataset = generate::current_dataset(&mut client)?;
     baseline.identify(&mut client, dataset.as_ref())?;
@@ -446,6 +458,7 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
         results.push(checked);
     }
     drop(client);
+    drop(lock);
     let target = session.target.describe();
     session.close()?;
 

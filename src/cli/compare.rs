@@ -58,15 +58,18 @@ pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
     let session = target.open()?;
     // The strategies compared are built and dropped in turn (the recorded one is restored), but the
     // dataset itself is seeded on a server the user named only by `qcheck seed`.
-    super::safety::require_dataset(
+    // The exclusive dataset lock, for the whole run: no other process reads the dataset while its
+    // indexes are swapped, nor replaces it.
+    let mut lock = super::safety::require_dataset(
         g,
         &session,
         &request.dataset,
         &args.dataset,
         schema::DEFAULT_STRATEGY,
-        false,
+        super::safety::DatasetUse::Compare,
     )?;
-    let comparison = compare::run(&session, &request, &progress)?;
+    let comparison = compare::run(&session, &mut lock, &request, &progress)?;
+    drop(lock);
     session.close()?;
 
     let md = report::compare::markdown(&comparison);

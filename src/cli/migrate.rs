@@ -3,12 +3,18 @@
 use super::{Global, MigrateCommand, Outcome};
 use crate::db::Target;
 use crate::error::Result;
+use crate::generate::DatasetLock;
 use crate::report::{self, Format};
 use crate::schema;
 
 pub(super) fn run(g: &Global, action: &MigrateCommand, yes: bool) -> Result<Outcome> {
     let target = Target::resolve(&g.target_options())?;
     let session = target.open()?;
+    // Migrating (with its strategy) and reverting change the dataset: never under a running check.
+    let lock = match action {
+        MigrateCommand::Status => None,
+        _ => Some(DatasetLock::exclusive(&session, "migrating")?),
+    };
     let mut client = session.connect()?;
     match action {
         MigrateCommand::Up {
@@ -126,6 +132,7 @@ pub(super) fn run(g: &Global, action: &MigrateCommand, yes: bool) -> Result<Outc
         }
     }
     drop(client);
+    drop(lock);
     session.close()?;
     Ok(Outcome::Success)
 }

@@ -10,36 +10,63 @@ use super::Global;
 use super::args::DatasetArgs;
 use crate::db::{Session, Target};
 use crate::error::{Error, Result};
-use crate::generate::{self, SeedRequest};
+use crate::generate::{self, DatasetLock, SeedRequest};
 use crate::schema;
 
 /// How many names a message lists before "and N more".
 const LISTED: usize = 5;
 
-/// On a server the user named, fails unless the database holds the requested dataset (with its
-/// strategy when `with_strategy`); the error says what is there and the `qcheck seed` command to run.
-/// On the embedded cluster, seeds it when needed (qcheck's own database, one command as always).
+/// How a command uses the dataset, and so which dataset lock it holds for its whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DatasetUse {
+    /// `check`, `explain`: reads the dataset under the requested strategy; holds the lock shared.
+    Read,
+    /// `compare`: swaps strategies (any recorded one will do); holds the lock exclusively.
+    Compare,
+}
+
+/// Makes sure the database holds the requested dataset (with its strategy and exactly its indexes
+/// for [`DatasetUse::Read`]) and returns the dataset lock the command holds until it is done, so no
+/// other process replaces the dataset meanwhile. On a server the user named, fails unless it is
+/// there; the error says what is there and the `qcheck seed` command to run. On the embedded
+/// cluster, seeds or repairs it when needed (qcheck's own database, one command as always), saying
+/// what it repaired; `compare` seeds under its lock itself.
 pub(super) fn require_dataset(
     g: &Global,
     session: &Session,
     request: &SeedRequest,
     dataset: &DatasetArgs,
     strategy: &str,
-    with_strategy: bool,
-) -> Result<()> {
-    if let Target::Embedded(_) = session.target {
-        generate::ensure_seeded(session, request, &g.progress())?;
-        return Ok(());
-    }
-    let mut client = session.connect()?;
-    let Some(there) = generate::dataset_mismatch(&mut client, request, with_strategy)? else {
-        return Ok(());
+    usage: DatasetUse,
+) -> Result<DatasetLock> {
+    let embedded = matches!(session.target, Target::Embedded(_));
+    let mut lock = match usage {
+        DatasetUse::Read if embedded => {
+            let (lock, outcome) = generate::hold_dataset(session, request, &g.progress())?;
+            for repair in outcome.iter().flat_map(|o| &o.repairs) {
+                eprintln!("qcheck: {repair}");
+            }
+            return Ok(lock);
+        }
+        DatasetUse::Read => {
+            DatasetLock::shared(session, &format!("reading {}", request.describe()))?
+        }
+        DatasetUse::Compare => {
+            let purpose = format!("comparing strategies on {}", request.describe_data());
+            let lock = DatasetLock::exclusive(session, &purpose)?;
+            if embedded {
+                return Ok(lock);
+            }
+            lock
+        }
+    };
+    let with_strategy = usage == DatasetUse::Read;
+    let Some(there) = generate::dataset_mismatch(lock.client(), request, with_strategy)? else {
+        return Ok(lock);
     };
     let asked = format!(
-        "the dataset {}, scale {}, seed {}{}",
-        request.profile.name,
-        request.scale,
-        request.seed,
+        "the dataset {}{}",
+        request.describe_data(),
         if with_strategy {
             format!(" with index strategy {}", request.strategy)
         } else {

@@ -37,7 +37,7 @@ use postgres::Client;
 use crate::catalog::Query;
 use crate::db::{Session, Target};
 use crate::error::{DbContext, Error, Result};
-use crate::generate::{self, SeedRequest};
+use crate::generate::{self, DatasetLock, SeedRequest};
 use crate::plan::Mode;
 use crate::progress::{Progress, Unit};
 use crate::runner::{Runner, pgbench};
@@ -71,8 +71,14 @@ pub struct CompareRequest {
     pub pg_bin_dir: Option<PathBuf>,
 }
 
-/// Seeds (or reuses) the dataset, measures every strategy, restores the recorded strategy.
-pub fn run(session: &Session, req: &CompareRequest, progress: &Progress) -> Result<Comparison> {
+/// Seeds (or reuses) the dataset, measures every strategy, restores the recorded strategy. The
+/// caller holds the exclusive dataset lock (`lock`) for the whole run.
+pub fn run(
+    session: &Session,
+    lock: &mut DatasetLock,
+    req: &CompareRequest,
+    progress: &Progress,
+) -> Result<Comparison> {
     let start = Instant::now();
     if req.strategies.is_empty() {
         return Err(Error::Usage("compare needs at least one --strategy".into()));
@@ -84,7 +90,7 @@ pub fn run(session: &Session, req: &CompareRequest, progress: &Progress) -> Resu
         .map(|m| m.strategy)
         .filter(|s| schema::strategy(s).is_ok())
         .unwrap_or_else(|| req.strategies[req.strategies.len() - 1].name.clone());
-    generate::ensure_seeded(session, &seed, progress)?;
+    let seeded = generate::ensure_seeded_under(session, lock, &seed, progress)?;
     let meta = generate::current_dataset(&mut client)?.ok_or_else(|| {
         Error::Dataset("the dataset was seeded but qcheck_meta holds no record".into())
     })?;
@@ -92,7 +98,12 @@ pub fn run(session: &Session, req: &CompareRequest, progress: &Progress) -> Resu
 
     let local = matches!(session.target, Target::Embedded(_));
     let stamp = environment::stamp(&mut client, session.target.describe(), local)?;
-    let mut notes = Vec::new();
+    // Indexes made or dropped by hand were repaired first: say so in the report.
+    let mut notes: Vec<String> = seeded
+        .repairs
+        .iter()
+        .map(|r| format!("before comparing, {r}"))
+        .collect();
 
     progress.note("finding free slots for the write probe");
     let plan = WritePlan::find(&mut client, req.bookings, req.cancellations)?;

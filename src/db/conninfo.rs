@@ -14,8 +14,37 @@ use crate::error::{Error, Result};
 use crate::libpq_files;
 use crate::tls::{SslMode, TlsSettings};
 
-/// The keys qcheck handles itself: TLS (rust-postgres knows only part of `sslmode`) and `service`.
-const TLS_KEYS: [&str; 5] = ["sslmode", "sslrootcert", "sslcert", "sslkey", "service"];
+/// The keys qcheck handles itself: TLS (rust-postgres knows only part of `sslmode`) and `service`,
+/// and the TLS keys it refuses (see [`UNSUPPORTED`]).
+const TLS_KEYS: [&str; 8] = [
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "service",
+    "sslcrl",
+    "sslcrldir",
+    "sslpassword",
+];
+
+/// libpq's TLS settings qcheck cannot honour, with their variables and what to do instead. They are
+/// refused, never ignored: connecting without a revocation check the user asked for would be less
+/// safe than asked.
+const UNSUPPORTED: [(&str, Option<&str>, &str); 3] = [
+    ("sslcrl", Some("PGSSLCRL"), CRL_UNSUPPORTED),
+    ("sslcrldir", Some("PGSSLCRLDIR"), CRL_UNSUPPORTED),
+    (
+        "sslpassword",
+        None,
+        "it reads no encrypted client keys; decrypt the key (e.g. `openssl pkey -in client.key \
+         -out client-plain.key`, kept private) and give that as sslkey",
+    ),
+];
+
+/// Why certificate revocation lists are refused (also for `~/.postgresql/root.crl`).
+pub(crate) const CRL_UNSUPPORTED: &str = "it does not check certificate revocation lists, so it \
+     refuses rather than trust a certificate the list may revoke; remove the setting to connect \
+     without a revocation check";
 
 /// Parses a URL or keyword/value string, and its TLS settings (with the PGSSL* variables as
 /// fallbacks). The error never repeats the input, which may hold a password.
@@ -43,6 +72,20 @@ pub fn tls_settings(
             .map(|(_, v)| v.clone())
             .or_else(|| env(var))
     };
+    for (key, var, why) in UNSUPPORTED {
+        let origin = if params.iter().any(|(k, _)| k == key) {
+            "in the connection string or its service".to_string()
+        } else if let Some(var) = var.filter(|v| env(v).is_some()) {
+            format!("from {var}")
+        } else {
+            continue;
+        };
+        return Err(Error::UnsupportedSetting {
+            setting: key.to_string(),
+            origin,
+            why: why.to_string(),
+        });
+    }
     let root_cert = get("sslrootcert", "PGSSLROOTCERT");
     let mode = match get("sslmode", "PGSSLMODE") {
         // As libpq 16: the system's roots make verify-full the default.

@@ -22,6 +22,7 @@ use crate::interrupt::{self, CancelGuard};
 use crate::tls::{SslMode, TlsSettings};
 
 mod conninfo;
+pub(crate) use conninfo::CRL_UNSUPPORTED;
 use conninfo::process_env;
 pub use conninfo::{LocalDefaults, parse_url, server_config, split_tls_params, tls_settings};
 
@@ -488,6 +489,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("invalid sslmode `verify`"), "{err}");
+    }
+
+    #[test]
+    fn revocation_lists_and_key_passwords_are_refused_not_ignored() {
+        let none = |_: &str| None;
+        for (key, why) in [
+            ("sslcrl", "does not check certificate revocation lists"),
+            ("sslcrldir", "does not check certificate revocation lists"),
+            ("sslpassword", "reads no encrypted client keys"),
+        ] {
+            let err = tls_settings(&pairs(&[(key, "x")]), &none)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "{key} (in the connection string or its service) is not supported by qcheck"
+                )) && err.contains(why),
+                "{err}"
+            );
+        }
+        let env = |name: &str| (name == "PGSSLCRL").then(|| "/etc/crl.pem".to_string());
+        let err = tls_settings(&[], &env).unwrap_err().to_string();
+        assert!(
+            err.starts_with("sslcrl (from PGSSLCRL) is not supported"),
+            "{err}"
+        );
+        // Through a URL: the key is taken out before rust-postgres would call it unknown.
+        let err = server_config(
+            Some("postgresql://u@db.example/app?sslmode=verify-full&sslcrl=/x.crl"),
+            &none,
+            &LocalDefaults::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("sslcrl (in the connection string"), "{err}");
     }
 
     fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

@@ -13,12 +13,14 @@
 //! - `produce`: rows -> COPY segments on a thread of its own, and the dataset digest;
 //! - `load`: one transaction that resets the tables and streams the segments in with COPY FREEZE;
 //! - `post`: constraints, indexes and VACUUM (ANALYZE) on two connections in parallel;
+//! - `lock`: the dataset lock, shared while a run reads the dataset, exclusive while it is replaced;
 //! - `meta`: the `qcheck_meta` record that makes datasets cacheable and interrupted seeds harmless;
 //! - `seed`: the whole pipeline behind `ensure_seeded`;
 //! - `timings`: the measurements behind `qcheck seed --timings`;
 
 pub mod copy;
 pub mod load;
+pub mod lock;
 pub mod meta;
 pub mod post;
 pub mod produce;
@@ -28,10 +30,11 @@ pub mod seed;
 pub mod timings;
 pub mod world;
 
+pub use lock::DatasetLock;
 pub use meta::{DatasetMeta, GENERATOR_VERSION, current_dataset};
 pub use seed::{
     DEFAULT_SEED, PhaseTiming, SeedOutcome, SeedRequest, SeedStatus, TableSummary,
-    dataset_mismatch, ensure_seeded, preflight,
+    dataset_mismatch, ensure_seeded, ensure_seeded_under, hold_dataset, preflight,
 };
 pub use timings::{Timings, measure};
 pub use world::World;

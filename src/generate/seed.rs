@@ -14,6 +14,7 @@ use postgres::config::Host;
 use serde::Serialize;
 
 use super::load::{self, TABLES, TriggerMode};
+use super::lock::DatasetLock;
 use super::meta::{self, DatasetMeta, GENERATOR_VERSION};
 use super::post::{self, Step, StepTiming, prepare_session, run_parallel};
 use super::world::World;
@@ -26,8 +27,6 @@ use crate::schema::{self, Strategy};
 
 /// `--seed` unless given.
 pub const DEFAULT_SEED: u64 = 42;
-/// Advisory lock key that serializes seeds of one database ("qseed").
-const SEED_LOCK: i64 = 0x71_7365_6564;
 
 /// Estimated bytes on disk per appointment, with its share of patients, every index and constraint,
 /// the audit sample, and headroom for WAL during the load (measured: ~590 bytes at scale 1).
@@ -75,6 +74,19 @@ impl SeedRequest {
             DEFAULT_SEED,
             schema::DEFAULT_STRATEGY,
         )
+    }
+
+    /// `tiny, scale 1, seed 2`, for messages.
+    pub fn describe_data(&self) -> String {
+        format!(
+            "{}, scale {}, seed {}",
+            self.profile.name, self.scale, self.seed
+        )
+    }
+
+    /// `tiny, scale 1, seed 2, strategy tuned`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{}, strategy {}", self.describe_data(), self.strategy)
     }
 
     /// Entity counts this request generates.
@@ -146,21 +158,56 @@ pub struct SeedOutcome {
     pub repairs: Vec<String>,
 }
 
-/// Makes sure the session's database holds the requested dataset, seeding it when it does not.
+/// Makes sure the session's database holds the requested dataset, seeding it when it does not,
+/// under the exclusive dataset lock (see [`DatasetLock`]).
 pub fn ensure_seeded(
     session: &Session,
     request: &SeedRequest,
     progress: &Progress,
 ) -> Result<SeedOutcome> {
+    let mut lock = DatasetLock::exclusive(session, &format!("seeding {}", request.describe()))?;
+    ensure_seeded_under(session, &mut lock, request, progress)
+}
+
+/// [`ensure_seeded`] for a caller that holds the exclusive dataset lock already (`compare` holds it
+/// for its whole run); the lock's connection does the work.
+pub fn ensure_seeded_under(
+    session: &Session,
+    lock: &mut DatasetLock,
+    request: &SeedRequest,
+    progress: &Progress,
+) -> Result<SeedOutcome> {
     let start = Instant::now();
-    let mut client = session.connect()?;
-    prepare_session(&mut client)?;
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&SEED_LOCK])
-        .db("waiting for another seed of this database to finish")?;
-    let result = ensure_locked(session, &mut client, request, progress, start);
-    let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&SEED_LOCK]);
-    result
+    if !lock.is_exclusive() {
+        return Err(Error::Dataset(
+            "seeding needs the exclusive dataset lock (a qcheck bug: a shared one is held)".into(),
+        ));
+    }
+    let client = lock.client();
+    prepare_session(client)?;
+    ensure_locked(session, client, request, progress, start)
+}
+
+/// Makes sure the database holds `request`'s dataset (seeding or repairing it when it does not)
+/// and keeps it so: returns the dataset lock held shared, so no other process replaces the dataset
+/// until the caller drops it, and what seeding did when it had to. The lock is taken shared first;
+/// only when the dataset differs is it released and the exclusive one waited for, and the dataset
+/// checked again under it (see [`DatasetLock`] for why never from shared to exclusive directly).
+pub fn hold_dataset(
+    session: &Session,
+    request: &SeedRequest,
+    progress: &Progress,
+) -> Result<(DatasetLock, Option<SeedOutcome>)> {
+    let reading = format!("reading {}", request.describe());
+    let mut lock = DatasetLock::shared(session, &reading)?;
+    if !request.force && dataset_mismatch(lock.client(), request, true)?.is_none() {
+        return Ok((lock, None));
+    }
+    drop(lock);
+    let mut lock = DatasetLock::exclusive(session, &format!("seeding {}", request.describe()))?;
+    let outcome = ensure_seeded_under(session, &mut lock, request, progress)?;
+    lock.downgrade(&reading)?;
+    Ok((lock, Some(outcome)))
 }
 
 /// Checks, without writing anything, that the session's database can take `request`: the disk
@@ -172,8 +219,10 @@ pub fn preflight(session: &Session, request: &SeedRequest) -> Result<()> {
 }
 
 /// What the database holds when it is not the requested dataset: `None` when it holds exactly that
-/// dataset (with `request.strategy` applied when `with_strategy`), else a short description of what
-/// is there ("no qcheck schema", "the dataset tiny, scale 1, seed 7", ...). Reads only: this is what
+/// dataset (with `request.strategy` applied when `with_strategy`) and exactly its strategy's indexes
+/// (see `schema::strategy_drift`), else a short description of what is there ("no qcheck schema",
+/// "the dataset tiny, scale 1, seed 7", "... whose indexes differ from it (1 index not part of
+/// strategy tuned: x)", ...). Reads only: this is what
 /// commands run against a server the user named, where qcheck seeds only when asked to.
 pub fn dataset_mismatch(
     client: &mut Client,
@@ -233,6 +282,16 @@ pub fn dataset_mismatch(
             format!("index strategy {applied}")
         };
         return Ok(Some(format!("{} with {shown}", describe(&current))));
+    }
+    // Indexes added or dropped by hand, or left by an interrupted switch: plans checked there would
+    // not be the strategy's.
+    if !status.drift.is_clean() {
+        return Ok(Some(format!(
+            "{} with index strategy {} whose indexes differ from it ({})",
+            describe(&current),
+            current.strategy,
+            status.drift.lines().join("; ")
+        )));
     }
     Ok(None)
 }

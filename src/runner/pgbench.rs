@@ -8,13 +8,14 @@
 //! (`-l`) gives every latency, so both sides are summarised the same way, after the same warm-up.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use postgres::config::Host;
 
 use crate::analysis::Params;
 use crate::catalog::Query;
 use crate::error::{Error, IoContext, Result};
+use crate::interrupt::{self, ChildGuard};
 use crate::plan::Mode;
 
 /// One pgbench run's latencies (ms, in order, warm-up dropped) and how to repeat it.
@@ -148,10 +149,24 @@ pub fn run(
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let out = cmd.output().map_err(|source| Error::Spawn {
+    // A name of its own, so that Ctrl-C/SIGTERM can cancel its server-side query once it is killed
+    // (see crate::interrupt).
+    let name = format!("qcheck-pgbench-{}", std::process::id());
+    cmd.env("PGAPPNAME", &name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let spawn_error = |source| Error::Spawn {
         command: shown.clone(),
         source,
-    })?;
+    };
+    let child = cmd.spawn().map_err(spawn_error)?;
+    let _registered = ChildGuard::register(interrupt::Child {
+        pid: child.id(),
+        server: Some((cfg.clone(), tls.clone(), name)),
+        scratch: Some(dir.to_path_buf()),
+    });
+    let out = child.wait_with_output().map_err(spawn_error)?;
     if !out.status.success() {
         return Err(Error::Command {
             command: shown,

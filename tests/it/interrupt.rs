@@ -49,12 +49,23 @@ fn running_queries(conn: &str, tag: &str) -> Option<i64> {
     Some(n)
 }
 
-fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+/// Whether `ok` holds within `timeout`, asked every `every`.
+fn poll(timeout: Duration, every: Duration, mut ok: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while !ok() {
-        assert!(start.elapsed() < timeout, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(100));
+        if start.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(every);
     }
+    true
+}
+
+fn wait_until(what: &str, timeout: Duration, ok: impl FnMut() -> bool) {
+    assert!(
+        poll(timeout, Duration::from_millis(100), ok),
+        "timed out waiting until {what}"
+    );
 }
 
 /// Sends `signal` to `child` once the query runs; returns its exit code, stderr and how long it took
@@ -88,18 +99,9 @@ fn ctrl_c_on_the_embedded_cluster_cancels_the_query_and_stops_the_server_it_star
     let home = base.join("home");
     let tag = "intr_embedded_sigint";
     let queries = slow_queries(&base, tag);
-    let child = qcheck_cmd(
-        &home,
-        &[
-            "explain",
-            "--queries",
-            queries.to_str().unwrap(),
-            "--query",
-            "slow",
-        ],
-    )
-    .spawn()
-    .unwrap();
+    let child = qcheck_cmd(&home, &["check", "--queries", queries.to_str().unwrap()])
+        .spawn()
+        .unwrap();
     let cluster = Cluster::new(common::pg_bin(), home.clone()).unwrap();
     let conn = cluster.conn_string("qcheck");
     let (code, err, took) = interrupt(child, &conn, tag, libc::SIGINT);
@@ -110,7 +112,210 @@ fn ctrl_c_on_the_embedded_cluster_cancels_the_query_and_stops_the_server_it_star
         !cluster.is_running().unwrap(),
         "the server this qcheck started is stopped"
     );
+    assert!(
+        !cluster.data_dir().join("postmaster.pid").exists(),
+        "no postmaster left: the query cannot be running"
+    );
     cluster.destroy().unwrap();
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+fn signal(child: &Child, signal: i32) {
+    // SAFETY: kill(2) on our own child's pid.
+    let pid = i32::try_from(child.id()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+}
+
+/// A second Ctrl-C while the first one's cleanup waits (here: for the lifecycle lock, which the test
+/// holds, so the cleanup cannot finish) exits at once, 130. The query was cancelled by the first; the
+/// server keeps its stop mark, so the next qcheck command on the home stops it.
+#[test]
+fn a_second_ctrl_c_during_the_cleanup_exits_at_once() {
+    let base = common::temp_home("intr-twice");
+    let home = base.join("home");
+    let tag = "intr_twice_sigint";
+    let queries = slow_queries(&base, tag);
+    let mut child = qcheck_cmd(&home, &["check", "--queries", queries.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let cluster = Cluster::new(common::pg_bin(), home.clone()).unwrap();
+    let conn = cluster.conn_string("qcheck");
+    wait_until("the query runs", Duration::from_secs(60), || {
+        assert!(child.try_wait().unwrap().is_none(), "qcheck ended early");
+        running_queries(&conn, tag) == Some(1)
+    });
+    let file = std::fs::File::create(home.join(format!("pg{}.lock", cluster.bin.major))).unwrap();
+    let lifecycle = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).unwrap();
+
+    signal(&child, libc::SIGINT);
+    wait_until(
+        "the first Ctrl-C cancels the query",
+        Duration::from_secs(5),
+        || running_queries(&conn, tag) == Some(0),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the cleanup waits for the lifecycle lock"
+    );
+    let sent = Instant::now();
+    signal(&child, libc::SIGINT);
+    let mut status = None;
+    wait_until("qcheck exits", Duration::from_secs(2), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(status.unwrap().code(), Some(130));
+
+    drop(lifecycle);
+    assert!(
+        cluster.is_running().unwrap(),
+        "the cut-short cleanup left it"
+    );
+    let out = qcheck_cmd(&home, &["migrate", "status"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !cluster.is_running().unwrap(),
+        "the next command, its last user, stops it"
+    );
+    cluster.destroy().unwrap();
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// Child processes of `pid` named `name`, from /proc.
+fn children_named(pid: u32, name: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let child: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // `pid (comm) state ppid ...`; comm may hold spaces, so split after its `)`.
+            let (head, rest) = stat.rsplit_once(')')?;
+            let comm = head.split_once('(')?.1;
+            let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == pid && comm == name).then_some(child)
+        })
+        .collect()
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+        == Some(false)
+}
+
+/// SIGTERM during `compare`'s harness check reaches pgbench: qcheck exits 143, pgbench is gone, and
+/// so is pgbench's server-side query, here one that waits for a lock the test holds (a killed client's
+/// query would otherwise wait on).
+#[test]
+fn sigterm_during_compare_stops_pgbench_and_its_server_side_query() {
+    let tag = "intr_pgbench";
+    let base = common::temp_home(tag);
+    let (db, mut client) = common::fresh_db(tag);
+    let url = common::url(&db);
+    let out = qcheck_cmd(
+        &base.join("home"),
+        &["--database-url", &url, "seed", "--profile", "tiny"],
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out_dir = base.join("report");
+    let mut child = qcheck_cmd(
+        &base.join("home"),
+        &[
+            "--database-url",
+            &url,
+            "compare",
+            "--profile",
+            "tiny",
+            "--strategy",
+            "tuned",
+            "--query",
+            "provider_day",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--bookings",
+            "1",
+            "--cancellations",
+            "1",
+            "--harness-runs",
+            "16000",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let name = format!("qcheck-pgbench-{}", child.id());
+    let pgbench_backends = |client: &mut postgres::Client, waiting: bool| -> i64 {
+        client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1
+                    AND (NOT $2 OR wait_event_type = 'Lock')",
+                &[&name, &waiting],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let mut watcher = common::connect(&db);
+    // pgbench runs alternate with qcheck's own timing loops: lock the table while a pgbench run is
+    // on, so that its next transaction waits; if qcheck's loop came first and waits instead, let go
+    // and try again.
+    let mut pgbench = Vec::new();
+    for _ in 0..20 {
+        let runs = poll(Duration::from_secs(120), Duration::from_millis(10), || {
+            assert!(child.try_wait().unwrap().is_none(), "qcheck ended early");
+            pgbench_backends(&mut watcher, false) == 1
+        });
+        assert!(runs, "pgbench never ran");
+        client
+            .batch_execute("BEGIN; LOCK TABLE appointment IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+        if poll(Duration::from_secs(2), Duration::from_millis(20), || {
+            pgbench_backends(&mut watcher, true) == 1
+        }) {
+            pgbench = children_named(child.id(), "pgbench");
+            break;
+        }
+        client.batch_execute("ROLLBACK").unwrap();
+    }
+    assert_eq!(
+        pgbench.len(),
+        1,
+        "a pgbench waiting on the lock: {pgbench:?}"
+    );
+
+    signal(&child, libc::SIGTERM);
+    let mut status = None;
+    wait_until("qcheck exits", Duration::from_secs(10), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    let err = stderr(&child.wait_with_output().unwrap());
+    assert_eq!(status.unwrap().code(), Some(143), "{err}");
+    wait_until("pgbench is gone", Duration::from_secs(5), || {
+        !alive(pgbench[0])
+    });
+    wait_until(
+        "pgbench's server-side query is gone, the lock still held",
+        Duration::from_secs(5),
+        || pgbench_backends(&mut watcher, false) == 0,
+    );
+    client.batch_execute("ROLLBACK").unwrap();
     let _ = std::fs::remove_dir_all(&base);
 }
 

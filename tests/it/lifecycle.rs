@@ -190,3 +190,153 @@ fn a_stop_while_another_user_is_mid_query_does_not_kill_the_query() {
     assert!(!cluster.is_running().unwrap());
     let _ = std::fs::remove_dir_all(base);
 }
+
+/// The dataset a `check --format json` run reports: (seed, digest), and whether all ten passed.
+fn checked_dataset(out: &Output) -> (u64, String, bool) {
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(out), stderr(out)));
+    let dataset = &doc["dataset"];
+    assert_eq!(dataset["profile"], "tiny", "{doc}");
+    (
+        dataset["seed"].as_u64().unwrap(),
+        dataset["digest"].as_str().unwrap().to_string(),
+        doc["passed"].as_bool().unwrap(),
+    )
+}
+
+/// Parallel CI jobs on one home asking for two datasets: each run holds the dataset lock shared for
+/// its whole run, a re-seed waits for the runs reading the current one, and a run waiting for
+/// another's seed says so. Before the lock, runs read each other's half-replaced data (exit 1 and 2,
+/// reports naming a seed whose data they had not read).
+#[test]
+fn eight_checks_of_two_datasets_on_one_fresh_home_each_read_their_own() {
+    let base = common::temp_home("life-datasets");
+    let home = base.join("home");
+    let seeds: Vec<u64> = (0..8).map(|i| 1 + i % 2).collect();
+    let cmds = seeds
+        .iter()
+        .map(|seed| {
+            qcheck_on(
+                &home,
+                &[
+                    "check",
+                    "--profile",
+                    "tiny",
+                    "--seed",
+                    &seed.to_string(),
+                    "--format",
+                    "json",
+                ],
+            )
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let outs = run_all(cmds);
+    let took = started.elapsed();
+    let mut digests = std::collections::BTreeMap::new();
+    for (seed, out) in seeds.iter().zip(&outs) {
+        assert_eq!(out.status.code(), Some(0), "seed {seed}: {}", stderr(out));
+        let (read, digest, passed) = checked_dataset(out);
+        assert_eq!(
+            read,
+            *seed,
+            "the run asked for seed {seed}: {}",
+            stderr(out)
+        );
+        assert!(passed);
+        // Every run of one seed read the same rows.
+        assert_eq!(
+            digests.entry(read).or_insert_with(|| digest.clone()),
+            &digest
+        );
+        let err = stderr(out);
+        for line in err.lines().filter(|l| l.contains("waiting for")) {
+            assert!(
+                line.starts_with("qcheck: waiting for ")
+                    && line.contains("to finish with the dataset of embedded PostgreSQL")
+                    && line.contains(&format!("tiny, scale 1, seed {seed}, strategy tuned")),
+                "{line}"
+            );
+        }
+    }
+    assert_eq!(digests.len(), 2, "two datasets: {digests:?}");
+    assert!(!running(&home), "no server left behind");
+    eprintln!("8 checks of 2 datasets on a fresh home: {took:?}");
+    let _ = std::fs::remove_dir_all(base);
+}
+
+/// Advisory locks of the dataset lock waited for (not granted) in database `db`.
+fn lock_waiters(db: &str) -> i64 {
+    common::connect(db)
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// A seed waits for a run reading the dataset, says for what, and replaces the dataset only after
+/// that run is done.
+#[test]
+fn a_seed_waits_for_a_run_reading_the_dataset_and_says_for_what() {
+    use qcheck::generate::{DatasetLock, current_dataset};
+
+    let (db, mut client) = common::fresh_db("lock_wait");
+    let url = common::url(&db);
+    let base = common::temp_home("life-lockwait");
+    let seed = |n: &str| {
+        common::qcheck_command(&base)
+            .args([
+                "--database-url",
+                &url,
+                "seed",
+                "--profile",
+                "tiny",
+                "--seed",
+                n,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let out = seed("1").wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let tc = common::cluster();
+    let target = Target::Server(Box::new(tc.session.config(Some(&db))), tc.session.tls());
+    let session = target.open().unwrap();
+    let reader = DatasetLock::shared(&session, "reading for the test").unwrap();
+    let child = seed("2");
+    let start = std::time::Instant::now();
+    while lock_waiters(&db) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the seed never waited"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        current_dataset(&mut client).unwrap().unwrap().seed,
+        1,
+        "not replaced yet"
+    );
+    drop(reader);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(current_dataset(&mut client).unwrap().unwrap().seed, 2);
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.contains("waiting"))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("qcheck: waiting for another qcheck process (reading for the test) to finish with the dataset of host=")
+            && line.ends_with("before seeding tiny, scale 1, seed 2, strategy tuned"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(base);
+}

@@ -139,3 +139,131 @@ fn a_switch_interrupted_after_recording_is_undone_by_the_next_seed() {
     assert_eq!(leaf_indexes(&mut c), clean);
     assert!(schema::strategy_drift(&mut c).unwrap().is_clean());
 }
+
+/// Indexes made and dropped by hand: one stray index, one strategy index missing.
+fn drift_by_hand(c: &mut Client) {
+    c.batch_execute(
+        "CREATE INDEX by_hand_idx ON patient (created_at); DROP INDEX patient_name_trgm_idx",
+    )
+    .unwrap();
+}
+
+fn index_exists(c: &mut Client, name: &str) -> bool {
+    c.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+        .unwrap()
+        .get(0)
+}
+
+/// On a server the user named, `check`, `explain` and `compare` do not check plans on indexes that
+/// differ from the dataset's strategy, nor repair them there: exit 2 naming the drift and the
+/// `qcheck seed` command that repairs it.
+#[test]
+fn check_explain_and_compare_refuse_a_drifted_database_on_a_named_server() {
+    let (name, mut c) = common::fresh_db("drift_server");
+    let url = common::url(&name);
+    let home = common::temp_home("drift-server");
+    seed_cli(&url, &home);
+    drift_by_hand(&mut c);
+    for args in [
+        vec!["check", "--profile", "tiny"],
+        vec![
+            "explain",
+            "--profile",
+            "tiny",
+            "--query",
+            "patient_name_search",
+        ],
+        vec![
+            "compare",
+            "--profile",
+            "tiny",
+            "--runs",
+            "1",
+            "--strategy",
+            "tuned",
+        ],
+    ] {
+        let mut all = vec!["--database-url", url.as_str()];
+        all.extend(args.iter().copied());
+        let out = common::qcheck(&all, &home);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains(
+                "holds the dataset tiny, scale 1, seed 42 with index strategy tuned whose indexes \
+                 differ from it (1 index not part of strategy tuned: by_hand_idx; 1 index of \
+                 strategy tuned missing: patient_name_trgm_idx)"
+            ),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("run `qcheck seed --profile tiny --scale 1 --seed 42 --strategy tuned --database-url"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            index_exists(&mut c, "by_hand_idx"),
+            "{args:?} changed nothing"
+        );
+        assert!(!index_exists(&mut c, "patient_name_trgm_idx"));
+    }
+    // The command it names repairs it, and check runs again.
+    let said = seed_cli(&url, &home);
+    assert!(
+        said.contains("dropped 1 index not part of strategy tuned: by_hand_idx"),
+        "{said}"
+    );
+    let out = common::qcheck(
+        &[
+            "--database-url",
+            &url,
+            "check",
+            "--profile",
+            "tiny",
+            "--query",
+            "patient_name_search",
+        ],
+        &home,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert!(index_exists(&mut c, "patient_name_trgm_idx"));
+}
+
+/// On the embedded cluster (qcheck's own database) `check` repairs the drift as `seed` does, says
+/// what it repaired, and checks plans on the strategy's indexes only.
+#[test]
+fn check_on_the_embedded_cluster_repairs_a_drifted_dataset_and_says_so() {
+    let tc = common::cluster();
+    let check = || {
+        let out = common::qcheck_command(&tc.home)
+            .args(["--pg-bin-dir", common::pg_bin().dir.to_str().unwrap()])
+            .args([
+                "check",
+                "--profile",
+                "tiny",
+                "--query",
+                "patient_name_search",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+        common::stderr(&out)
+    };
+    check();
+    let mut c = tc.session.connect().unwrap();
+    drift_by_hand(&mut c);
+    let said = check();
+    assert!(
+        said.contains("qcheck: dropped 1 index not part of strategy tuned: by_hand_idx"),
+        "{said}"
+    );
+    assert!(
+        said.contains(
+            "qcheck: rebuilt strategy tuned: 1 index missing or invalid: patient_name_trgm_idx"
+        ),
+        "{said}"
+    );
+    assert!(!index_exists(&mut c, "by_hand_idx"));
+    assert!(index_exists(&mut c, "patient_name_trgm_idx"));
+    assert!(schema::strategy_drift(&mut c).unwrap().is_clean());
+}

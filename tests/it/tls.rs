@@ -276,6 +276,14 @@ fn sslmodes_against_a_tls_server() {
     );
     assert_eq!(ssl_in_use(&url("localhost", "sslmode=disable")), Ok(false));
     assert_eq!(ssl_in_use(&url("localhost", "sslmode=allow")), Ok(false));
+    // A revocation list qcheck cannot check is refused, not ignored.
+    assert_fails(
+        &url(
+            "localhost",
+            &format!("sslmode=verify-full&sslrootcert={ca}&sslcrl={ca}"),
+        ),
+        &["sslcrl", "not supported by qcheck", "revocation"],
+    );
     assert_fails(
         &url("localhost", "sslmode=verify"),
         &["invalid --database-url", "invalid sslmode `verify`"],
@@ -301,6 +309,53 @@ fn sslmodes_against_a_tls_server() {
     let err = common::stderr(&out);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("UnknownIssuer"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qcheck"))
+        .args(["--database-url", &url("localhost", ""), "migrate", "status"])
+        .env("QCHECK_HOME", &home)
+        .env("PGSSLCRL", ca.to_string())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("sslcrl (from PGSSLCRL) is not supported by qcheck"),
+        "{err}"
+    );
+
+    // The server turns TLS off (ssl is reloadable; the hostssl lines then match nothing and the
+    // plain `host` lines admit): prefer, the default, falls back to plain as libpq does; require and
+    // verify-full refuse.
+    {
+        let (cfg, tls) = parse_url(&url(
+            "localhost",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ))
+        .unwrap();
+        let mut admin = connect_with(&cfg, &tls).unwrap();
+        admin.batch_execute("ALTER SYSTEM SET ssl = off").unwrap();
+        admin.batch_execute("SELECT pg_reload_conf()").unwrap();
+    }
+    let start = std::time::Instant::now();
+    while ssl_in_use(&url("localhost", "sslmode=prefer")) != Ok(false) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "prefer never fell back to plain: {:?}",
+            ssl_in_use(&url("localhost", "sslmode=prefer"))
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(ssl_in_use(&url("localhost", "")), Ok(false));
+    assert_eq!(ssl_in_use(&url("localhost", "sslmode=allow")), Ok(false));
+    assert_fails(&url("localhost", "sslmode=require"), &["sslmode=require"]);
+    assert_fails(
+        &url(
+            "localhost",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
+        &["sslmode=verify-full"],
+    );
 }
 
 /// As in libpq, a Unix socket never uses TLS: `sslmode` and certificate files do not matter there.
