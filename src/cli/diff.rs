@@ -21,30 +21,33 @@ use crate::report::{self, Format};
 #[derive(Debug, Clone, Args)]
 pub struct ThresholdArgs {
     /// A plan's shared buffers (hit + read) count as a change when they grow by more than FACTOR
-    /// times and by more than N buffers (fewer buffers never do). With --baseline.
-    #[arg(
-        long,
-        default_value = "1.5x+10",
-        value_name = "FACTORx+N",
-        value_parser = Threshold::parse
-    )]
-    pub buffers_threshold: Threshold,
+    /// times and by more than N buffers (fewer buffers never do). Default 1.5x+10. With
+    /// --baseline.
+    #[arg(long, value_name = "FACTORx+N", value_parser = Threshold::parse)]
+    pub buffers_threshold: Option<Threshold>,
     /// A plan node's rows (over all loops) count as a change when they move, either way, by more
-    /// than FACTOR times and by more than N rows. With --baseline.
-    #[arg(
-        long,
-        default_value = "2x+10",
-        value_name = "FACTORx+N",
-        value_parser = Threshold::parse
-    )]
-    pub rows_threshold: Threshold,
+    /// than FACTOR times and by more than N rows. Default 2x+10. With --baseline.
+    #[arg(long, value_name = "FACTORx+N", value_parser = Threshold::parse)]
+    pub rows_threshold: Option<Threshold>,
 }
 
 impl ThresholdArgs {
     fn thresholds(&self) -> baseline::Thresholds {
+        let default = baseline::Thresholds::default();
         baseline::Thresholds {
-            buffers: self.buffers_threshold,
-            rows: self.rows_threshold,
+            buffers: self.buffers_threshold.unwrap_or(default.buffers),
+            rows: self.rows_threshold.unwrap_or(default.rows),
+        }
+    }
+
+    /// The flag given, if any (thresholds mean nothing without something to compare with).
+    fn given(&self) -> Option<&'static str> {
+        if self.buffers_threshold.is_some() {
+            Some("--buffers-threshold")
+        } else if self.rows_threshold.is_some() {
+            Some("--rows-threshold")
+        } else {
+            None
         }
     }
 }
@@ -107,6 +110,11 @@ pub(super) struct Hooks<'a> {
 impl<'a> Hooks<'a> {
     /// Reads `--baseline` before anything runs, so a bad file fails first.
     pub(super) fn read(args: &'a BaselineArgs) -> Result<Hooks<'a>> {
+        if let (None, Some(flag)) = (&args.baseline, args.thresholds.given()) {
+            return Err(Error::Usage(format!(
+                "{flag} applies to a comparison: add --baseline FILE (or drop {flag})"
+            )));
+        }
         let before = args.baseline.as_deref().map(read_baseline).transpose()?;
         Ok(Hooks {
             args,

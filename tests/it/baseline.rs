@@ -285,3 +285,18 @@ fn diff_of_two_saved_plans() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("garbage.txt"), "{}", stderr(&bad));
 }
+
+#[test]
+fn a_threshold_without_a_baseline_is_a_usage_error_before_anything_runs() {
+    // Nothing to compare with: the flag would be silently meaningless, so it is refused, and
+    // before any database work (the home stays empty).
+    let home = common::temp_home("baseline-threshold");
+    let out = qcheck(&["check", "--buffers-threshold", "1x"], &home);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--buffers-threshold applies to a comparison: add --baseline FILE"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&home).unwrap().count(), 0, "home touched");
+}
