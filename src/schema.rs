@@ -6,6 +6,11 @@
 //! migration runs in its own transaction under an advisory lock, so two qcheck processes never
 //! migrate the same database at once and a failed migration leaves nothing half-applied. A migration
 //! that changed after it was applied is refused: the recorded checksum no longer matches.
+//!
+//! Each migration runs under `lock_timeout` and `statement_timeout` ([`MigrationTimeouts`]): on a
+//! live database, DDL that waits for a lock makes every later query of the table queue behind it, so
+//! a migration that cannot get its locks quickly fails, rolls back and can be retried, rather than
+//! stall the application.
 
 use include_dir::{Dir, include_dir};
 use postgres::Client;
@@ -40,6 +45,111 @@ impl Migration {
     /// sha256 of the up script: what was applied.
     pub fn checksum(&self) -> String {
         hex::encode(Sha256::digest(self.up.as_bytes()))
+    }
+
+    /// Whether `recorded` (a checksum in `qcheck_migration`) stands for this migration: the shipped
+    /// script's, or one of [`REWORDED`]'s earlier texts of it.
+    fn accepts(&self, recorded: &str) -> bool {
+        recorded == self.checksum()
+            || REWORDED
+                .iter()
+                .any(|r| r.version == self.version && r.earlier == recorded)
+    }
+}
+
+/// A shipped up script whose comments were corrected after databases applied it. The statements are
+/// unchanged (a unit test compares [`statements_checksum`] of the shipped text with `statements`), so
+/// a database that recorded the earlier text's checksum holds exactly this migration: it counts as
+/// applied, and `migrate up` records the current checksum.
+struct Reworded {
+    version: u32,
+    /// sha256 of the up script as first shipped.
+    earlier: &'static str,
+    /// [`statements_checksum`] of that text.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the proof that the rewording is comment-only is a unit test's"
+        )
+    )]
+    statements: &'static str,
+}
+
+const REWORDED: [Reworded; 1] = [
+    // 0002's comment called adding its CHECK metadata-only; it scans every partition (issue 11).
+    Reworded {
+        version: 2,
+        earlier: "0a78e1dc11c6eff76b4bae08bac08d66862bf4323dc39523b0bd628ea4d0a399",
+        statements: "0827d5b8c7d7766e4a24d1711b292dc085c13c411c1cbda6f56a00016a25218a",
+    },
+];
+
+/// sha256 of a script's code tokens (comments and whitespace left out), each followed by a newline:
+/// two scripts with the same checksum run the same statements.
+pub fn statements_checksum(sql: &str) -> Result<String, LexError> {
+    let mut hash = Sha256::new();
+    for token in crate::sql::code_tokens(sql)? {
+        hash.update(token.text.as_bytes());
+        hash.update(b"\n");
+    }
+    Ok(hex::encode(hash.finalize()))
+}
+
+/// `lock_timeout` and `statement_timeout` of each migration's transaction, as PostgreSQL settings
+/// (`5s`, `10min`, `0` for none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationTimeouts {
+    /// How long a statement may wait for a lock: default 5 s. Long enough for the brief locks of
+    /// ordinary traffic to clear; short enough that queries queued behind a waiting ACCESS EXCLUSIVE
+    /// request stall for seconds, not until a long transaction ends.
+    pub lock: String,
+    /// How long one statement may run: default 15 min, for the scans and index builds of a migration
+    /// on a large table (which by the migration rules hold no lock that blocks the application).
+    pub statement: String,
+}
+
+impl MigrationTimeouts {
+    /// The environment variable that overrides [`MigrationTimeouts::lock`].
+    pub const LOCK_ENV: &'static str = "QCHECK_MIGRATION_LOCK_TIMEOUT";
+    /// The environment variable that overrides [`MigrationTimeouts::statement`].
+    pub const STATEMENT_ENV: &'static str = "QCHECK_MIGRATION_STATEMENT_TIMEOUT";
+
+    /// The defaults, overridden by [`Self::LOCK_ENV`] and [`Self::STATEMENT_ENV`] when set and not
+    /// empty. The values are checked by PostgreSQL when the migration sets them.
+    pub fn from_env() -> MigrationTimeouts {
+        let var = |name: &str, default: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_string())
+        };
+        MigrationTimeouts {
+            lock: var(Self::LOCK_ENV, "5s"),
+            statement: var(Self::STATEMENT_ENV, "15min"),
+        }
+    }
+
+    /// Sets both for the current transaction only.
+    fn set_local(&self, tx: &mut postgres::Transaction<'_>) -> Result<()> {
+        tx.execute(
+            "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
+            &[&self.lock, &self.statement],
+        )
+        .map(|_| ())
+        .map_err(|e| {
+            Error::db(
+                format!(
+                    "setting the migration timeouts (lock_timeout {}, statement_timeout {}; from {} and {})",
+                    self.lock,
+                    self.statement,
+                    Self::LOCK_ENV,
+                    Self::STATEMENT_ENV
+                ),
+                e,
+            )
+        })
     }
 }
 
@@ -126,6 +236,9 @@ pub struct SchemaStatus {
     pub strategy_indexes: Vec<String>,
     /// Indexes that do not match the recorded strategy (see [`strategy_drift`]).
     pub drift: StrategyDrift,
+    /// Leaf partitions of `appointment` without their exclusion constraint: double bookings in
+    /// their months go unnoticed (see [`unguarded_partitions`]).
+    pub unguarded_partitions: Vec<String>,
 }
 
 fn ensure_bookkeeping(client: &mut Client) -> Result<()> {
@@ -191,12 +304,25 @@ fn with_lock<T>(client: &mut Client, f: impl FnOnce(&mut Client) -> Result<T>) -
 /// Applies every pending migration; returns the versions applied. Refuses to run when an applied
 /// migration's script has changed since.
 pub fn migrate_up(client: &mut Client) -> Result<Vec<u32>> {
+    migrate_up_with(client, &MigrationTimeouts::from_env())
+}
+
+/// [`migrate_up`] with explicit timeouts for each migration's transaction.
+pub fn migrate_up_with(client: &mut Client, timeouts: &MigrationTimeouts) -> Result<Vec<u32>> {
     let all = migrations()?;
     with_lock(client, |client| {
         ensure_bookkeeping(client)?;
         let done = applied(client)?;
         for (version, name, checksum, _) in &done {
             match all.iter().find(|m| m.version == *version) {
+                Some(m) if m.checksum() != *checksum && m.accepts(checksum) => {
+                    client
+                        .execute(
+                            "UPDATE qcheck_migration SET checksum = $2 WHERE version = $1",
+                            &[&version_i32(m.version), &m.checksum()],
+                        )
+                        .db("recording the checksum of a reworded migration")?;
+                }
                 Some(m) if m.checksum() != *checksum => {
                     return Err(Error::MigrationState {
                         version: *version,
@@ -230,6 +356,7 @@ pub fn migrate_up(client: &mut Client) -> Result<Vec<u32>> {
             let mut tx = client
                 .transaction()
                 .db("starting a migration transaction")?;
+            timeouts.set_local(&mut tx)?;
             tx.batch_execute(m.up).map_err(|source| Error::Migration {
                 version: m.version,
                 name: m.name.clone(),
@@ -259,6 +386,7 @@ fn version_i32(version: u32) -> i32 {
 /// Reverts applied migrations down to (but not including) `to`, newest first; `to = 0` reverts all
 /// and removes qcheck's bookkeeping tables too, leaving no qcheck object behind.
 pub fn migrate_down(client: &mut Client, to: u32) -> Result<Vec<u32>> {
+    let timeouts = MigrationTimeouts::from_env();
     let all = migrations()?;
     with_lock(client, |client| {
         let done = applied(client)?;
@@ -274,6 +402,7 @@ pub fn migrate_down(client: &mut Client, to: u32) -> Result<Vec<u32>> {
             let mut tx = client
                 .transaction()
                 .db("starting a migration transaction")?;
+            timeouts.set_local(&mut tx)?;
             tx.batch_execute(m.down)
                 .map_err(|source| Error::Migration {
                     version: m.version,
@@ -404,7 +533,7 @@ pub fn status(client: &mut Client) -> Result<SchemaStatus> {
             let rec = done.iter().find(|d| d.0 == m.version);
             let state = match rec {
                 None => "pending",
-                Some(d) if d.2 != m.checksum() => "changed",
+                Some(d) if !m.accepts(&d.2) => "changed",
                 Some(_) => "applied",
             };
             MigrationState {
@@ -433,12 +562,37 @@ pub fn status(client: &mut Client) -> Result<SchemaStatus> {
         (None, Vec::new())
     };
     let drift = strategy_drift(client)?;
+    let unguarded_partitions = unguarded_partitions(client)?;
     Ok(SchemaStatus {
         migrations,
         strategy,
         strategy_indexes,
         drift,
+        unguarded_partitions,
     })
+}
+
+/// Leaf partitions of `appointment` that lack the exclusion constraint that keeps a provider's live
+/// appointments from overlapping, by name: the schema's own `appointment_unguarded_partitions()`
+/// (migration 0003), or none before it is applied.
+pub fn unguarded_partitions(client: &mut Client) -> Result<Vec<String>> {
+    let installed: bool = client
+        .query_one(
+            "SELECT to_regprocedure('appointment_unguarded_partitions()') IS NOT NULL",
+            &[],
+        )
+        .db("looking for appointment_unguarded_partitions()")?
+        .get(0);
+    if !installed {
+        return Ok(Vec::new());
+    }
+    let rows = client
+        .query(
+            "SELECT p::text FROM appointment_unguarded_partitions() AS p",
+            &[],
+        )
+        .db("listing the partitions of appointment without their exclusion constraint")?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// An index strategy shipped in `sql/strategies`.
@@ -1051,6 +1205,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn reworded_migrations_run_the_statements_they_replaced() {
+        let all = migrations().unwrap();
+        for r in &REWORDED {
+            let m = all.iter().find(|m| m.version == r.version).unwrap();
+            assert_eq!(
+                statements_checksum(m.up).unwrap(),
+                r.statements,
+                "{:04}_{}: only comments may change after a migration shipped",
+                m.version,
+                m.name
+            );
+            assert_ne!(m.checksum(), r.earlier, "listed, but not reworded");
+            assert!(m.accepts(r.earlier) && m.accepts(&m.checksum()));
+        }
+        let sum = |sql| statements_checksum(sql).unwrap();
+        assert_eq!(sum("SELECT 1; -- one\n"), sum("/* x */ SELECT\n  1;"));
+        assert_ne!(sum("SELECT 1;"), sum("SELECT 2;"));
+        assert_ne!(sum("SELECT 'a b';"), sum("SELECT 'a  b';"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
 -- Reverts 0001: drops every object it created. Dropping the partitioned parent drops its partitions.
+-- squawk-ignore-file ban-drop-table, ban-drop-function, ban-drop-type, ban-drop-extension
 
 DROP TABLE IF EXISTS appointment_audit;
 DROP TABLE IF EXISTS appointment;

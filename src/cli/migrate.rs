@@ -128,6 +128,14 @@ pub(super) fn run(g: &Global, action: &MigrateCommand, yes: bool) -> Result<Outc
                 for line in s.drift.lines() {
                     println!("{line}");
                 }
+                if !s.unguarded_partitions.is_empty() {
+                    println!(
+                        "unguarded partitions of appointment (no exclusion constraint: double bookings \
+                         in their months are not refused): {}; add it with SELECT \
+                         add_appointment_partition_exclusion('<partition>')",
+                        s.unguarded_partitions.join(", ")
+                    );
+                }
             }
         }
     }

@@ -204,7 +204,7 @@ fn migrate_works_against_a_server_given_by_url() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["applied"], serde_json::json!([1, 2]));
+    assert_eq!(doc["applied"], serde_json::json!([1, 2, 3]));
     assert_eq!(doc["strategy"], "tuned");
     assert!(
         !base.join("home").exists(),
