@@ -48,6 +48,8 @@
 //! The header key `-- generic: exempt <reason>` exempts a query from the rule that expectations
 //! must also hold under `plan_cache_mode = force_generic_plan`; see [`parse_generic`].
 
+#[cfg(test)]
+mod citus_tests;
 mod eval;
 mod parse;
 #[cfg(test)]
