@@ -62,7 +62,10 @@ pub(crate) fn as_explain_document<S: Serializer>(plan: &Plan, s: S) -> Result<S:
 }
 
 impl PlanCheck {
-    /// Analyses a plan: facts, the verdicts of `expectations`, tips.
+    /// Analyses a plan: facts, the verdicts of `expectations`, tips. Lines for another topology
+    /// (`expect-citus:` on a plan that is not distributed, `expect-single-node:` on one that is)
+    /// are set aside; when that leaves none of several, the check fails with a verdict saying so,
+    /// as a gate that checked nothing must not pass.
     pub fn analyse(
         plan: Plan,
         mode: Option<Mode>,
@@ -71,10 +74,18 @@ impl PlanCheck {
         exempt: bool,
     ) -> PlanCheck {
         let facts = Facts::compute(&plan, partitions);
-        let verdicts = expectations
+        let distributed = facts.distributed();
+        let applicable: Vec<&&ExpectLine> = expectations
+            .iter()
+            .filter(|e| e.topology.applies(distributed))
+            .collect();
+        let mut verdicts: Vec<Verdict> = applicable
             .iter()
             .map(|e| expect::evaluate(&e.expectation, &plan, &facts))
             .collect();
+        if let (true, Some(first)) = (applicable.is_empty(), expectations.first()) {
+            verdicts.push(nothing_applies(first, expectations.len(), distributed));
+        }
         let tips = tips::tips(&plan, &facts, &Thresholds::default());
         PlanCheck {
             mode,
@@ -117,7 +128,10 @@ impl PlanCheck {
                 let idx: Vec<&str> = rel.indexes.iter().map(String::as_str).collect();
                 s.push_str(&format!(" ({})", idx.join(", ")));
             }
-            if !rel.partitions_in_plan.is_empty() {
+            if !rel.partitions_in_plan.is_empty() && self.facts.distributed() {
+                // Every task prunes on its own: removed subplans add up over the tasks.
+                s.push_str(&format!(" [{} partitions]", rel.partitions_scanned.len()));
+            } else if !rel.partitions_in_plan.is_empty() {
                 s.push_str(&format!(
                     " [{}/{} partitions]",
                     rel.partitions_scanned.len(),
@@ -127,6 +141,36 @@ impl PlanCheck {
             parts.push(s);
         }
         parts.join("; ")
+    }
+}
+
+/// The failing verdict of a plan none of whose `count` expectation lines applies to its topology.
+fn nothing_applies(first: &ExpectLine, count: usize, distributed: bool) -> Verdict {
+    let (plan, lines) = if distributed {
+        (
+            "a distributed (Citus) plan",
+            "`expect-single-node` lines, which apply only to a plan without a Citus Custom Scan",
+        )
+    } else {
+        (
+            "a single-node plan (no Citus Custom Scan)",
+            "`expect-citus` lines, which apply only to a distributed (Citus) plan",
+        )
+    };
+    Verdict {
+        id: "topology",
+        text: first.expectation.text.clone(),
+        file: first.expectation.file.clone(),
+        line: first.expectation.line,
+        passed: false,
+        undecided: false,
+        expected: format!("an expectation that applies to {plan}"),
+        found: format!(
+            "nothing to check: the {count} expectation(s) for this plan's mode are all {lines}"
+        ),
+        nodes: Vec::new(),
+        location: None,
+        needs: None,
     }
 }
 

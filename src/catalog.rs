@@ -13,7 +13,10 @@
 //! ```
 //!
 //! `expect:` lines hold for the custom and the generic plan, `expect-custom:` / `expect-generic:` for one
-//! of them; `generic:` is parsed by [`crate::expect::parse_generic`], the one grammar for it. A
+//! of them. `expect-citus:` lines hold only for a distributed plan (one with a Citus Custom Scan) and
+//! `expect-single-node:` lines only for a plan that is not; either takes the `-custom` / `-generic`
+//! suffix too (`expect-citus-generic:`). So a query says "on Citus, instead of X expect Y" with
+//! `expect-single-node: X` and `expect-citus: Y`. `generic:` is parsed by [`crate::expect::parse_generic`], the one grammar for it. A
 //! `params:` or `sample:` value may continue on following lines that start with `--` and at least
 //! three spaces; the lines are joined with spaces, so that SQL cannot hold `--` comments. `sample:` is
 //! optional: a query without one is benchmarked with its single `params:` row. Its SQL returns one
@@ -51,18 +54,55 @@ pub enum AppliesTo {
     Generic,
 }
 
+/// Which plans an `expect` line holds for by where they ran: every plan, only a distributed (Citus)
+/// plan, or only a plan that is not distributed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    /// `expect:` (and `expect-custom:` / `expect-generic:`): any plan.
+    #[default]
+    Any,
+    /// `expect-single-node:`: a plan without a Citus Custom Scan.
+    SingleNode,
+    /// `expect-citus:`: a plan with a Citus Custom Scan (a distributed plan).
+    Citus,
+}
+
+impl Topology {
+    /// Whether a line of this topology applies to a plan that is (or is not) distributed.
+    pub fn applies(self, distributed: bool) -> bool {
+        match self {
+            Topology::Any => true,
+            Topology::SingleNode => !distributed,
+            Topology::Citus => distributed,
+        }
+    }
+
+    #[allow(
+        clippy::trivially_copy_pass_by_ref,
+        reason = "serde's skip_serializing_if passes a reference"
+    )]
+    fn is_any(&self) -> bool {
+        *self == Topology::Any
+    }
+}
+
 /// One `expect` line: the plan it applies to and the parsed expectation (text, file, line inside).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ExpectLine {
     /// The plans it holds for.
     pub mode: AppliesTo,
+    /// Distributed plans only, single-node plans only, or any (not serialised when any).
+    #[serde(skip_serializing_if = "Topology::is_any")]
+    pub topology: Topology,
     /// What must hold of the plan.
     #[serde(flatten)]
     pub expectation: Expectation,
 }
 
 impl ExpectLine {
-    /// Whether it applies to a plan of this mode.
+    /// Whether it applies to a plan of this mode (whatever the topology; see
+    /// [`ExpectLine::applies_to_plan`]).
     pub fn applies_to(&self, mode: Mode) -> bool {
         match self.mode {
             AppliesTo::Both => true,
@@ -70,6 +110,45 @@ impl ExpectLine {
             AppliesTo::Generic => mode == Mode::Generic,
         }
     }
+
+    /// Whether it applies to a plan of this mode that is (or is not) distributed.
+    pub fn applies_to_plan(&self, mode: Mode, distributed: bool) -> bool {
+        self.applies_to(mode) && self.topology.applies(distributed)
+    }
+
+    /// The header key the line was written with (`expect`, `expect-citus-generic`, ...).
+    pub fn key(&self) -> String {
+        let topology = match self.topology {
+            Topology::Any => "",
+            Topology::SingleNode => "-single-node",
+            Topology::Citus => "-citus",
+        };
+        let mode = match self.mode {
+            AppliesTo::Both => "",
+            AppliesTo::Custom => "-custom",
+            AppliesTo::Generic => "-generic",
+        };
+        format!("expect{topology}{mode}")
+    }
+}
+
+/// `expect[-citus|-single-node][-custom|-generic]` → where and for which plan mode the line holds.
+fn expect_key(key: &str) -> Option<(Topology, AppliesTo)> {
+    let rest = key.strip_prefix("expect")?;
+    let (topology, rest) = if let Some(r) = rest.strip_prefix("-citus") {
+        (Topology::Citus, r)
+    } else if let Some(r) = rest.strip_prefix("-single-node") {
+        (Topology::SingleNode, r)
+    } else {
+        (Topology::Any, rest)
+    };
+    let mode = match rest {
+        "" => AppliesTo::Both,
+        "-custom" => AppliesTo::Custom,
+        "-generic" => AppliesTo::Generic,
+        _ => return None,
+    };
+    Some((topology, mode))
 }
 
 /// A query file.
@@ -88,7 +167,8 @@ pub struct Query {
     /// `-- sample:`: SQL returning many rows of parameter values (one column per parameter, in
     /// `params:` order) in a deterministic order, for benchmarks that rotate over parameters.
     pub sample_sql: Option<String>,
-    /// `expect:`, `expect-custom:` and `expect-generic:` lines, in file order.
+    /// `expect:`, `expect-custom:`, `expect-generic:`, `expect-citus...:` and
+    /// `expect-single-node...:` lines, in file order.
     pub expects: Vec<ExpectLine>,
     /// `Some(reason)` when the generic plan is reported but not held to the expectations.
     pub generic_exempt: Option<String>,
@@ -98,8 +178,8 @@ pub struct Query {
     pub sql: String,
 }
 
-const KEYS: &str =
-    "name, summary, params, sample, expect, expect-custom, expect-generic, generic, note";
+const KEYS: &str = "name, summary, params, sample, expect, expect-custom, expect-generic, \
+                    expect-citus[-custom|-generic], expect-single-node[-custom|-generic], generic, note";
 
 fn err(path: &Path, line: usize, msg: impl std::fmt::Display) -> Error {
     Error::QueryFile {
@@ -188,6 +268,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
                 };
                 let value = value.trim();
                 last_key = "";
+                if let Some((topology, mode)) = expect_key(key) {
+                    let expectation = parse_expectation(value, &file, line_no)
+                        .map_err(|e| expect_err(path, &e))?;
+                    expects.push(ExpectLine {
+                        mode,
+                        topology,
+                        expectation,
+                    });
+                    continue;
+                }
                 match key {
                     "name" => {
                         if !value
@@ -228,16 +318,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
                         sample_sql = Some(value.to_string());
                         sample_line = line_no;
                         last_key = "sample";
-                    }
-                    "expect" | "expect-custom" | "expect-generic" => {
-                        let mode = match key {
-                            "expect" => AppliesTo::Both,
-                            "expect-custom" => AppliesTo::Custom,
-                            _ => AppliesTo::Generic,
-                        };
-                        let expectation = parse_expectation(value, &file, line_no)
-                            .map_err(|e| expect_err(path, &e))?;
-                        expects.push(ExpectLine { mode, expectation });
                     }
                     "generic" => {
                         let exemption = parse_generic(value, &file, line_no)
@@ -518,6 +598,58 @@ SELECT * FROM t WHERE a = $1 AND b = $2 AND c = '$9' -- $7 in a comment
         let e = parse_err(&GOOD.replace("-- sample: SELECT x, y", "-- sample: SELECT x, 'y"));
         assert!(
             e.starts_with("q/demo.sql:6: sample: unterminated string literal"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn expect_keys_name_topology_and_mode() {
+        let text = GOOD.replace(
+            "-- expect: no sort\n",
+            "-- expect: no sort\n-- expect-citus: tasks = 8\n-- expect-single-node-generic: no sort\n",
+        );
+        let q = parse(Path::new("q/demo.sql"), &text).unwrap();
+        let keys: Vec<String> = q.expects.iter().map(ExpectLine::key).collect();
+        assert_eq!(
+            keys,
+            [
+                "expect",
+                "expect-citus",
+                "expect-single-node-generic",
+                "expect-generic"
+            ]
+        );
+        let citus = &q.expects[1];
+        assert_eq!(
+            (citus.topology, citus.mode, citus.expectation.line),
+            (Topology::Citus, AppliesTo::Both, 10)
+        );
+        assert!(citus.applies_to_plan(Mode::Generic, true));
+        assert!(!citus.applies_to_plan(Mode::Custom, false));
+        assert!(q.expects[2].applies_to_plan(Mode::Generic, false));
+        assert!(!q.expects[2].applies_to_plan(Mode::Generic, true));
+        assert!(!q.expects[2].applies_to_plan(Mode::Custom, false));
+        // The plain line applies everywhere; only non-default topologies are serialised.
+        assert!(q.expects[0].applies_to_plan(Mode::Custom, true));
+        let j = serde_json::to_value(&q.expects).unwrap();
+        assert!(j[0].get("topology").is_none());
+        assert_eq!(j[1]["topology"], "citus");
+        // A bad line names file:line; a misspelt key is an unknown key.
+        let e = parse_err(&GOOD.replace("-- expect: no sort", "-- expect-citus: tasks 8"));
+        assert!(
+            e.starts_with(
+                "q/demo.sql:9: invalid `-- expect: tasks 8`: `8` is not a comparison operator"
+            ),
+            "{e}"
+        );
+        let e = parse_err(&GOOD.replace("-- expect: no sort", "-- expect-cituss: router"));
+        assert!(
+            e.starts_with("q/demo.sql:9: unknown header key `expect-cituss`"),
+            "{e}"
+        );
+        let e = parse_err(&GOOD.replace("-- expect: no sort", "-- expect-custom-citus: router"));
+        assert!(
+            e.contains("unknown header key `expect-custom-citus`"),
             "{e}"
         );
     }

@@ -1,7 +1,7 @@
 //! Evaluation of one expectation against a plan and its facts.
 
 use super::{Check, Expectation, Op, Verdict};
-use crate::plan::{Facts, Plan, ScanKind};
+use crate::plan::{Facts, Plan, ScanFact, ScanKind, shard_base, shard_id, shard_name};
 use crate::report::fmt;
 
 const NEEDS_ANALYZE: &str = "EXPLAIN ANALYZE";
@@ -13,6 +13,17 @@ const NEEDS_PARTITION_MAP: &str =
 /// "Hash Inner Join"), so absence cannot be proved.
 const NEEDS_KNOWN_NODE_TYPES: &str = "node types as PostgreSQL prints them (the plan has node \
      types it never prints: capture it with EXPLAIN (FORMAT JSON) rather than converting text output)";
+/// A Citus plan that shows only some of its tasks' plans.
+const NEEDS_ALL_TASKS: &str = "every task's plan (run `SET citus.explain_all_tasks = on` before \
+     EXPLAIN; a re-partition job shows no task plans at all)";
+/// A Citus scan that does not print its job's `Task Count`.
+const NEEDS_TASK_COUNT: &str = "the Task Count of every distributed job (EXPLAIN prints it under \
+     \"Distributed Query\" → \"Job\")";
+/// A Citus plan with no task plan to look into (a re-partition job).
+const NEEDS_TASK_PLANS: &str = "the tasks' plans (a re-partition job shows none)";
+/// Citus task plans without buffer counters.
+const NEEDS_TASK_BUFFERS: &str = "the buffers of the task plans (EXPLAIN (ANALYZE, BUFFERS) through \
+     the coordinator prints them per task)";
 /// PostgreSQL prints rows per loop rounded (17 and older to integers, 18 to two decimals): over
 /// many loops the actual total is an interval, and a bound inside it cannot be decided.
 const NEEDS_EXACT_ROWS: &str = "exact row counts (rows per loop are printed rounded: to integers \
@@ -50,6 +61,93 @@ impl Outcome {
             needs: Some(needs),
         }
     }
+
+    /// Found on the tasks shown, but some tasks' plans are not in the plan: undecided.
+    fn hidden_tasks(self, facts: &Facts) -> Outcome {
+        Outcome {
+            passed: false,
+            found: format!(
+                "{} in the task plans shown, but {}",
+                self.found,
+                hidden_tasks_text(facts)
+            ),
+            needs: Some(NEEDS_ALL_TASKS),
+            ..self
+        }
+    }
+}
+
+/// Which tasks a plan does not show, e.g. `Custom Scan (Citus Adaptive) (#0) shows 1 of 32 tasks`.
+fn hidden_tasks_text(facts: &Facts) -> String {
+    let parts: Vec<String> = facts
+        .tasks
+        .iter()
+        .filter(|t| !t.all_tasks_shown())
+        .map(|t| {
+            let count = t
+                .task_count
+                .map_or_else(|| "an unknown number of".to_owned(), |c| c.to_string());
+            let shown = t
+                .tasks_shown
+                .as_deref()
+                .map(|s| format!(" (Tasks Shown: {s})"))
+                .unwrap_or_default();
+            format!(
+                "job #{} shows {} of {count} tasks{shown}",
+                t.node,
+                t.tasks_in_plan()
+            )
+        })
+        .collect();
+    format!("the other tasks' plans are not shown: {}", parts.join(", "))
+}
+
+/// `value OP n` when `value` is only a lower bound (tasks not shown may add to it): `Some` when
+/// every figure from `value` up gives the same answer, `None` when it depends on the hidden part.
+fn at_least(op: Op, value: f64, n: f64) -> Option<bool> {
+    match op {
+        Op::Ge | Op::Gt => op.holds(value, n).then_some(true),
+        Op::Le | Op::Lt => (!op.holds(value, n)).then_some(false),
+        Op::Eq => (value > n).then_some(false),
+    }
+}
+
+/// Judges a count that tasks not shown may add to: returns (passed, needs).
+fn judge_count(facts: &Facts, op: Op, value: f64, n: u64) -> (bool, Option<&'static str>) {
+    if facts.tasks_hidden() {
+        match at_least(op, value, n as f64) {
+            Some(passed) => (passed, None),
+            None => (false, Some(NEEDS_ALL_TASKS)),
+        }
+    } else {
+        (op.holds(value, n as f64), None)
+    }
+}
+
+/// A scanned relation or index name as it stands for its table: a Citus shard
+/// (`appointment_y2026m01_102040`, `patient_live_mrn_key_102008`) without its shard id.
+fn local_name<'a>(facts: &Facts, node: usize, name: &'a str) -> &'a str {
+    if facts.remote_nodes.binary_search(&node).is_ok() {
+        shard_base(name)
+    } else {
+        name
+    }
+}
+
+/// Whether a scan uses index `idx`: by name, through the partition map, or as the Citus shard of
+/// `idx` (also when Citus shortened the shard's name with a hash, as it does past 63 bytes).
+fn uses_index(facts: &Facts, s: &ScanFact, idx: &str) -> bool {
+    let remote = facts.remote_nodes.binary_search(&s.node).is_ok();
+    s.indexes.iter().chain(&s.parent_indexes).any(|i| i == idx)
+        || (remote
+            && s.indexes
+                .iter()
+                .any(|i| shard_id(i).is_some_and(|id| shard_name(idx, id) == *i)))
+}
+
+/// Whether a scan reads a partition of its table (not the table, nor a shard of the table).
+fn scans_partition(facts: &Facts, s: &ScanFact) -> bool {
+    local_name(facts, s.node, &s.relation) != s.table
 }
 
 /// Evaluates `exp` against `plan` and its `facts` (computed with the same partition map the
@@ -83,48 +181,8 @@ pub fn evaluate(exp: &Expectation, plan: &Plan, facts: &Facts) -> Verdict {
         }
         Check::Partitions { relation, op, n } => partitions(facts, relation, *op, *n),
         Check::EstimateError { op, factor } => estimate_error(plan, facts, *op, *factor),
-        Check::SharedBuffers { op, n } => {
-            let expected = format!("shared buffers (hit + read) {op} {n}");
-            if !facts.analyzed || !facts.buffers.is_present() {
-                Outcome::needs(expected, NEEDS_BUFFERS, "shared buffers")
-            } else {
-                let v = facts.buffers.shared_total();
-                Outcome {
-                    passed: op.holds(v as f64, *n as f64),
-                    expected,
-                    found: format!(
-                        "{v} shared buffers (hit {}, read {})",
-                        facts.buffers.shared_hit.unwrap_or(0),
-                        facts.buffers.shared_read.unwrap_or(0)
-                    ),
-                    nodes: vec![0],
-                    needs: None,
-                }
-            }
-        }
-        Check::TempBuffers { op, n } => {
-            let expected = format!("temp blocks (read + written) {op} {n}");
-            if !facts.analyzed || !facts.buffers.is_present() {
-                Outcome::needs(expected, NEEDS_BUFFERS, "temp buffers")
-            } else {
-                let v = facts.buffers.temp_total();
-                let mut nodes: Vec<usize> = facts.spills.iter().map(|s| s.node).collect();
-                if nodes.is_empty() {
-                    nodes.push(0);
-                }
-                Outcome {
-                    passed: op.holds(v as f64, *n as f64),
-                    expected,
-                    found: format!(
-                        "{v} temp blocks (read {}, written {})",
-                        facts.buffers.temp_read.unwrap_or(0),
-                        facts.buffers.temp_written.unwrap_or(0)
-                    ),
-                    nodes,
-                    needs: None,
-                }
-            }
-        }
+        Check::SharedBuffers { op, n } => buffers(facts, *op, *n, Blocks::Shared),
+        Check::TempBuffers { op, n } => buffers(facts, *op, *n, Blocks::Temp),
         Check::Rows { op, n } => {
             let expected = format!("result rows {op} {n}");
             match facts.result_rows.filter(|_| facts.analyzed) {
@@ -138,6 +196,28 @@ pub fn evaluate(exp: &Expectation, plan: &Plan, facts: &Facts) -> Verdict {
                 },
             }
         }
+        Check::Tasks { op, n } => tasks(plan, facts, *op, *n),
+        Check::Router => router(plan, facts),
+        Check::AggregatePushdown => aggregate_pushdown(plan, facts),
+    };
+    // Checks over the whole plan that cannot pass on the tasks shown when others are hidden;
+    // a failure stands only on evidence among the nodes shown. (Counts are judged as lower
+    // bounds where they are computed; `rows` and the Citus kinds read the coordinator.)
+    let o = if o.needs.is_none() && facts.tasks_hidden() {
+        let evidence = match &exp.check {
+            Check::Scan { .. } | Check::IndexAccess { .. } => {
+                Some(!o.passed && !o.nodes.is_empty())
+            }
+            Check::NoNode { .. } | Check::NoSpill => Some(!o.passed),
+            Check::EstimateError { op, .. } => Some(!o.passed && matches!(op, Op::Le | Op::Lt)),
+            _ => None,
+        };
+        match evidence {
+            Some(false) => o.hidden_tasks(facts),
+            _ => o,
+        }
+    } else {
+        o
     };
     let location = match o.nodes.as_slice() {
         [] => None,
@@ -221,19 +301,16 @@ fn scan(
     if let Some(idx) = index {
         let wrong_index: Vec<usize> = scans
             .iter()
-            .filter(|s| !s.indexes.iter().chain(&s.parent_indexes).any(|i| i == idx))
+            .filter(|s| !uses_index(facts, s, idx))
             .map(|s| s.node)
             .collect();
         if !wrong_index.is_empty() {
             // A partition's index has a name of its own; without a partition map (an offline
             // plan) it cannot be tied to its parent index, so such a scan decides nothing.
             let unmapped = index_is_unmapped(facts)
-                && wrong_index.iter().all(|id| {
-                    facts
-                        .scans
-                        .iter()
-                        .any(|s| s.node == *id && s.relation != s.table)
-                });
+                && wrong_index
+                    .iter()
+                    .all(|id| facts.scan(*id).is_some_and(|s| scans_partition(facts, s)));
             return Outcome {
                 passed: false,
                 expected,
@@ -261,9 +338,16 @@ fn scan(
     }
 }
 
-/// True when no scan's index name was resolved to a different (parent) name.
+/// True when no scan's index name was resolved to a different (parent) name (a shard index
+/// standing for its table's index is no resolution: it needs no map).
 fn index_is_unmapped(facts: &Facts) -> bool {
-    facts.scans.iter().all(|s| s.indexes == s.parent_indexes)
+    facts.scans.iter().all(|s| {
+        s.indexes.len() == s.parent_indexes.len()
+            && s.indexes
+                .iter()
+                .zip(&s.parent_indexes)
+                .all(|(i, p)| local_name(facts, s.node, i) == p)
+    })
 }
 
 fn no_node(plan: &Plan, facts: &Facts, kind: &str, rel: Option<&str>) -> Outcome {
@@ -386,12 +470,13 @@ fn heap_fetches(plan: &Plan, facts: &Facts, op: Op, n: u64, rel: Option<&str>) -
             list(plan, &nodes)
         )
     };
+    let (passed, needs) = judge_count(facts, op, value, n);
     Outcome {
-        passed: op.holds(value, n as f64),
+        passed,
         expected,
-        found,
+        found: with_hidden(found, needs, facts),
         nodes,
-        needs: None,
+        needs,
     }
 }
 
@@ -416,7 +501,7 @@ fn partitions(facts: &Facts, rel: &str, op: Op, n: u64) -> Outcome {
     let nodes: Vec<usize> = facts
         .scans
         .iter()
-        .filter(|s| s.table == rel && s.executed == Some(true) && s.relation != s.table)
+        .filter(|s| s.table == rel && s.executed == Some(true) && scans_partition(facts, s))
         .map(|s| s.node)
         .collect();
     let found = if rf.partitions_in_plan.is_empty() {
@@ -447,11 +532,346 @@ fn partitions(facts: &Facts, rel: &str, op: Op, n: u64) -> Outcome {
         }
         s
     };
+    let (passed, needs) = judge_count(facts, op, count as f64, n);
     Outcome {
-        passed: op.holds(count as f64, n as f64),
+        passed,
         expected,
+        found: with_hidden(found, needs, facts),
+        nodes,
+        needs,
+    }
+}
+
+/// Which block counters `buffers` checks.
+#[derive(Clone, Copy, PartialEq)]
+enum Blocks {
+    /// Shared hit + read (`shared-buffers`).
+    Shared,
+    /// Temp read + written (`temp-buffers`).
+    Temp,
+}
+
+/// `shared-buffers` / `temp-buffers`: blocks of the whole statement, the task plans' included.
+fn buffers(facts: &Facts, op: Op, n: u64, blocks: Blocks) -> Outcome {
+    let (noun, parts) = match blocks {
+        Blocks::Shared => ("shared buffers", ["hit", "read"]),
+        Blocks::Temp => ("temp blocks", ["read", "written"]),
+    };
+    let total = |b: &crate::plan::Buffers| match blocks {
+        Blocks::Shared => b.shared_total(),
+        Blocks::Temp => b.temp_total(),
+    };
+    let expected = match blocks {
+        Blocks::Shared => format!("shared buffers (hit + read) {op} {n}"),
+        Blocks::Temp => format!("temp blocks (read + written) {op} {n}"),
+    };
+    if !facts.analyzed || !facts.buffers.is_present() {
+        let what = if blocks == Blocks::Shared {
+            "shared buffers"
+        } else {
+            "temp buffers"
+        };
+        return Outcome::needs(expected, NEEDS_BUFFERS, what);
+    }
+    if let Some(o) = task_buffers_missing(&expected, facts) {
+        return o;
+    }
+    let b = facts.total_buffers();
+    let v = total(&b);
+    let (first, second) = match blocks {
+        Blocks::Shared => (b.shared_hit, b.shared_read),
+        Blocks::Temp => (b.temp_read, b.temp_written),
+    };
+    let remote = facts
+        .remote_buffers
+        .as_ref()
+        .map(|r| format!(", {} of them in the task plans", total(r)))
+        .unwrap_or_default();
+    let mut nodes: Vec<usize> = match blocks {
+        Blocks::Shared => Vec::new(),
+        Blocks::Temp => facts.spills.iter().map(|s| s.node).collect(),
+    };
+    if nodes.is_empty() {
+        nodes.push(0);
+    }
+    let (passed, needs) = judge_count(facts, op, v as f64, n);
+    Outcome {
+        passed,
+        expected,
+        found: with_hidden(
+            format!(
+                "{v} {noun} ({} {}, {} {}){remote}",
+                parts[0],
+                first.unwrap_or(0),
+                parts[1],
+                second.unwrap_or(0)
+            ),
+            needs,
+            facts,
+        ),
+        nodes,
+        needs,
+    }
+}
+
+/// Appends why a count is undecided when tasks not shown may add to it.
+fn with_hidden(found: String, needs: Option<&'static str>, facts: &Facts) -> String {
+    if needs == Some(NEEDS_ALL_TASKS) {
+        format!(
+            "{found} in the task plans shown, but {}",
+            hidden_tasks_text(facts)
+        )
+    } else {
+        found
+    }
+}
+
+/// On a Citus plan whose task plans printed no buffers, the statement's buffers are unknown.
+fn task_buffers_missing(expected: &str, facts: &Facts) -> Option<Outcome> {
+    let task_plans: Vec<usize> = facts
+        .tasks
+        .iter()
+        .flat_map(|t| t.task_roots.iter().copied())
+        .collect();
+    (facts.remote_buffers.is_none() && !task_plans.is_empty()).then(|| Outcome {
+        passed: false,
+        expected: expected.to_owned(),
+        found: "cannot count the workers' buffers: the task plans carry no buffer counters \
+                (the coordinator's root counts only its own)"
+            .to_owned(),
+        nodes: task_plans,
+        needs: Some(NEEDS_TASK_BUFFERS),
+    })
+}
+
+/// The distributed jobs, or the outcome for a plan that has none.
+fn not_distributed(expected: &str, facts: &Facts) -> Option<Outcome> {
+    (!facts.distributed()).then(|| Outcome {
+        passed: false,
+        expected: expected.to_owned(),
+        found: "not a distributed plan: it has no Citus Custom Scan".to_owned(),
+        nodes: Vec::new(),
+        needs: None,
+    })
+}
+
+fn tasks(plan: &Plan, facts: &Facts, op: Op, n: u64) -> Outcome {
+    let expected = format!("Citus tasks {op} {n}");
+    if let Some(o) = not_distributed(&expected, facts) {
+        return o;
+    }
+    let jobs: Vec<usize> = facts.tasks.iter().map(|t| t.node).collect();
+    let unknown: Vec<usize> = facts
+        .tasks
+        .iter()
+        .filter(|t| t.task_count.is_none())
+        .map(|t| t.node)
+        .collect();
+    if !unknown.is_empty() {
+        return Outcome {
+            passed: false,
+            expected,
+            found: format!("no Task Count printed at {}", list(plan, &unknown)),
+            nodes: unknown,
+            needs: Some(NEEDS_TASK_COUNT),
+        };
+    }
+    let total: u64 = facts
+        .tasks
+        .iter()
+        .filter_map(|t| t.task_count)
+        .fold(0, u64::saturating_add);
+    let per_job: Vec<String> = facts
+        .tasks
+        .iter()
+        .map(|t| format!("{} at {}", t.task_count.unwrap_or(0), plan.describe(t.node)))
+        .collect();
+    Outcome {
+        passed: op.holds(total as f64, n as f64),
+        expected,
+        found: if per_job.len() == 1 {
+            format!("{total} task(s): Task Count {}", per_job.join(""))
+        } else {
+            format!(
+                "{total} task(s) in {} jobs: Task Count {}",
+                per_job.len(),
+                per_job.join(", ")
+            )
+        },
+        nodes: jobs,
+        needs: None,
+    }
+}
+
+fn router(plan: &Plan, facts: &Facts) -> Outcome {
+    let expected =
+        "a router query: one Citus job of one task, with nothing above it on the coordinator"
+            .to_owned();
+    if let Some(o) = not_distributed(&expected, facts) {
+        return o;
+    }
+    let fail = |found: String, nodes: Vec<usize>| Outcome {
+        passed: false,
+        expected: expected.clone(),
         found,
         nodes,
+        needs: None,
+    };
+    if let [first, _, ..] = facts.tasks.as_slice() {
+        let jobs: Vec<usize> = facts.tasks.iter().map(|t| t.node).collect();
+        let subplans: usize = facts.tasks.iter().map(|t| t.subplans).sum();
+        return fail(
+            format!(
+                "{} distributed jobs ({subplans} distributed subplan(s) run first): {}",
+                jobs.len(),
+                list(plan, &jobs)
+            ),
+            if first.subplans > 0 {
+                vec![first.node]
+            } else {
+                jobs
+            },
+        );
+    }
+    let t = &facts.tasks[0];
+    match t.task_count {
+        None => Outcome {
+            passed: false,
+            expected,
+            found: format!("no Task Count printed at {}", plan.describe(t.node)),
+            nodes: vec![t.node],
+            needs: Some(NEEDS_TASK_COUNT),
+        },
+        Some(c) if c != 1 => fail(
+            format!(
+                "{c} tasks at {}: a multi-shard query",
+                plan.describe(t.node)
+            ),
+            vec![t.node],
+        ),
+        Some(_) if t.node != 0 => fail(
+            format!(
+                "one task at {}, but the coordinator runs {} above it",
+                plan.describe(t.node),
+                plan.describe(0)
+            ),
+            vec![0, t.node],
+        ),
+        Some(_) => Outcome {
+            passed: true,
+            expected,
+            found: format!(
+                "one task at {}, the root of the plan",
+                plan.describe(t.node)
+            ),
+            nodes: vec![t.node],
+            needs: None,
+        },
+    }
+}
+
+fn aggregate_pushdown(plan: &Plan, facts: &Facts) -> Outcome {
+    let expected = "the Citus workers aggregate: every task plan has an Aggregate".to_owned();
+    if let Some(o) = not_distributed(&expected, facts) {
+        return o;
+    }
+    let roots: Vec<usize> = facts
+        .tasks
+        .iter()
+        .flat_map(|t| t.task_roots.iter().copied())
+        .collect();
+    let aggregates: &[usize] = facts.node_kinds.get("aggregate").map_or(&[], Vec::as_slice);
+    if roots.is_empty() {
+        let jobs: Vec<usize> = facts.tasks.iter().map(|t| t.node).collect();
+        return Outcome {
+            passed: false,
+            expected,
+            found: format!("no task plan to look into at {}", list(plan, &jobs)),
+            nodes: jobs,
+            needs: Some(NEEDS_TASK_PLANS),
+        };
+    }
+    // Each Aggregate belongs to the task plan of its nearest task root above, or else runs on the
+    // coordinator (in the coordinator's plan or a distributed subplan's).
+    let nodes = plan.nodes();
+    let task_of = |a: usize| {
+        let mut cur = Some(a);
+        while let Some(c) = cur {
+            if roots.contains(&c) {
+                return Some(c);
+            }
+            cur = nodes.get(c).and_then(|r| r.parent);
+        }
+        None
+    };
+    let covered: Vec<usize> = aggregates.iter().filter_map(|a| task_of(*a)).collect();
+    let worker: Vec<usize> = aggregates
+        .iter()
+        .copied()
+        .filter(|a| task_of(*a).is_some())
+        .collect();
+    let coordinator: Vec<usize> = aggregates
+        .iter()
+        .copied()
+        .filter(|a| task_of(*a).is_none())
+        .collect();
+    let missing: Vec<usize> = roots
+        .iter()
+        .copied()
+        .filter(|r| !covered.contains(r))
+        .collect();
+    if aggregates.is_empty() {
+        return Outcome {
+            passed: false,
+            expected,
+            found: "no Aggregate in the plan".to_owned(),
+            nodes: Vec::new(),
+            needs: None,
+        };
+    }
+    if !missing.is_empty() {
+        let on_coordinator = if coordinator.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the coordinator aggregates at {}",
+                list(plan, &coordinator)
+            )
+        };
+        return Outcome {
+            passed: false,
+            expected,
+            found: format!(
+                "{} of {} task plan(s) shown aggregate nothing: {}{on_coordinator}",
+                missing.len(),
+                roots.len(),
+                list(plan, &missing)
+            ),
+            nodes: missing,
+            needs: None,
+        };
+    }
+    let found = if coordinator.is_empty() {
+        format!(
+            "fully pushed down: all {} task plan(s) shown aggregate ({}); nothing is aggregated \
+             on the coordinator",
+            roots.len(),
+            list(plan, &worker)
+        )
+    } else {
+        format!(
+            "partially pushed down: all {} task plan(s) shown aggregate ({}); the coordinator \
+             combines at {}",
+            roots.len(),
+            list(plan, &worker),
+            list(plan, &coordinator)
+        )
+    };
+    Outcome {
+        passed: true,
+        expected,
+        found,
+        nodes: worker,
         needs: None,
     }
 }

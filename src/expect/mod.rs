@@ -27,7 +27,18 @@
 //! shared-buffers OP N                shared blocks hit + read (root node, inclusive)
 //! temp-buffers OP N                  temp blocks read + written (root node, inclusive)
 //! rows OP N                          rows returned by the root node
+//! tasks OP N                         Citus tasks run (the `Task Count` of every distributed job)
+//! router                             one Citus job of one task with nothing above it on the
+//!                                    coordinator: the whole query ran on one worker
+//! aggregate-pushdown                 the Citus workers aggregate (partially, the coordinator
+//!                                    combining, or fully in a router query)
 //! ```
+//!
+//! A Citus plan carries its tasks' plans, which every check reads like the coordinator's own
+//! nodes (shards and shard indexes stand for their tables and indexes). When EXPLAIN shows only
+//! some tasks (`Tasks Shown: One of 32`: `citus.explain_all_tasks` was off; re-partition jobs),
+//! a check over the plan cannot pass on the tasks it sees: it fails only on evidence among them
+//! (a Seq Scan found, more heap fetches than allowed) and is undecided otherwise.
 //!
 //! Checks that need run-time data (`heap-fetches`, `partitions`, `estimate-error`, `rows`,
 //! `*-buffers`, `no spill`) fail with a "needs EXPLAIN ANALYZE" reason on a plan without it rather
@@ -37,6 +48,8 @@
 //! The header key `-- generic: exempt <reason>` exempts a query from the rule that expectations
 //! must also hold under `plan_cache_mode = force_generic_plan`; see [`parse_generic`].
 
+#[cfg(test)]
+mod citus_tests;
 mod eval;
 mod parse;
 #[cfg(test)]
@@ -182,6 +195,21 @@ pub enum Check {
         /// The bound, in rows.
         n: u64,
     },
+    /// `tasks OP N`: Citus tasks of the plan's distributed jobs (`Task Count`, summed over the
+    /// jobs, distributed subplans included).
+    Tasks {
+        /// How the task count must compare with `n`.
+        op: Op,
+        /// The bound, in tasks.
+        n: u64,
+    },
+    /// `router`: the query ran as one task on one worker (Citus's fast-path or router planner):
+    /// one distributed job, `Task Count` 1, and the Custom Scan is the root of the coordinator's
+    /// plan (nothing merged, sorted or aggregated on the coordinator).
+    Router,
+    /// `aggregate-pushdown`: the workers aggregate — every task plan shown has an Aggregate
+    /// node — so rows are not shipped to the coordinator to be aggregated there.
+    AggregatePushdown,
 }
 
 /// One parsed `-- expect:` line.
@@ -211,6 +239,9 @@ impl Expectation {
             Check::SharedBuffers { .. } => "shared-buffers",
             Check::TempBuffers { .. } => "temp-buffers",
             Check::Rows { .. } => "rows",
+            Check::Tasks { .. } => "tasks",
+            Check::Router => "router",
+            Check::AggregatePushdown => "aggregate-pushdown",
         }
     }
 

@@ -6,7 +6,8 @@ use super::{Check, ExpectParseError, Expectation, GenericExemption, HeaderKey, O
 use crate::plan::ScanKind;
 
 const KNOWN_KINDS: &str = "seq-scan, index-scan, index-only-scan, bitmap-scan, index-access, no, heap-fetches, \
-                           partitions, estimate-error, shared-buffers, temp-buffers, rows";
+                           partitions, estimate-error, shared-buffers, temp-buffers, rows, tasks, \
+                           router, aggregate-pushdown";
 
 const KIND_NAMES: &[&str] = &[
     "seq-scan",
@@ -21,6 +22,9 @@ const KIND_NAMES: &[&str] = &[
     "shared-buffers",
     "temp-buffers",
     "rows",
+    "tasks",
+    "router",
+    "aggregate-pushdown",
 ];
 
 /// Node kinds `no KIND` accepts (kebab case of PostgreSQL's node types, plus aliases). A typo
@@ -87,6 +91,9 @@ fn example_for(kind: &str) -> &'static str {
         "shared-buffers" => "shared-buffers <= 100",
         "temp-buffers" => "temp-buffers = 0",
         "rows" => "rows >= 1",
+        "tasks" => "tasks = 1",
+        "router" => "router",
+        "aggregate-pushdown" => "aggregate-pushdown",
         // index-only-scan, and the example for anything else.
         _ => "index-only-scan appointment using appointment_provider_day_idx",
     }
@@ -374,6 +381,12 @@ fn parse_check(toks: &[String]) -> Result<(Check, &'static str), (ParseProblem, 
                 op: c.op()?,
                 n: c.count()?,
             },
+            "tasks" => Check::Tasks {
+                op: c.op()?,
+                n: c.count()?,
+            },
+            "router" => Check::Router,
+            "aggregate-pushdown" => Check::AggregatePushdown,
             _ => {
                 return Err(ParseProblem::UnknownKind {
                     suggestion: suggest(&kind, KIND_NAMES),

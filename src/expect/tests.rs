@@ -576,3 +576,193 @@ fn no_kind_on_a_converted_plan_is_undecided_unless_found() {
     // A plan PostgreSQL printed still passes `no KIND`.
     pass("no nested-loop", "pg15_seq_scan_filter.json");
 }
+
+/// Evaluates `text` on a plan given as JSON text (a captured fixture outside `tests/fixtures/plans`).
+fn run_on(text: &str, plan_json: &str) -> Verdict {
+    let exp = parse(text);
+    let plan = crate::plan::parse_plan(plan_json).unwrap();
+    let map = PartitionMap::heuristic(relations_named(std::slice::from_ref(&exp)));
+    evaluate(&exp, &plan, &Facts::compute(&plan, &map))
+}
+
+#[test]
+fn grammar_of_the_citus_kinds() {
+    assert_eq!(parse("tasks = 1").check, Check::Tasks { op: Op::Eq, n: 1 });
+    assert_eq!(parse("tasks<=8").check, Check::Tasks { op: Op::Le, n: 8 });
+    assert_eq!(parse("ROUTER").check, Check::Router);
+    assert_eq!(parse("aggregate-pushdown").check, Check::AggregatePushdown);
+    assert_eq!(parse("router").id(), "router");
+    let e = err("router appointment");
+    assert!(
+        e.to_string()
+            .contains("unexpected `appointment` at the end"),
+        "{e}"
+    );
+    let e = err("tasks 1");
+    assert!(
+        e.to_string().contains("`1` is not a comparison operator"),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .ends_with("a valid example: `-- expect: tasks = 1`"),
+        "{e}"
+    );
+    let e = err("aggregate-pushdwn");
+    assert!(
+        e.to_string().contains("did you mean `aggregate-pushdown`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn tasks_counts_every_job_and_needs_a_citus_plan() {
+    // Without ANALYZE the Task Count is printed all the same.
+    let v = pass("tasks = 2", "citus/01_multi_shard_aggregate_pg18.json");
+    assert_eq!(
+        v.found,
+        "2 task(s): Task Count 2 at Custom Scan (Citus Adaptive) (#2)"
+    );
+    assert_eq!(v.nodes, vec![2]);
+    fail("tasks = 1", "citus/01_multi_shard_aggregate_pg18.json");
+    pass(
+        "tasks = 16",
+        "citus/02_multi_shard_colocated_join_mx_pg18.json",
+    );
+    // A re-partition job shows no task plan, but its count.
+    pass("tasks = 6", "citus/03_repartition_join_pg18.json");
+    // A distributed subplan is a job of its own.
+    let v = pass("tasks = 2", "citus/04_analyze_cte_insert_subplan_pg17.json");
+    assert!(v.found.starts_with("2 task(s) in 2 jobs"), "{}", v.found);
+    pass("tasks > 7", "citus/07_legacy_realtime_aggregate_pg10.json");
+    pass(
+        "tasks = 1",
+        "citus/08_legacy_task_tracker_repartition_pg10.json",
+    );
+    let v = fail("tasks >= 0", "pg15_clean_index_only_count.json");
+    assert!(!v.undecided);
+    assert_eq!(
+        v.found,
+        "not a distributed plan: it has no Citus Custom Scan"
+    );
+    // A Citus scan without a job prints no count: undecided, never passed.
+    let v = run_on(
+        "tasks = 1",
+        r#"[{"Plan": {"Node Type": "Custom Scan", "Custom Plan Provider": "Citus INSERT ... SELECT",
+             "Plans": [{"Node Type": "Seq Scan", "Relation Name": "t"}]}}]"#,
+    );
+    assert!(!v.passed && v.undecided, "{v:#?}");
+    assert!(v.needs.unwrap().contains("Task Count"));
+}
+
+#[test]
+fn router_is_one_task_with_nothing_above_it() {
+    let v = fail("router", "citus/01_multi_shard_aggregate_pg18.json");
+    assert_eq!(
+        v.found,
+        "2 tasks at Custom Scan (Citus Adaptive) (#2): a multi-shard query"
+    );
+    let v = fail("router", "citus/04_analyze_cte_insert_subplan_pg17.json");
+    assert!(
+        v.found
+            .starts_with("2 distributed jobs (1 distributed subplan(s) run first)"),
+        "{}",
+        v.found
+    );
+    // One task, but the coordinator aggregates above the Custom Scan.
+    let v = fail(
+        "router",
+        "citus/08_legacy_task_tracker_repartition_pg10.json",
+    );
+    assert!(
+        v.found.contains("but the coordinator runs Aggregate"),
+        "{}",
+        v.found
+    );
+    assert!(!v.undecided);
+    fail("router", "pg15_clean_index_only_count.json");
+}
+
+#[test]
+fn aggregate_pushdown_reads_the_task_plans() {
+    let v = pass(
+        "aggregate-pushdown",
+        "citus/01_multi_shard_aggregate_pg18.json",
+    );
+    assert!(
+        v.found
+            .starts_with("partially pushed down: all 1 task plan(s) shown aggregate"),
+        "{}",
+        v.found
+    );
+    pass(
+        "aggregate-pushdown",
+        "citus/02_multi_shard_colocated_join_mx_pg18.json",
+    );
+    pass(
+        "aggregate-pushdown",
+        "citus/07_legacy_realtime_aggregate_pg10.json",
+    );
+    // A re-partition job has no task plan to look into.
+    let v = run("aggregate-pushdown", "citus/03_repartition_join_pg18.json");
+    assert!(!v.passed && v.undecided, "{v:#?}");
+    // Rows shipped to the coordinator: the task plan does not aggregate.
+    let v = fail(
+        "aggregate-pushdown",
+        "citus/06_analyze_multi_shard_select_pg16_17.json",
+    );
+    assert_eq!(v.found, "no Aggregate in the plan");
+    let v = run_on(
+        "aggregate-pushdown",
+        r#"[{"Plan": {"Node Type": "Aggregate", "Strategy": "Plain", "Plans": [
+            {"Node Type": "Custom Scan", "Custom Plan Provider": "Citus Adaptive",
+             "Distributed Query": {"Job": {"Task Count": 2, "Tasks Shown": "All", "Tasks": [
+               {"Remote Plan": [[{"Plan": {"Node Type": "Seq Scan", "Relation Name": "t_1"}}]]},
+               {"Remote Plan": [[{"Plan": {"Node Type": "Aggregate", "Strategy": "Plain", "Plans": [
+                  {"Node Type": "Seq Scan", "Relation Name": "t_2"}]}}]]}]}}}]}}]"#,
+    );
+    assert!(!v.passed && !v.undecided, "{v:#?}");
+    assert_eq!(
+        v.found,
+        "1 of 2 task plan(s) shown aggregate nothing: Seq Scan on t_1 (#2); the coordinator aggregates at Aggregate (#0)"
+    );
+    fail("aggregate-pushdown", "pg15_clean_index_only_count.json");
+}
+
+#[test]
+fn hidden_tasks_make_passes_undecided_and_keep_evidence() {
+    // `Tasks Shown: One of 4`: the one task shown scans explain_pk sequentially.
+    let f = "citus/06_analyze_multi_shard_select_pg16_17.json";
+    let v = fail("no seq-scan", f);
+    assert!(!v.undecided, "a Seq Scan shown is evidence: {v:#?}");
+    let v = run("seq-scan explain_pk", f);
+    assert!(!v.passed && v.undecided, "{v:#?}");
+    assert!(v.needs.unwrap().contains("citus.explain_all_tasks"));
+    assert!(
+        v.found.ends_with(
+            "the other tasks' plans are not shown: job #0 shows 1 of 4 tasks (Tasks Shown: One of 4)"
+        ),
+        "{}",
+        v.found
+    );
+    let v = run("no sort", f);
+    assert!(!v.passed && v.undecided, "{v:#?}");
+    // Counts over the tasks shown are lower bounds.
+    let v = run("heap-fetches = 0", f);
+    assert!(!v.passed && v.undecided, "{v:#?}");
+    pass("heap-fetches >= 0", f);
+    let v = run("estimate-error <= 10x", f);
+    assert!(!v.passed && v.undecided, "{v:#?}");
+    // What the coordinator shows alone is decided.
+    pass("rows = 0", f);
+    pass("tasks = 4", f);
+    // Every task shown: decided as on a single node.
+    pass(
+        "no seq-scan",
+        "citus/04_analyze_cte_insert_subplan_pg17.json",
+    );
+    pass(
+        "heap-fetches = 0",
+        "citus/04_analyze_cte_insert_subplan_pg17.json",
+    );
+}

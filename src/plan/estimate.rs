@@ -26,7 +26,10 @@
 //! came out empty (it reads one outer row and stops); below a WindowAgg with a `Run Condition` (it
 //! stops pulling once the condition fails); a CTE that no CTE Scan read to its end (it is evaluated
 //! only as far as its scans pull it). An early stop reaches down to the next node that reads all its
-//! input (Sort, Hash, a hashed or plain Aggregate). Never-executed nodes have no estimate entry.
+//! input (Sort, Hash, a hashed or plain Aggregate). A Citus Custom Scan and the coordinator's nodes
+//! above it are left out too: Citus gives the scan a constant row count, not an estimate (the task
+//! plans below it are the workers' own and are compared). Never-executed nodes have no estimate
+//! entry.
 
 use serde::Serialize;
 
@@ -86,6 +89,9 @@ const EMPTY_HASH: &str =
 const RUN_CONDITION: &str = "a WindowAgg with a Run Condition stops pulling rows once it fails";
 const CTE: &str = "a CTE is evaluated only as far as its CTE Scans pull it, and none read it all";
 const BITMAP_SET: &str = "BitmapAnd and BitmapOr do not count rows";
+const CITUS_ROWS: &str = "a Citus Custom Scan's row count is a fixed placeholder (0 for a router \
+                          query, 100,000 otherwise), not an estimate, and the coordinator's nodes \
+                          above it build on it";
 const LOSSY_BITMAP: &str =
     "the bitmap is all lossy: its index scan counts pages × 10 (BRIN), not rows";
 
@@ -231,6 +237,27 @@ fn not_rows(r: &NodeRef<'_>, nodes: &[NodeRef<'_>]) -> Option<&'static str> {
     }
 }
 
+/// Citus Custom Scans and the coordinator nodes above them, whose `Plan Rows` are not estimates
+/// (Citus sets the scan's rows to a constant). The task plans below are the workers' own
+/// estimates and stay compared.
+fn citus_placeholders(nodes: &[NodeRef<'_>]) -> Vec<bool> {
+    let mut marked = vec![false; nodes.len()];
+    for r in nodes.iter().filter(|r| {
+        r.node.node_type == "Custom Scan"
+            && r.node
+                .custom_plan_provider
+                .as_deref()
+                .is_some_and(|p| p.starts_with("Citus"))
+    }) {
+        let mut cur = Some(r.id);
+        while let Some(c) = cur.filter(|c| !marked[*c]) {
+            marked[c] = true;
+            cur = nodes[c].parent;
+        }
+    }
+    marked
+}
+
 /// Whether the plan prints per-loop rows with two decimals (PostgreSQL 18) rather than rounded.
 fn fractional_rows(nodes: &[NodeRef<'_>]) -> bool {
     nodes.iter().any(|r| {
@@ -252,6 +279,7 @@ pub(crate) fn estimates(
     let first = early_reasons(nodes, children, &vec![None; nodes.len()]);
     let early = early_reasons(nodes, children, &unread_ctes(nodes, &first));
     let half_step = if fractional_rows(nodes) { 0.005 } else { 0.5 };
+    let citus = citus_placeholders(nodes);
     let mut out = Vec::new();
     // The proven lower bound of each node's actual total, for children's bounds.
     let mut lower = vec![0.0f64; nodes.len()];
@@ -289,7 +317,9 @@ pub(crate) fn estimates(
         }
         lower[r.id] = lo;
         let estimated = est * lf;
-        let why = early[r.id].or_else(|| not_rows(r, nodes));
+        let why = early[r.id]
+            .or_else(|| not_rows(r, nodes))
+            .or_else(|| citus[r.id].then_some(CITUS_ROWS));
         let (q_min, q_max) = if why.is_some() {
             (None, None)
         } else {

@@ -87,11 +87,30 @@ pub struct TaskFacts {
     pub remote_plans: usize,
     /// Distributed subplans (CTEs and subqueries Citus runs first).
     pub subplans: usize,
+    /// Root node ids of the task plans shown (the remote plans after the subplans).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub task_roots: Vec<usize>,
 }
 
 impl TaskFacts {
     fn of(id: usize, n: &PlanNode) -> Option<TaskFacts> {
-        let dq = n.extra.get("Distributed Query")?;
+        let Some(dq) = n.extra.get("Distributed Query") else {
+            // A Citus Custom Scan that prints no job (e.g. `Citus INSERT ... SELECT`) is
+            // distributed too; its task count is unknown.
+            return (n.node_type == "Custom Scan"
+                && n.custom_plan_provider
+                    .as_deref()
+                    .is_some_and(|p| p.starts_with("Citus")))
+            .then(|| TaskFacts {
+                node: id,
+                provider: n.custom_plan_provider.clone(),
+                task_count: None,
+                tasks_shown: None,
+                remote_plans: n.remote.len(),
+                subplans: 0,
+                task_roots: Vec::new(),
+            });
+        };
         let job = dq.get("Job");
         Some(TaskFacts {
             node: id,
@@ -108,7 +127,23 @@ impl TaskFacts {
                 .get("Subplans")
                 .and_then(serde_json::Value::as_array)
                 .map_or(0, Vec::len),
+            task_roots: Vec::new(),
         })
+    }
+
+    /// Task plans shown: the remote plans that are not distributed subplans.
+    pub fn tasks_in_plan(&self) -> usize {
+        self.remote_plans.saturating_sub(self.subplans)
+    }
+
+    /// Whether EXPLAIN shows the plan of every task this job ran: `Tasks Shown: All`, or as
+    /// many task plans as `Task Count`. False for `One of 32` (`citus.explain_all_tasks` off),
+    /// for re-partition jobs (no task plans) and when the count is not printed.
+    pub fn all_tasks_shown(&self) -> bool {
+        self.tasks_shown.as_deref() == Some("All")
+            || self
+                .task_count
+                .is_some_and(|c| c == self.tasks_in_plan() as u64)
     }
 }
 
@@ -137,8 +172,9 @@ fn text_key(n: &PlanNode, key: &str) -> Option<String> {
 }
 
 /// A Citus shard's base name: `lineitem_360000` → `lineitem`, `lineitem_pkey_360000` →
-/// `lineitem_pkey` (Citus appends `_<shard id>` to tables and their indexes).
-fn shard_base(name: &str) -> &str {
+/// `lineitem_pkey`, a partition's shard `appointment_y2026m01_102040` → `appointment_y2026m01`
+/// (Citus appends `_<shard id>` to tables, partitions and their indexes).
+pub(crate) fn shard_base(name: &str) -> &str {
     match name.rsplit_once('_') {
         Some((base, id))
             if !base.is_empty() && !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) =>
@@ -147,6 +183,23 @@ fn shard_base(name: &str) -> &str {
         }
         _ => name,
     }
+}
+
+/// The table, partition or index a Citus shard stands for: `shard_base`, or, for a name Citus
+/// shortened with a hash (`..._sta_dff9a99a_102051`), the catalog map's name that shortens to it.
+fn unshard(name: &str, partitions: &PartitionMap) -> String {
+    let base = shard_base(name);
+    if partitions.is_catalog() && !partitions.knows(base) {
+        if let Some(id) = super::shard::shard_id(name) {
+            if let Some(full) = partitions
+                .names()
+                .find(|c| super::shard::shard_name(c, id) == name)
+            {
+                return full.to_owned();
+            }
+        }
+    }
+    base.to_owned()
 }
 
 /// What kind of work went to disk.
@@ -310,6 +363,11 @@ pub struct Facts {
     /// Nodes of plans that ran on other servers (Citus task and subplan plans), which every
     /// expectation sees like the coordinator's own.
     pub remote_nodes: Vec<usize>,
+    /// Buffers of the plans that ran elsewhere (Citus task and subplan plans), summed over their
+    /// root nodes: the coordinator's root counts only its own. `None` without such plans or when
+    /// none of them printed buffers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_buffers: Option<Buffers>,
     /// Planned vs launched workers of every Gather / Gather Merge, in node order.
     pub workers: Vec<WorkersFact>,
     /// Every Memoize (Result Cache) node's cache, in node order.
@@ -378,6 +436,7 @@ impl Facts {
             tasks: Vec::new(),
             foreign_scans: Vec::new(),
             remote_nodes: Vec::new(),
+            remote_buffers: None,
             workers: Vec::new(),
             memoize: Vec::new(),
             wal: None,
@@ -403,7 +462,7 @@ impl Facts {
                 // (`lineitem_pkey_360000`) for the table's index.
                 let shard = |name: &str| {
                     if remote[r.id] {
-                        shard_base(name).to_owned()
+                        unshard(name, partitions)
                     } else {
                         name.to_owned()
                     }
@@ -439,7 +498,13 @@ impl Facts {
                     executed,
                 });
             }
-            if let Some(t) = TaskFacts::of(r.id, n) {
+            if let Some(mut t) = TaskFacts::of(r.id, n) {
+                // Children are `plans`, then the remote plans: subplans first, then tasks.
+                t.task_roots = children[r.id]
+                    .iter()
+                    .skip(n.plans.len() + t.subplans)
+                    .copied()
+                    .collect();
                 f.tasks.push(t);
             }
             if n.node_type == "Foreign Scan" {
@@ -453,6 +518,10 @@ impl Facts {
             }
             if remote[r.id] {
                 f.remote_nodes.push(r.id);
+            }
+            if n.parent_relationship.as_deref() == Some("Remote") && n.buffers.is_present() {
+                let sum = f.remote_buffers.get_or_insert_with(Buffers::default);
+                add_buffers(sum, &n.buffers);
             }
             if analyzed {
                 if let Some(h) = n.heap_fetches {
@@ -593,6 +662,28 @@ impl Facts {
         }
     }
 
+    /// Whether the plan is distributed: it has a Citus Custom Scan.
+    pub fn distributed(&self) -> bool {
+        !self.tasks.is_empty()
+    }
+
+    /// Whether some task's plan is not in the plan (`Tasks Shown: One of 32`, a re-partition
+    /// job, or a Citus scan that prints no job): what those tasks did cannot be seen, so a check
+    /// over the whole plan cannot pass on the tasks shown.
+    pub fn tasks_hidden(&self) -> bool {
+        self.tasks.iter().any(|t| !t.all_tasks_shown())
+    }
+
+    /// Buffers of the whole statement: the root's, plus those of the plans that ran elsewhere
+    /// (Citus tasks and subplans), which the coordinator's root does not include.
+    pub fn total_buffers(&self) -> Buffers {
+        let mut b = self.buffers.clone();
+        if let Some(r) = &self.remote_buffers {
+            add_buffers(&mut b, r);
+        }
+        b
+    }
+
     /// The facts of one table (already resolved to the parent).
     pub fn relation(&self, table: &str) -> Option<&RelationFacts> {
         self.relations.get(super::partition::bare(table))
@@ -611,6 +702,25 @@ impl Facts {
         let i = self.scans.binary_search_by_key(&id, |s| s.node).ok()?;
         self.scans.get(i)
     }
+}
+
+/// Adds the block counters of `b` to `sum` (a counter absent from both stays absent).
+fn add_buffers(sum: &mut Buffers, b: &Buffers) {
+    let add = |s: &mut Option<u64>, v: Option<u64>| {
+        if let Some(v) = v {
+            *s = Some(s.unwrap_or(0).saturating_add(v));
+        }
+    };
+    add(&mut sum.shared_hit, b.shared_hit);
+    add(&mut sum.shared_read, b.shared_read);
+    add(&mut sum.shared_dirtied, b.shared_dirtied);
+    add(&mut sum.shared_written, b.shared_written);
+    add(&mut sum.local_hit, b.local_hit);
+    add(&mut sum.local_read, b.local_read);
+    add(&mut sum.local_dirtied, b.local_dirtied);
+    add(&mut sum.local_written, b.local_written);
+    add(&mut sum.temp_read, b.temp_read);
+    add(&mut sum.temp_written, b.temp_written);
 }
 
 /// Index names a scan node uses: its own "Index Name", or for a Bitmap Heap Scan every Bitmap

@@ -37,6 +37,7 @@ mod lenient;
 mod mode;
 pub mod model;
 mod partition;
+mod shard;
 mod signature;
 #[cfg(test)]
 pub(crate) mod signature_tests;
@@ -52,6 +53,7 @@ pub use describe::{
     node_label, scan_kind,
 };
 pub use estimate::Estimate;
+pub(crate) use facts::shard_base;
 pub use facts::{
     Facts, ForeignScanFacts, JitFacts, MemoizeFact, NodeValue, RelationFacts, ScanFact, Setting,
     Spill, SpillKind, TaskFacts, WalFacts, WorkersFact,
@@ -61,6 +63,7 @@ pub use input::{Form, MAX_PLAN_FILE_BYTES};
 pub use mode::Mode;
 pub use model::{Buffers, Children, Jit, Plan, PlanNode, Planning, Trigger, Worker};
 pub use partition::{CATALOG_SQL, PartitionMap};
+pub(crate) use shard::{shard_id, shard_name};
 pub use signature::{RelationSig, SigNode, Signature, fold_name};
 
 /// Why a document could not be read as an EXPLAIN plan at all.

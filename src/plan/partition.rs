@@ -101,6 +101,16 @@ impl PartitionMap {
         self.root_of(name)
     }
 
+    /// Every table and index name the catalog map knows (children and parents), bare.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.catalog.iter().flat_map(|(c, p)| [bare(c), bare(p)])
+    }
+
+    /// Whether the catalog map has `name` as a child.
+    pub(crate) fn knows(&self, name: &str) -> bool {
+        self.catalog.contains_key(name)
+    }
+
     /// Whether this map came from the catalog (false: heuristic or none).
     pub fn is_catalog(&self) -> bool {
         !self.catalog.is_empty()

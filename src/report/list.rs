@@ -5,7 +5,7 @@
 //! Pure: the command reads the catalog and prints the string returned here.
 
 use super::{Format, table};
-use crate::catalog::{AppliesTo, Query};
+use crate::catalog::{AppliesTo, Query, Topology};
 
 /// The query list in `format`: JSON is the catalog's queries as they serialize.
 pub fn queries(format: Format, queries: &[Query]) -> String {
@@ -37,10 +37,17 @@ pub fn queries(format: Format, queries: &[Query]) -> String {
 fn expectations(q: &Query) -> Vec<String> {
     q.expects
         .iter()
-        .map(|e| match e.mode {
-            AppliesTo::Both => e.expectation.text.clone(),
-            AppliesTo::Custom => format!("{} (custom)", e.expectation.text),
-            AppliesTo::Generic => format!("{} (generic)", e.expectation.text),
+        .map(|e| {
+            let text = match e.mode {
+                AppliesTo::Both => e.expectation.text.clone(),
+                AppliesTo::Custom => format!("{} (custom)", e.expectation.text),
+                AppliesTo::Generic => format!("{} (generic)", e.expectation.text),
+            };
+            match e.topology {
+                Topology::Any => text,
+                Topology::Citus => format!("{text} (citus)"),
+                Topology::SingleNode => format!("{text} (single node)"),
+            }
         })
         .chain(
             q.generic_exempt
