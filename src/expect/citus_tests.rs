@@ -300,7 +300,7 @@ fn expect_citus_lines_apply_to_distributed_plans_only() {
 }
 
 #[test]
-fn a_task_plan_in_text_inside_json_is_refused() {
+fn a_task_plan_in_text_inside_json_is_refused_saying_how_to_capture_it() {
     let text = std::fs::read_to_string(
         dir().join("tenant_day_by_status_custom_execute_text_remote_plan.json"),
     )

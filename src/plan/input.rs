@@ -629,12 +629,30 @@ fn psql_expanded(lines: &[&str]) -> Result<Extracted, PlanParseError> {
 }
 
 /// Explains a JSON syntax error in an extracted document when its cause is a known non-JSON
-/// shape: numbers masked as `N` (PostgreSQL's regression filter) or pg_show_plans' `[ "Plan":`.
+/// shape: numbers masked as `N` (PostgreSQL's regression filter), pg_show_plans' `[ "Plan":`, or
+/// a Citus task plan in text form.
 pub(crate) fn diagnose(doc: &str) -> Option<&'static str> {
     let compact: String = doc.split_whitespace().collect::<Vec<_>>().join(" ");
     if compact.starts_with("[ \"Plan\":") || compact.starts_with("[\"Plan\":") {
         return Some(
             "a key inside an array (`[ \"Plan\": ... ]`, as pg_show_plans prints) is not valid JSON; capture with EXPLAIN (FORMAT JSON)",
+        );
+    }
+    // Citus 13 reads the EXPLAIN options for its workers in a hook that `EXPLAIN … EXECUTE`
+    // skips, so a task's plan comes back in the session's last plain EXPLAIN format (TEXT in a
+    // fresh session), pasted unquoted into the JSON.
+    let text_task = compact
+        .match_indices("\"Remote Plan\": [")
+        .any(|(at, key)| {
+            compact[at + key.len()..]
+                .trim_start()
+                .chars()
+                .next()
+                .is_some_and(|c| !matches!(c, '{' | '[' | ']' | '"'))
+        });
+    if text_task {
+        return Some(
+            "a Citus task's \"Remote Plan\" is plan text inside the JSON (Citus sends its workers the options of the session's last plain EXPLAIN when the plan comes from EXPLAIN ... EXECUTE); capture again after one plain `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT 1` in that session",
         );
     }
     if [": N,", ": N.N,", ": N }", ": N.N }", ": N ]", ": N.N ]"]
