@@ -4,6 +4,8 @@
 //! - `model`: the appointment schema's guarantees on a real server (exclusion, RLS, audit, ...);
 //! - `seed`: the generator and the COPY loader, determinism and the cached dataset;
 //! - `check`: `qcheck check` / `qcheck explain` end to end on the `tiny` dataset;
+//! - `ci`: JUnit, GitHub annotations, JSON documents against `schema/`, output at 100 columns,
+//!   clap errors, completions and man pages, the re-seed note;
 //! - `offline`: `explain --plan` on saved and production plans (modes, maps, undecided, bad files);
 //! - `runner`: how queries are run (nothing a query file does persists, one statement per file);
 //! - `compare`: `qcheck compare` reports and the harness check against pgbench;
@@ -15,6 +17,7 @@
 //! - `tls`: `sslmode` and certificates against a dedicated TLS cluster.
 
 mod check;
+mod ci;
 mod cli;
 mod common;
 mod compare;
