@@ -59,6 +59,7 @@ fn one_line(rendered: &str) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut help = "qcheck --help".to_string();
     let mut in_usage = false;
+    let mut continuing = false;
     for line in rendered.lines() {
         let trimmed = line.trim();
         if let Some(usage) = trimmed.strip_prefix("Usage:") {
@@ -75,19 +76,24 @@ fn one_line(rendered: &str) -> String {
         }
         if trimmed.is_empty() {
             in_usage = false;
+            continuing = false;
             continue;
         }
         if in_usage || trimmed.starts_with("For more information") {
             continue;
         }
         let text = trimmed.strip_prefix("error:").unwrap_or(trimmed).trim();
-        // "the following required arguments were not provided:" continues on the next lines.
+        // "the following required arguments were not provided:" continues on the indented lines
+        // after it.
         match parts.last_mut() {
-            Some(last) if last.ends_with(':') => {
+            Some(last) if continuing && line.starts_with(' ') => {
                 last.push(' ');
                 last.push_str(text);
             }
-            _ => parts.push(text.to_string()),
+            _ => {
+                continuing = text.ends_with(':');
+                parts.push(text.to_string());
+            }
         }
     }
     format!("{}; see `{help}`", parts.join("; "))

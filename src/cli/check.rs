@@ -80,16 +80,17 @@ fn parse_param(s: &str) -> std::result::Result<(String, String), String> {
         .ok_or_else(|| format!("expected NAME=VALUE, got `{s}`"))
 }
 
-/// Prints a verdict report in `--format junit` or `github` (`None` for the other formats). GitHub:
-/// the annotations, then `text` (the table output) for the log, and `summary` (Markdown) appended
-/// to the file `GITHUB_STEP_SUMMARY` names, when it is set.
+/// Prints a verdict report in `--format junit` or `github`; false (nothing printed) for the other
+/// formats. GitHub:
+/// the annotations, then `text` (the table output) for the log, and `summary` (Markdown, under a
+/// `## qcheck check` heading) appended to the file `GITHUB_STEP_SUMMARY` names, when it is set.
 fn print_ci(
     g: &Global,
     suite: &str,
     cases: &[report::junit::Case],
     text: impl FnOnce() -> String,
     summary: impl FnOnce() -> String,
-) -> Result<Option<()>> {
+) -> Result<bool> {
     match g.format {
         Format::Junit => print!("{}", report::junit::render(suite, cases)),
         Format::Github => {
@@ -107,12 +108,13 @@ fn print_ci(
                     .append(true)
                     .open(&path)
                     .at(&path)?;
-                file.write_all(summary().as_bytes()).at(&path)?;
+                let section = format!("## {suite}\n\n{}\n", summary());
+                file.write_all(section.as_bytes()).at(&path)?;
             }
         }
-        _ => return Ok(None),
+        _ => return Ok(false),
     }
-    Ok(Some(()))
+    Ok(true)
 }
 
 /// Opens the target and, for the built-in queries, makes sure the requested dataset is there: seeds
@@ -174,15 +176,13 @@ pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
     let cases = report::junit::Case::of_query(&result);
     if g.format == Format::Json {
         print!("{}", report::json::document(&result));
-    } else if print_ci(
+    } else if !print_ci(
         g,
         "qcheck explain",
         &cases,
         || report::check::explain_query(&result, args.generic, Format::Table, layout),
         || report::check::explain_query(&result, args.generic, Format::Markdown, layout),
-    )?
-    .is_none()
-    {
+    )? {
         print!(
             "{}",
             report::check::explain_query(&result, args.generic, g.format, layout)
@@ -385,15 +385,13 @@ fn explain_offline(g: &Global, plan_file: &Path, args: &ExplainArgs) -> Result<O
             })
         };
         print!("{text}");
-    } else if print_ci(
+    } else if !print_ci(
         g,
         "qcheck explain",
         &cases,
         || rendered(Format::Table),
         || rendered(Format::Markdown),
-    )?
-    .is_none()
-    {
+    )? {
         print!("{}", rendered(g.format));
     }
     Ok(if checks.iter().all(|(_, c)| c.passed()) {
@@ -509,15 +507,13 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
             queries: &results,
         };
         print!("{}", report::json::document(&doc));
-    } else if print_ci(
+    } else if !print_ci(
         g,
         "qcheck check",
         &report::junit::Case::of_queries(&results),
         || report::check::summary_in(&results, Format::Table, width),
         || report::check::summary(&results, Format::Markdown),
-    )?
-    .is_none()
-    {
+    )? {
         print!("{}", report::check::summary_in(&results, g.format, width));
     }
     Ok(if passed {

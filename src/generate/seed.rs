@@ -321,14 +321,16 @@ fn ensure_locked(
             return Ok(outcome);
         }
     }
-    // Say why this command is about to take a while, before it does.
-    progress.note(&crate::report::seed::reseed_note(
+    // Why this command is about to take a while: said once the profile is known to be feasible.
+    let note = crate::report::seed::reseed_note(
         cached.as_ref(),
         &wanted,
         request.force,
         estimated_seconds(&request.counts()),
-    ));
-    reseed(session, client, request, wanted, &strategy, progress, start)
+    );
+    reseed(
+        session, client, request, wanted, &strategy, &note, progress, start,
+    )
 }
 
 /// Seconds a seed of `counts` takes on the embedded cluster, roughly (2 cores: about 1.5 s of fixed
@@ -411,12 +413,18 @@ fn switch_strategy(
     })
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the seed's state (session, connection, request, record, strategy, what to say, \
+              progress, clock) passed down once, from ensure_locked only"
+)]
 fn reseed(
     session: &Session,
     client: &mut Client,
     request: &SeedRequest,
     mut wanted: DatasetMeta,
     strategy: &Strategy,
+    note: &str,
     progress: &Progress,
     start: Instant,
 ) -> Result<SeedOutcome> {
@@ -433,6 +441,7 @@ fn reseed(
     request.profile.check_scale(request.scale)?;
     let world = World::plan(&request.profile, request.scale, request.seed)?;
     phase("plan", t);
+    progress.note(note);
 
     // From here on the database holds no trusted dataset until the end.
     meta::clear(client)?;

@@ -185,7 +185,10 @@ fn github_annotations_name_the_file_and_line_and_the_summary_is_appended() {
     }
     assert!(text.contains("0 of 1 queries pass"), "{text}");
     let md = std::fs::read_to_string(&summary).unwrap();
-    assert!(md.starts_with("earlier step\n| query |"), "{md}");
+    assert!(
+        md.starts_with("earlier step\n## qcheck check\n\n| query |"),
+        "{md}"
+    );
     assert!(md.contains("**Failed expectations**"), "{md}");
 }
 
