@@ -23,8 +23,8 @@ use qcheck::analysis::PlanCheck;
 use qcheck::catalog::{self, ExpectLine};
 use qcheck::expect::relations_named;
 use qcheck::plan::{PartitionMap, parse_plan};
-use qcheck::report::Format;
 use qcheck::report::check::explain_plan;
+use qcheck::report::{Format, Layout};
 
 mod common;
 use common::Invocation;
@@ -104,7 +104,7 @@ fn analyse_only(text: &str, expects: &[ExpectLine], partitions: &PartitionMap) -
 /// Parse, analyse and render one plan; returns the report's length.
 fn analyse(text: &str, expects: &[ExpectLine], partitions: &PartitionMap) -> usize {
     let check = analyse_only(text, expects, partitions);
-    explain_plan("generated", &check, Format::Table, false).len()
+    explain_plan("generated", &check, Format::Table, Layout::plain()).len()
 }
 
 fn main() {

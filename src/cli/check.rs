@@ -2,7 +2,6 @@
 //! them as a CI gate.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -84,8 +83,41 @@ fn parse_param(s: &str) -> std::result::Result<(String, String), String> {
         .ok_or_else(|| format!("expected NAME=VALUE, got `{s}`"))
 }
 
-pub(super) fn color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+/// Prints a verdict report in `--format junit` or `github`; false (nothing printed) for the other
+/// formats. GitHub:
+/// the annotations, then `text` (the table output) for the log, and `summary` (Markdown, under a
+/// `## qcheck check` heading) appended to the file `GITHUB_STEP_SUMMARY` names, when it is set.
+fn print_ci(
+    g: &Global,
+    suite: &str,
+    cases: &[report::junit::Case],
+    text: impl FnOnce() -> String,
+    summary: impl FnOnce() -> String,
+) -> Result<bool> {
+    match g.format {
+        Format::Junit => print!("{}", report::junit::render(suite, cases)),
+        Format::Github => {
+            let workspace = std::env::current_dir().ok();
+            print!(
+                "{}",
+                report::github::annotations(cases, workspace.as_deref())
+            );
+            print!("{}", text());
+            if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+                use std::io::Write;
+                let path = PathBuf::from(path);
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .at(&path)?;
+                let section = format!("## {suite}\n\n{}\n", summary());
+                file.write_all(section.as_bytes()).at(&path)?;
+            }
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 /// Opens the target and takes the dataset lock shared for the command's run (see
@@ -120,7 +152,10 @@ fn open(
 
 pub(super) fn list(g: &Global, source: &QuerySource) -> Result<Outcome> {
     let catalog = source.catalog()?;
-    print!("{}", report::list::queries(g.format, &catalog.queries));
+    print!(
+        "{}",
+        report::list::queries_in(g.format, &catalog.queries, g.layout().width)
+    );
     Ok(Outcome::Success)
 }
 
@@ -151,15 +186,20 @@ pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
     if let Some(path) = &args.save_plan {
         save_plans(path, &[shown], Some(&roots))?;
     }
+    let layout = g.layout();
+    let cases = report::junit::Case::of_query(&result);
     if g.format == Format::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&result).expect("check serializes")
-        );
-    } else {
+        print!("{}", report::json::document(&result));
+    } else if !print_ci(
+        g,
+        "qcheck explain",
+        &cases,
+        || report::check::explain_query(&result, args.generic, Format::Table, layout),
+        || report::check::explain_query(&result, args.generic, Format::Markdown, layout),
+    )? {
         print!(
             "{}",
-            report::check::explain_query(&result, args.generic, g.format, color())
+            report::check::explain_query(&result, args.generic, g.format, layout)
         );
     }
     Ok(if result.passed {
@@ -293,35 +333,80 @@ fn explain_offline(g: &Global, plan_file: &Path, args: &ExplainArgs) -> Result<O
         let shown: Vec<&PlanCheck> = checks.iter().map(|(_, c)| c).collect();
         save_plans(path, &shown, None)?;
     }
-    if g.format == Format::Json {
-        let text = if let [(_, only)] = checks.as_slice() {
-            serde_json::to_string_pretty(only)
-        } else {
-            let all: Vec<&PlanCheck> = checks.iter().map(|(_, c)| c).collect();
-            serde_json::to_string_pretty(&all)
-        };
-        println!("{}", text.expect("plan serializes"));
+    let layout = g.layout();
+    let form = if form == Form::Json {
+        String::new()
     } else {
-        let form = if form == Form::Json {
-            String::new()
+        format!(" ({})", form.describe())
+    };
+    let title = |n: usize| {
+        let which = if count > 1 {
+            format!(", statement {n} of {count}")
         } else {
-            format!(" ({})", form.describe())
+            String::new()
         };
+        format!("Plan from {}{form}{which}", plan_file.display())
+    };
+    let rendered = |format: Format| {
+        let mut out = String::new();
         for (i, (n, plan)) in checks.iter().enumerate() {
             if i > 0 {
-                println!();
+                out.push('\n');
             }
-            let which = if count > 1 {
-                format!(", statement {n} of {count}")
-            } else {
-                String::new()
-            };
-            let title = format!("Plan from {}{form}{which}", plan_file.display());
-            print!(
-                "{}",
-                report::check::explain_plan(&title, plan, g.format, color())
-            );
+            out.push_str(&report::check::explain_plan(
+                &title(*n),
+                plan,
+                format,
+                layout,
+            ));
         }
+        out
+    };
+    let file_name = plan_file.file_name().map_or_else(
+        || plan_file.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    let cases: Vec<report::junit::Case> = checks
+        .iter()
+        .map(|(n, plan)| {
+            let query = if count > 1 {
+                format!("{file_name} statement {n}")
+            } else {
+                file_name.clone()
+            };
+            report::junit::Case {
+                name: format!(
+                    "{query} ({} plan)",
+                    plan.mode.map_or("unknown-mode", Mode::as_str)
+                ),
+                query,
+                file: args.expect_from.as_ref().map(|p| p.display().to_string()),
+                plan,
+                exempt_reason: None,
+            }
+        })
+        .collect();
+    if g.format == Format::Json {
+        #[derive(serde::Serialize)]
+        struct Statements<'a> {
+            statements: Vec<&'a PlanCheck>,
+        }
+        let text = if let [(_, only)] = checks.as_slice() {
+            report::json::document(only)
+        } else {
+            report::json::document(Statements {
+                statements: checks.iter().map(|(_, c)| c).collect(),
+            })
+        };
+        print!("{text}");
+    } else if !print_ci(
+        g,
+        "qcheck explain",
+        &cases,
+        || rendered(Format::Table),
+        || rendered(Format::Markdown),
+    )? {
+        print!("{}", rendered(g.format));
     }
     Ok(if checks.iter().all(|(_, c)| c.passed()) {
         Outcome::Success
@@ -464,6 +549,7 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
 
     let comparison = baseline.finish(&results, &partitions)?;
     let passed = results.iter().all(|r| r.passed) && comparison.as_ref().is_none_or(|c| c.passed);
+    let width = g.layout().width;
     if g.format == Format::Json {
         let queries = results
             .iter()
@@ -489,15 +575,26 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
                 }
             }),
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).expect("check serializes")
-        );
+        print!("{}", report::json::document(&doc));
     } else {
-        print!("{}", report::check::summary(&results, g.format));
-        if let Some(c) = &comparison {
+        let ci = print_ci(
+            g,
+            "qcheck check",
+            &report::junit::Case::of_queries(&results),
+            || report::check::summary_in(&results, Format::Table, width),
+            || report::check::summary(&results, Format::Markdown),
+        )?;
+        if !ci {
+            print!("{}", report::check::summary_in(&results, g.format, width));
+        }
+        // The baseline comparison follows the verdicts, except in JUnit, whose output must stay
+        // one XML document (a changed plan still makes the exit code 1).
+        if let Some(c) = comparison.as_ref().filter(|_| g.format != Format::Junit) {
             println!();
-            print!("{}", report::diff::comparison(c, g.format, color()));
+            print!(
+                "{}",
+                report::diff::comparison(c, g.format, g.layout().color)
+            );
         }
     }
     Ok(if passed {

@@ -12,10 +12,7 @@ pub(super) fn run(g: &Global, cmd: &ClusterCommand) -> Result<Outcome> {
         ClusterCommand::Status => {
             let s = cluster.status()?;
             if g.format == Format::Json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&s).expect("status serializes")
-                );
+                print!("{}", report::json::document(&s));
             } else {
                 let state = match (s.initialized, s.running) {
                     (false, _) => "not initialized (created on first use)",
@@ -41,7 +38,16 @@ pub(super) fn run(g: &Global, cmd: &ClusterCommand) -> Result<Outcome> {
             let mut session = target.open()?;
             session.keep_running()?;
             if matches!(cmd, ClusterCommand::Url) {
-                println!("{}", cluster.url(crate::cluster::DATABASE));
+                let url = cluster.url(crate::cluster::DATABASE);
+                if g.format == Format::Json {
+                    #[derive(serde::Serialize)]
+                    struct UrlDocument {
+                        url: String,
+                    }
+                    print!("{}", report::json::document(UrlDocument { url }));
+                } else {
+                    println!("{url}");
+                }
             } else {
                 eprintln!("qcheck: cluster running; stop it with `qcheck cluster stop`");
             }

@@ -85,7 +85,8 @@ pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
     match g.format {
         Format::Json => print!("{json}"),
         Format::Markdown => print!("{md}"),
-        Format::Table => {
+        // junit and github are refused for every command but check and explain (cli::run).
+        Format::Table | Format::Junit | Format::Github => {
             let (header, rows) = report::compare::summary_rows(&comparison);
             println!("{}", report::table(Format::Table, &header, &rows));
             if let Some(h) = &comparison.harness {

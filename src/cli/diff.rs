@@ -300,14 +300,11 @@ pub(super) fn run(g: &Global, args: &DiffArgs) -> Result<Outcome> {
         notes,
     );
     if g.format == Format::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&comparison).expect("comparison serializes")
-        );
+        print!("{}", report::json::document(&comparison));
     } else {
         print!(
             "{}",
-            report::diff::comparison(&comparison, g.format, super::check::color())
+            report::diff::comparison(&comparison, g.format, g.layout().color)
         );
     }
     Ok(if comparison.passed {

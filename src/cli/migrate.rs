@@ -93,10 +93,7 @@ pub(super) fn run(g: &Global, action: &MigrateCommand, yes: bool) -> Result<Outc
         MigrateCommand::Status => {
             let s = schema::status(&mut client)?;
             if g.format == Format::Json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&s).expect("status serializes")
-                );
+                print!("{}", crate::report::json::document(&s));
             } else {
                 let rows: Vec<Vec<String>> = s
                     .migrations

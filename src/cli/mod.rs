@@ -18,6 +18,7 @@ mod check;
 mod cluster;
 mod compare;
 mod diff;
+mod docs;
 mod migrate;
 mod partitions;
 mod safety;
@@ -35,11 +36,12 @@ QCHECK_HOME, no TCP). Point it at your own server with --database-url or the lib
 
 const EXAMPLES: &str = "\
 Examples:
-  qcheck migrate                       apply the schema to the embedded PostgreSQL
+  qcheck check                         seed the default dataset, check the ten queries (the CI gate)
+  qcheck check --format junit > qcheck.xml     a JUnit report for CI
+  qcheck explain --query provider_day  one plan in depth: tree, verdicts, tips
   psql \"$(qcheck cluster url)\"         open psql on the embedded cluster
-  qcheck migrate status --format json  what is applied, machine-readable
   qcheck --database-url postgresql://me@db:5432/scratch migrate
-  qcheck migrate down --yes            remove every qcheck object, with the dataset
+  qcheck completions bash > ~/.local/share/bash-completion/completions/qcheck
 
 Exit codes: 0 success, 1 an expectation failed, 2 usage, input or environment error (a statement \
 stopped by --statement-timeout included), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).";
@@ -75,7 +77,7 @@ pub struct Global {
     #[arg(long, env = "QCHECK_HOME", global = true, value_name = "DIR")]
     pub home: Option<PathBuf>,
 
-    /// Output format.
+    /// Output format. junit and github report expectation verdicts: check and explain only.
     #[arg(long, default_value_t = Format::Table, global = true, value_parser = format_parser())]
     pub format: Format,
 
@@ -114,6 +116,15 @@ impl Global {
         }
     }
 
+    /// How text output is laid out: [`terminal_width`], colour on a terminal unless `NO_COLOR`.
+    pub fn layout(&self) -> crate::report::Layout {
+        use std::io::IsTerminal;
+        crate::report::Layout {
+            width: terminal_width(),
+            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+
     /// Progress on stderr: quiet when stdout carries JSON (a pipe reads it), bars on a terminal.
     pub fn progress(&self) -> crate::progress::Progress {
         use crate::progress::{Progress, ProgressMode};
@@ -125,13 +136,44 @@ impl Global {
     }
 }
 
+/// Columns text output may take: `COLUMNS` when set (at least
+/// [`MIN_WIDTH`](crate::report::text::MIN_WIDTH)), else the width of the terminal stdout is, else
+/// [`DEFAULT_WIDTH`](crate::report::text::DEFAULT_WIDTH) (a pipe, a CI log).
+pub fn terminal_width() -> usize {
+    use crate::report::text::{DEFAULT_WIDTH, MIN_WIDTH};
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        return n.max(MIN_WIDTH);
+    }
+    match terminal_size::terminal_size_of(std::io::stdout()) {
+        Some((terminal_size::Width(w), _)) if w > 0 => usize::from(w).max(MIN_WIDTH),
+        _ => DEFAULT_WIDTH,
+    }
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Manage the embedded PostgreSQL cluster.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  qcheck cluster status
+  psql \"$(qcheck cluster url)\"
+  qcheck cluster url --format json
+  qcheck cluster stop
+  qcheck cluster destroy           # delete the cluster and every cached dataset"
+    )]
     Cluster(ClusterCommand),
     /// Apply, revert or inspect the schema migrations (default: up).
+    #[command(after_help = "Examples:
+  qcheck migrate                       apply the schema to the embedded PostgreSQL
+  qcheck migrate status --format json  what is applied, machine-readable
+  qcheck --database-url postgresql://me@db:5432/scratch migrate
+  qcheck migrate down --yes            remove every qcheck object, with the dataset")]
     Migrate {
         /// Go ahead on a database holding tables that are not qcheck's (up), or delete the rows of
         /// qcheck's tables (down).
@@ -142,8 +184,17 @@ pub enum Command {
         action: Option<MigrateCommand>,
     },
     /// Seed the dataset (deterministic; an unchanged request is not seeded again).
+    #[command(after_help = "Examples:
+  qcheck seed                                  clinic, scale 1, seed 42 (about 1,000,000 appointments)
+  qcheck seed --profile tiny                   a few thousand rows, seconds
+  qcheck seed --profile my-profile.toml --scale 0.1 --seed 7
+  qcheck seed --force --timings                seed again and print the load figures")]
     Seed(seed::SeedArgs),
     /// List the hot queries: what each answers, its parameters, its expectations.
+    #[command(after_help = "Examples:
+  qcheck list
+  qcheck list --format markdown
+  qcheck list --queries ./my-queries --format json")]
     List {
         /// Where the queries come from.
         #[command(flatten)]
@@ -154,7 +205,8 @@ pub enum Command {
   qcheck explain --query provider_day
   qcheck explain --query provider_day --generic --save-plan day.json
   qcheck explain --query provider_day --param day=2026-03-02
-  qcheck explain --plan prod-plan.json --expect-from sql/queries/provider_day.sql")]
+  qcheck explain --plan prod-plan.json --expect-from sql/queries/provider_day.sql
+  qcheck explain --query provider_day --format github   annotations for GitHub Actions")]
     Explain(check::ExplainArgs),
     /// Check every query's plans against its expectations: the CI gate (exit 0 pass, 1 fail, 2 error).
     #[command(after_help = "Examples:
@@ -163,6 +215,8 @@ pub enum Command {
   qcheck check --profile tiny --format json
   qcheck check --save-baseline baseline.json     # commit it
   qcheck check --baseline baseline.json          # exit 1 when a plan changed
+  qcheck check --format junit > qcheck-junit.xml
+  qcheck check --format github                   # annotations + job summary in GitHub Actions
   qcheck --database-url postgresql://me@db/app check --queries ./my-queries")]
     Check(check::CheckArgs),
     /// Compare two baselines (check --save-baseline) or two plan files (--save-plan, EXPLAIN
@@ -188,20 +242,51 @@ pub enum Command {
   qcheck partitions --sql          # the query, to run with psql -XAt where qcheck is not installed
   qcheck explain --plan prod.json --partitions partitions.json --expect-from q.sql")]
     Partitions(partitions::PartitionsArgs),
+    /// Print a shell completion script for SHELL on stdout.
+    #[command(after_help = "Examples:
+  qcheck completions bash > ~/.local/share/bash-completion/completions/qcheck
+  qcheck completions zsh > ~/.zfunc/_qcheck        # with fpath+=~/.zfunc in ~/.zshrc
+  qcheck completions fish > ~/.config/fish/completions/qcheck.fish")]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print qcheck's man page (roff) on stdout, or write one page per command into a folder.
+    #[command(after_help = "Examples:
+  qcheck man | man -l -
+  qcheck man --dir /usr/local/share/man/man1      # qcheck.1, qcheck-check.1, ...")]
+    Man {
+        /// Write qcheck.1 and a page per command (qcheck-check.1, ...) into this folder.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `qcheck cluster` actions.
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
     /// Where the cluster lives, its version, whether it runs.
+    #[command(after_help = "Examples:
+  qcheck cluster status
+  qcheck cluster status --format json")]
     Status,
     /// Start the cluster (if needed) and print a libpq connection URL: psql "$(qcheck cluster url)".
+    #[command(after_help = "Examples:
+  psql \"$(qcheck cluster url)\"
+  qcheck cluster url --format json     {\"schema_version\": 1, \"url\": \"postgresql://...\"}")]
     Url,
     /// Start the cluster and leave it running.
+    #[command(after_help = "Examples:
+  qcheck cluster start && psql \"$(qcheck cluster url)\"")]
     Start,
     /// Stop the cluster.
+    #[command(after_help = "Examples:
+  qcheck cluster stop      # in use by other qcheck processes: the last of them stops it")]
     Stop,
     /// Stop the cluster and delete its folder, with every dataset in it.
+    #[command(after_help = "Examples:
+  qcheck cluster destroy   # the next command initdb's a new cluster and seeds again")]
     Destroy,
 }
 
@@ -209,6 +294,10 @@ pub enum ClusterCommand {
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// Apply pending migrations, then the index strategy (unless --no-indexes).
+    #[command(after_help = "Examples:
+  qcheck migrate up
+  qcheck migrate up --strategy fk-only
+  qcheck migrate up --no-indexes")]
     Up {
         /// Index strategy to apply after the migrations (see sql/strategies).
         #[arg(long, default_value = schema::DEFAULT_STRATEGY)]
@@ -219,12 +308,18 @@ pub enum MigrateCommand {
     },
     /// Revert migrations, newest first. Without --to, reverts all and removes every qcheck object (the
     /// qcheck_app role stays while roles are members of it). Needs --yes while qcheck's tables hold rows.
+    #[command(after_help = "Examples:
+  qcheck migrate down --yes          # everything, with the dataset
+  qcheck migrate down --to 1 --yes   # keep migration 0001")]
     Down {
         /// Keep migrations up to this version.
         #[arg(long, default_value_t = 0, value_name = "VERSION")]
         to: u32,
     },
     /// List migrations with their state (applied, pending, changed) and the applied index strategy.
+    #[command(after_help = "Examples:
+  qcheck migrate status
+  qcheck migrate status --format json")]
     Status,
 }
 
@@ -251,7 +346,19 @@ impl Outcome {
 pub fn run(cli: &Cli) -> Result<Outcome> {
     let g = &cli.global;
     crate::db::set_statement_timeout(Some(g.statement_timeout));
+    if g.format.verdicts_only() && !matches!(cli.command, Command::Check(_) | Command::Explain(_)) {
+        return Err(crate::error::Error::Usage(format!(
+            "--format {} reports expectation verdicts: only `check` and `explain` print it; use \
+             table, json or markdown here",
+            g.format
+        )));
+    }
     match &cli.command {
+        Command::Completions { shell } => {
+            docs::completions(*shell, &mut std::io::stdout().lock());
+            Ok(Outcome::Success)
+        }
+        Command::Man { dir } => docs::man(dir.as_deref()),
         Command::Cluster(cmd) => cluster::run(g, cmd),
         Command::Seed(args) => seed::run(g, args),
         Command::List { source } => check::list(g, source),

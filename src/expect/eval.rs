@@ -396,7 +396,7 @@ fn no_node(plan: &Plan, facts: &Facts, kind: &str, rel: Option<&str>) -> Outcome
         found: if ids.is_empty() {
             "none in the plan".to_owned()
         } else {
-            format!("{} found: {}", ids.len(), list(plan, &ids))
+            format!("{} in the plan: {}", ids.len(), list(plan, &ids))
         },
         nodes: ids,
         needs: None,

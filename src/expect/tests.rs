@@ -367,7 +367,7 @@ fn no_node_kinds() {
     let v = fail("no sort", "pg15_sort_external_disk.json");
     assert_eq!(
         (v.nodes.clone(), v.found.as_str()),
-        (vec![0], "1 found: Sort (#0)")
+        (vec![0], "1 in the plan: Sort (#0)")
     );
     let v = fail("no hash-aggregate", "pg15_cte_scan.json");
     assert_eq!(v.nodes, vec![1]);

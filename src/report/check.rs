@@ -2,9 +2,10 @@
 //! per query) for the terminal and Markdown. JSON is the serialized `outcome` types themselves.
 
 use crate::analysis::{PlanCheck, QueryCheck};
-use crate::report::fmt;
+use crate::expect::Verdict;
+use crate::report::text::{self, Align};
 use crate::report::tree::{Mark, render_tree};
-use crate::report::{Format, table};
+use crate::report::{Format, Layout, fmt, table};
 use crate::tips::Severity;
 
 /// A plan's verdict cell (see [`fmt::verdict`]): `3/3 ok`, `1/3 FAIL`, `2/3, 1 undecided`,
@@ -23,18 +24,38 @@ fn buffers(p: &PlanCheck) -> String {
     }
 }
 
-/// The `qcheck check` summary: one row per query.
+/// The `qcheck check` summary: one row per query, at its natural width (a wide table; Markdown in
+/// `Format::Markdown`). [`summary_in`] lays it out for a terminal of a given width.
 pub fn summary(checks: &[QueryCheck], format: Format) -> String {
-    let header = [
-        "query",
-        "plan (custom)",
-        "custom",
-        "generic",
-        "exec ms (custom/generic)",
-        "plan ms (custom/generic)",
-        "shared buffers",
-        "result",
-    ];
+    summary_in(checks, format, usize::MAX)
+}
+
+/// The header of the full check table.
+const SUMMARY_HEADER: [&str; 8] = [
+    "query",
+    "plan (custom)",
+    "custom",
+    "generic",
+    "exec ms (custom/generic)",
+    "plan ms (custom/generic)",
+    "shared buffers",
+    "result",
+];
+
+/// The `qcheck check` summary for a terminal `width` columns wide: the full table when it fits,
+/// else the compact layout — borderless columns with each query's plan on a line of its own, and
+/// the failed expectations wrapped with a hanging indent (query and index names are never broken).
+/// Markdown ignores the width.
+pub fn summary_in(checks: &[QueryCheck], format: Format, width: usize) -> String {
+    let timings = |c: &QueryCheck, f: fn(&crate::plan::Facts) -> Option<f64>| {
+        format!(
+            "{} / {}",
+            fmt::ms(f(&c.custom.facts)),
+            fmt::ms(f(&c.generic.facts))
+        )
+    };
+    let exec = |f: &crate::plan::Facts| f.execution_time_ms;
+    let plan = |f: &crate::plan::Facts| f.planning_time_ms;
     let rows: Vec<Vec<String>> = checks
         .iter()
         .map(|c| {
@@ -43,38 +64,72 @@ pub fn summary(checks: &[QueryCheck], format: Format) -> String {
                 c.custom.shape(),
                 verdict_cell(&c.custom),
                 verdict_cell(&c.generic),
-                format!(
-                    "{} / {}",
-                    fmt::ms(c.custom.facts.execution_time_ms),
-                    fmt::ms(c.generic.facts.execution_time_ms)
-                ),
-                format!(
-                    "{} / {}",
-                    fmt::ms(c.custom.facts.planning_time_ms),
-                    fmt::ms(c.generic.facts.planning_time_ms)
-                ),
+                timings(c, exec),
+                timings(c, plan),
                 buffers(&c.custom),
                 fmt::pass_fail(c.passed).into(),
             ]
         })
         .collect();
-    let mut out = table(format, &header, &rows);
-    let failures: Vec<String> = checks.iter().flat_map(failure_lines).collect();
-    if !failures.is_empty() {
-        out.push_str(if format == Format::Markdown {
-            "\n**Failed expectations**\n\n"
-        } else {
-            "\nFailed expectations:\n"
-        });
-        for f in failures {
-            out.push_str(&format!(
-                "{}{f}\n",
-                if format == Format::Markdown {
-                    "- "
-                } else {
-                    "  "
-                }
-            ));
+    let markdown = format == Format::Markdown;
+    let full = if markdown {
+        table(format, &SUMMARY_HEADER, &rows)
+    } else {
+        natural_table(&SUMMARY_HEADER, &rows)
+    };
+    let compact = !markdown && text::max_line_width(&full) > width;
+    let mut out = if compact {
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.remove(1);
+                r
+            })
+            .collect();
+        let details: Vec<Vec<String>> = checks
+            .iter()
+            .map(|c| vec![format!("plan: {}", c.custom.shape())])
+            .collect();
+        text::columns(
+            &[
+                "query",
+                "custom",
+                "generic",
+                "exec ms c/g",
+                "plan ms c/g",
+                "buffers",
+                "result",
+            ],
+            &[
+                Align::Left,
+                Align::Left,
+                Align::Left,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+                Align::Left,
+            ],
+            &rows,
+            &details,
+            width,
+        )
+    } else {
+        full
+    };
+    if compact {
+        out.push_str(&compact_failures(checks, width));
+    } else {
+        let failures: Vec<String> = checks.iter().flat_map(failure_lines).collect();
+        if !failures.is_empty() {
+            out.push_str(if markdown {
+                "\n**Failed expectations**\n\n"
+            } else {
+                "\nFailed expectations:\n"
+            });
+            for f in failures {
+                out.push_str(&format!("{}{f}\n", if markdown { "- " } else { "  " }));
+            }
         }
     }
     let passed = checks.iter().filter(|c| c.passed).count();
@@ -82,25 +137,102 @@ pub fn summary(checks: &[QueryCheck], format: Format) -> String {
     out
 }
 
-/// One line per failed verdict: `query (mode) file:line expect: found ... at ...`.
-pub fn failure_lines(c: &QueryCheck) -> Vec<String> {
+/// A table at its natural width (cells never wrap): what fits a terminal is decided by the caller.
+fn natural_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(header.iter().copied());
+    for row in rows {
+        t.add_row(row.iter().map(String::as_str));
+    }
+    t.to_string()
+}
+
+/// The failed verdicts of `c` that fail the gate, with their plan mode.
+fn failed_verdicts(c: &QueryCheck) -> Vec<(&'static str, &Verdict)> {
     let mut out = Vec::new();
     for p in [&c.custom, &c.generic] {
         if p.exempt {
             continue;
         }
         let mode = p.mode.map_or("plan", crate::plan::Mode::as_str);
-        for v in p.verdicts.iter().filter(|v| !v.passed) {
-            let at = v
-                .location
-                .as_deref()
-                .map(|l| format!(" at {l}"))
-                .unwrap_or_default();
-            out.push(format!(
-                "{} ({mode}) {}:{}: `{}`: expected {}, found {}{at}",
-                c.name, v.file, v.line, v.text, v.expected, v.found
-            ));
-        }
+        out.extend(p.verdicts.iter().filter(|v| !v.passed).map(|v| (mode, v)));
+    }
+    out
+}
+
+/// What was found and where, said once: the location is added only when `found` does not name it.
+fn found_at(v: &Verdict) -> String {
+    match v.location.as_deref().filter(|l| !v.found.contains(l)) {
+        Some(l) => format!("{} at {l}", v.found),
+        None => v.found.clone(),
+    }
+}
+
+/// One line per failed verdict: `query (mode) file:line: `expect`: expected …, found … [at …]`.
+pub fn failure_lines(c: &QueryCheck) -> Vec<String> {
+    failed_verdicts(c)
+        .into_iter()
+        .map(|(mode, v)| {
+            format!(
+                "{} ({mode}) {}:{}: `{}`: expected {}, found {}",
+                c.name,
+                v.file,
+                v.line,
+                v.text,
+                v.expected,
+                found_at(v)
+            )
+        })
+        .collect()
+}
+
+/// The failed verdicts for a terminal `width` wide: the query, mode, `file:line` and expectation on
+/// one line, what was expected and found wrapped below it. When every file is in one folder, the
+/// folder is named once in the heading and the lines show file names.
+fn compact_failures(checks: &[QueryCheck], width: usize) -> String {
+    let failed: Vec<(&QueryCheck, &str, &Verdict)> = checks
+        .iter()
+        .flat_map(|c| failed_verdicts(c).into_iter().map(move |(m, v)| (c, m, v)))
+        .collect();
+    if failed.is_empty() {
+        return String::new();
+    }
+    let dirs: std::collections::BTreeSet<&str> = failed
+        .iter()
+        .map(|(_, _, v)| v.file.rsplit_once('/').map_or("", |(dir, _)| dir))
+        .collect();
+    let common = match dirs.iter().next() {
+        Some(dir) if dirs.len() == 1 && !dir.is_empty() => Some(*dir),
+        _ => None,
+    };
+    let heading = match common {
+        Some(dir) => format!("Failed expectations (query files in {dir}/):"),
+        None => "Failed expectations:".to_string(),
+    };
+    let mut out = format!("\n{}", text::wrapped(&heading, width, "", "  "));
+    for (c, mode, v) in failed {
+        let file = match common {
+            Some(dir) => v
+                .file
+                .strip_prefix(dir)
+                .unwrap_or(&v.file)
+                .trim_start_matches('/'),
+            None => &v.file,
+        };
+        out.push_str(&text::wrapped(
+            &format!("{} ({mode}) {file}:{}: `{}`", c.name, v.line, v.text),
+            width,
+            "  ",
+            "      ",
+        ));
+        out.push_str(&text::wrapped(
+            &format!("expected {}, found {}", v.expected, found_at(v)),
+            width,
+            "      ",
+            "      ",
+        ));
     }
     out
 }
@@ -129,21 +261,27 @@ fn marks(p: &PlanCheck) -> Vec<Mark> {
     marks
 }
 
-/// `qcheck explain` for one plan: tree, verdicts, tips.
-pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> String {
+/// `qcheck explain` for one plan: tree, verdicts, tips. In a table `layout` with a width, long
+/// lines wrap with a hanging indent (tree lines under their node's description) and the verdict
+/// table becomes a list when it does not fit.
+pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, layout: Layout) -> String {
     let mut out = String::new();
     let md = format == Format::Markdown;
+    let width = if md { usize::MAX } else { layout.width };
     if md {
         out.push_str(&format!("### {title}\n\n```text\n"));
     } else {
-        out.push_str(&format!("{title}\n"));
+        out.push_str(&text::fit(title, width, "  "));
     }
     if let Some(q) = &p.facts.query_text {
         // One line: the query's own line breaks and indentation collapse to spaces.
         let q = q.split_whitespace().collect::<Vec<_>>().join(" ");
-        out.push_str(&format!("Query Text: {q}\n"));
+        out.push_str(&text::fit(&format!("Query Text: {q}"), width, "    "));
     }
-    out.push_str(&render_tree(&p.plan, &marks(p), color && !md));
+    let tree = render_tree(&p.plan, &marks(p), layout.color && !md);
+    for line in tree.lines() {
+        out.push_str(&text::fit_tree_line(line, width, "    "));
+    }
     if md {
         out.push_str("```\n");
     }
@@ -151,33 +289,54 @@ pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> 
     if p.verdicts.is_empty() {
         out.push_str("No expectations.\n");
     } else {
+        let status = |v: &Verdict| -> &'static str {
+            if v.passed {
+                "ok"
+            } else if p.exempt {
+                "fail (exempt)"
+            } else if v.undecided && p.allow_undecided {
+                "undecided (allowed)"
+            } else if v.undecided {
+                "UNDECIDED"
+            } else {
+                "FAIL"
+            }
+        };
         let rows: Vec<Vec<String>> = p
             .verdicts
             .iter()
-            .map(|v| {
-                vec![
-                    if v.passed {
-                        "ok".into()
-                    } else if p.exempt {
-                        "fail (exempt)".into()
-                    } else if v.undecided && p.allow_undecided {
-                        "undecided (allowed)".into()
-                    } else if v.undecided {
-                        "UNDECIDED".into()
-                    } else {
-                        "FAIL".into()
-                    },
-                    v.text.clone(),
-                    v.found.clone(),
-                ]
-            })
+            .map(|v| vec![status(v).into(), v.text.clone(), v.found.clone()])
             .collect();
-        out.push_str(&table(
-            format,
-            &["", "expectation", "found (where in the plan)"],
-            &rows,
-        ));
-        out.push('\n');
+        let header = ["", "expectation", "found (where in the plan)"];
+        let full = if md {
+            table(format, &header, &rows)
+        } else {
+            natural_table(&header, &rows)
+        };
+        if md || text::max_line_width(&full) <= width {
+            out.push_str(&full);
+            out.push('\n');
+        } else {
+            // A list: the status and expectation on a line, what was found wrapped under it.
+            let w = p
+                .verdicts
+                .iter()
+                .map(|v| status(v).len())
+                .max()
+                .unwrap_or(0);
+            out.push_str("Expectations:\n");
+            for v in &p.verdicts {
+                let first = format!("  {:<w$}  ", status(v));
+                let rest = " ".repeat(w + 4);
+                out.push_str(&text::wrapped(&v.text, width, &first, &rest));
+                out.push_str(&text::wrapped(
+                    &format!("found {}", v.found),
+                    width,
+                    &format!("{rest}  "),
+                    &format!("{rest}    "),
+                ));
+            }
+        }
     }
     if !p.facts.settings.is_empty() {
         // Non-default settings explain plan choices (work_mem, enable_*, random_page_cost).
@@ -187,10 +346,14 @@ pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> 
             .iter()
             .map(|s| format!("{} = {}", s.name, s.value))
             .collect();
-        out.push_str(&format!(
-            "{}Settings: {}\n",
-            if md { "\n" } else { "" },
-            list.join(", ")
+        if md {
+            out.push('\n');
+        }
+        out.push_str(&text::wrapped(
+            &format!("Settings: {}", list.join(", ")),
+            width,
+            "",
+            "    ",
         ));
     }
     if !p.tips.is_empty() {
@@ -200,12 +363,11 @@ pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> 
                 Severity::Info => "info",
                 Severity::Warning => "warning",
             };
-            out.push_str(&format!(
-                "{}[{sev}] {} at {}: {}\n",
+            out.push_str(&text::wrapped(
+                &format!("[{sev}] {} at {}: {}", t.id, t.location, t.message),
+                width,
                 if md { "- " } else { "  " },
-                t.id,
-                t.location,
-                t.message
+                if md { "  " } else { "      " },
             ));
         }
     }
@@ -213,7 +375,12 @@ pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> 
 }
 
 /// `qcheck explain --query` output: the chosen plan in full, the other one's verdicts in a line.
-pub fn explain_query(c: &QueryCheck, generic: bool, format: Format, color: bool) -> String {
+pub fn explain_query(c: &QueryCheck, generic: bool, format: Format, layout: Layout) -> String {
+    let width = if format == Format::Markdown {
+        usize::MAX
+    } else {
+        layout.width
+    };
     let mut out = if format == Format::Markdown {
         format!(
             "## {}\n\n{}\n\nparams: `{}`\n\n",
@@ -222,12 +389,15 @@ pub fn explain_query(c: &QueryCheck, generic: bool, format: Format, color: bool)
             c.params.display()
         )
     } else {
-        format!(
-            "{} — {}\nparams: {}\n\n",
-            c.name,
-            c.summary,
-            c.params.display()
-        )
+        let mut head = text::wrapped(&format!("{} — {}", c.name, c.summary), width, "", "    ");
+        head.push_str(&text::wrapped(
+            &format!("params: {}", c.params.display()),
+            width,
+            "",
+            "    ",
+        ));
+        head.push('\n');
+        head
     };
     let generic_title = match &c.generic_exempt {
         Some(reason) => {
@@ -241,12 +411,18 @@ pub fn explain_query(c: &QueryCheck, generic: bool, format: Format, color: bool)
     } else {
         (&c.custom, custom_title, &c.generic, "generic")
     };
-    out.push_str(&explain_plan(title, shown, format, color));
-    out.push_str(&format!(
-        "\nThe {other_name} plan: {} — {} (see it with{} --generic)\n",
-        verdict_cell(other),
-        other.shape(),
-        if generic { "out" } else { "" }
+    out.push_str(&explain_plan(title, shown, format, layout));
+    out.push('\n');
+    out.push_str(&text::wrapped(
+        &format!(
+            "The {other_name} plan: {} — {} (see it with{} --generic)",
+            verdict_cell(other),
+            other.shape(),
+            if generic { "out" } else { "" }
+        ),
+        width,
+        "",
+        "    ",
     ));
     out.push_str(&format!("\nResult: {}\n", fmt::pass_fail(c.passed)));
     out
@@ -269,6 +445,17 @@ mod tests {
         insta::assert_snapshot!(summary(&checks(), Format::Table));
     }
 
+    /// At 100 columns the check table takes the compact layout: no line is wider, no identifier
+    /// is broken, the failure is said once.
+    #[test]
+    fn check_table_at_100_columns() {
+        let out = summary_in(&checks(), Format::Table, 100);
+        for line in out.lines() {
+            assert!(text::visible_width(line) <= 100, "{line}");
+        }
+        insta::assert_snapshot!(out);
+    }
+
     #[test]
     fn check_markdown() {
         insta::assert_snapshot!(summary(&checks(), Format::Markdown));
@@ -289,7 +476,7 @@ mod tests {
     #[test]
     fn explain_plan_prints_settings_and_query_text() {
         let c = query_check("patient_range", SEQ_SCAN, SEQ_SCAN);
-        let out = explain_plan("Custom plan", &c.custom, Format::Table, false);
+        let out = explain_plan("Custom plan", &c.custom, Format::Table, Layout::plain());
         assert!(!out.contains("Query Text:"), "{out}");
         let settings = out
             .find("Settings: max_parallel_workers_per_gather = 0\n")
@@ -298,7 +485,7 @@ mod tests {
         let auto_explain =
             include_str!("../../tests/fixtures/plans/real/pganalyze/003_jit_result_pg_sleep.json");
         let c = query_check("sleep", auto_explain, auto_explain);
-        let out = explain_plan("Custom plan", &c.custom, Format::Table, false);
+        let out = explain_plan("Custom plan", &c.custom, Format::Table, Layout::plain());
         assert!(
             out.starts_with("Custom plan\nQuery Text: SELECT pg_sleep(2);\nResult (#0)"),
             "{out}"

@@ -4,15 +4,25 @@
 //!
 //! Pure: the command reads the catalog and prints the string returned here.
 
-use super::{Format, table};
+use super::{Format, table, text};
 use crate::catalog::{AppliesTo, Query, Topology};
 
-/// The query list in `format`: JSON is the catalog's queries as they serialize.
+/// The query list in `format`, at its natural width: JSON is the catalog's queries as they
+/// serialize, in a versioned document (`{"schema_version": 1, "queries": [...]}`).
 pub fn queries(format: Format, queries: &[Query]) -> String {
+    queries_in(format, queries, usize::MAX)
+}
+
+/// The query list for a terminal `width` columns wide: the table when it fits, else one block per
+/// query — its name and what it answers, then its parameters and expectations, wrapped with a
+/// hanging indent.
+pub fn queries_in(format: Format, queries: &[Query], width: usize) -> String {
+    #[derive(serde::Serialize)]
+    struct Document<'a> {
+        queries: &'a [Query],
+    }
     if format == Format::Json {
-        return serde_json::to_string_pretty(queries)
-            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-            + "\n";
+        return super::json::document(Document { queries });
     }
     let rows: Vec<Vec<String>> = queries
         .iter()
@@ -25,11 +35,46 @@ pub fn queries(format: Format, queries: &[Query]) -> String {
             ]
         })
         .collect();
-    table(
-        format,
-        &["query", "answers", "params", "expectations"],
-        &rows,
-    ) + "\n"
+    let header = ["query", "answers", "params", "expectations"];
+    if format == Format::Markdown {
+        return table(format, &header, &rows) + "\n";
+    }
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(header);
+    for row in &rows {
+        t.add_row(row);
+    }
+    let full = t.to_string() + "\n";
+    if text::max_line_width(&full) <= width {
+        return full;
+    }
+    let mut out = String::new();
+    for (i, q) in queries.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&text::wrapped(
+            &format!("{} — {}", q.name, q.summary),
+            width,
+            "",
+            "    ",
+        ));
+        if !q.params.is_empty() {
+            out.push_str(&text::wrapped(
+                &format!("params: {}", q.params.join(", ")),
+                width,
+                "  ",
+                "      ",
+            ));
+        }
+        for (j, e) in expectations(q).iter().enumerate() {
+            let first = if j == 0 { "  expect: " } else { "          " };
+            out.push_str(&text::wrapped(e, width, first, "            "));
+        }
+    }
+    out
 }
 
 /// One line per expectation (`… (custom)` / `… (generic)` when limited to one plan), then the
@@ -82,7 +127,14 @@ mod tests {
             ),
             "{md}"
         );
-        let json: serde_json::Value = serde_json::from_str(&queries(Format::Json, &[q])).unwrap();
-        assert_eq!(json[0]["name"], "by_mrn");
+        let json: serde_json::Value =
+            serde_json::from_str(&queries(Format::Json, std::slice::from_ref(&q))).unwrap();
+        assert_eq!(json["schema_version"], 1);
+        assert_eq!(json["queries"][0]["name"], "by_mrn");
+        let compact = queries_in(Format::Table, &[q], 40);
+        assert_eq!(
+            compact,
+            "by_mrn — The patient with this MRN.\n  params: mrn\n  expect: rows = 1\n          no seq-scan (custom)\n"
+        );
     }
 }

@@ -10,10 +10,14 @@ pub mod check;
 pub mod compare;
 pub mod diff;
 pub mod fmt;
+pub mod github;
+pub mod json;
+pub mod junit;
 pub mod list;
 pub mod seed;
 #[cfg(test)]
 mod test_support;
+pub mod text;
 pub mod tree;
 
 use comfy_table::{ContentArrangement, Table, presets};
@@ -28,11 +32,22 @@ pub enum Format {
     Json,
     /// GitHub-flavoured Markdown, for PR comments and CI summaries.
     Markdown,
+    /// JUnit XML, for CI test reports (`check` and `explain` only).
+    Junit,
+    /// GitHub Actions workflow commands (annotations) and a job summary (`check` and `explain`
+    /// only).
+    Github,
 }
 
 impl Format {
     /// Every format, in the order help lists them.
-    pub const ALL: [Format; 3] = [Format::Table, Format::Json, Format::Markdown];
+    pub const ALL: [Format; 5] = [
+        Format::Table,
+        Format::Json,
+        Format::Markdown,
+        Format::Junit,
+        Format::Github,
+    ];
 
     /// The name `--format` takes.
     pub fn name(self) -> &'static str {
@@ -40,6 +55,8 @@ impl Format {
             Format::Table => "table",
             Format::Json => "json",
             Format::Markdown => "markdown",
+            Format::Junit => "junit",
+            Format::Github => "github",
         }
     }
 
@@ -49,7 +66,16 @@ impl Format {
             Format::Table => "Human-readable tables for a terminal",
             Format::Json => "One JSON document on stdout, nothing else",
             Format::Markdown => "GitHub-flavoured Markdown, for PR comments and CI summaries",
+            Format::Junit => "JUnit XML: a testcase per query and plan mode (check, explain)",
+            Format::Github => {
+                "GitHub Actions annotations, and a job summary in $GITHUB_STEP_SUMMARY (check, explain)"
+            }
         }
+    }
+
+    /// Whether only `check` and `explain` print this format (it reports expectation verdicts).
+    pub fn verdicts_only(self) -> bool {
+        matches!(self, Format::Junit | Format::Github)
     }
 }
 
@@ -71,6 +97,25 @@ impl std::str::FromStr for Format {
                 let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
                 format!("unknown format `{s}`: use one of {}", names.join(", "))
             })
+    }
+}
+
+/// How text for a terminal is laid out: how wide it may be and whether it is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// Columns available (`usize::MAX`: no limit, for files and snapshots).
+    pub width: usize,
+    /// ANSI colour codes.
+    pub color: bool,
+}
+
+impl Layout {
+    /// No width limit, no colour.
+    pub fn plain() -> Layout {
+        Layout {
+            width: usize::MAX,
+            color: false,
+        }
     }
 }
 
@@ -160,7 +205,7 @@ mod tests {
         assert_eq!("JSON".parse::<Format>(), Ok(Format::Json));
         assert_eq!(
             "yaml".parse::<Format>(),
-            Err("unknown format `yaml`: use one of table, json, markdown".into())
+            Err("unknown format `yaml`: use one of table, json, markdown, junit, github".into())
         );
     }
 

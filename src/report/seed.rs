@@ -5,7 +5,65 @@
 
 use super::{Format, fmt, table};
 use crate::generate::timings::SerialStep;
-use crate::generate::{SeedOutcome, SeedStatus, Timings};
+use crate::generate::{DatasetMeta, SeedOutcome, SeedStatus, Timings};
+
+/// Why a command is about to seed, on one line: what the cache holds, what was asked for, and how
+/// long the seed should take — `cached: tiny scale 1 seed 42; requested: clinic scale 1 seed 42 —
+/// seeding, about 45 s`. `seconds` is the generator's estimate for the requested size.
+pub fn reseed_note(
+    cached: Option<&DatasetMeta>,
+    wanted: &DatasetMeta,
+    force: bool,
+    seconds: f64,
+) -> String {
+    let describe = |m: &DatasetMeta| format!("{} scale {} seed {}", m.profile, m.scale, m.seed);
+    let about = about(seconds);
+    if force {
+        return format!("--force: seeding {} again, {about}", describe(wanted));
+    }
+    let Some(cached) = cached else {
+        return format!(
+            "no dataset cached yet; requested: {} — seeding, {about}",
+            describe(wanted)
+        );
+    };
+    let mut there = describe(cached);
+    if there == describe(wanted) {
+        // The same names: say which of the hidden inputs differs.
+        let mut why = Vec::new();
+        if cached.profile_hash != wanted.profile_hash {
+            why.push("its profile file has changed since");
+        }
+        if cached.generator_version != wanted.generator_version {
+            why.push("made by another version of qcheck's generator");
+        }
+        if cached.schema_checksum != wanted.schema_checksum {
+            why.push("the schema's migrations have changed since");
+        }
+        if !why.is_empty() {
+            there.push_str(&format!(" ({})", why.join("; ")));
+        }
+    }
+    format!(
+        "cached: {there}; requested: {} — seeding, {about}",
+        describe(wanted)
+    )
+}
+
+/// `about 3 s`, `about 45 s`, `about 4 min`: an estimate, rounded as one.
+fn about(seconds: f64) -> String {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "an estimate of seconds, clamped to 1 and up, far below u64::MAX"
+    )]
+    let s = seconds.max(1.0).round() as u64;
+    match s {
+        0..=9 => format!("about {s} s"),
+        10..=89 => format!("about {} s", (s + 2) / 5 * 5),
+        _ => format!("about {} min", (s + 30) / 60),
+    }
+}
 
 /// Generator throughput the seed is designed for (rows/s, one core).
 const TARGET_GENERATOR_ROWS_PER_SEC: f64 = 3e6;
@@ -193,12 +251,56 @@ fn timing_rows(t: &Timings) -> Vec<Vec<String>> {
     ]
 }
 
+/// A versioned JSON document (see [`super::json`]).
 fn pretty_json(v: &impl serde::Serialize) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n"
+    super::json::document(v)
 }
 
 #[cfg(test)]
 mod tests {
+
+    fn meta(profile: &str, scale: f64, seed: u64) -> DatasetMeta {
+        DatasetMeta {
+            profile: profile.into(),
+            profile_hash: format!("hash of {profile}"),
+            scale,
+            seed,
+            generator_version: 3,
+            schema_checksum: "schema".into(),
+            strategy: "tuned".into(),
+            digest: String::new(),
+            row_counts: std::collections::BTreeMap::new(),
+            partitions: 4,
+            completed_at: String::new(),
+        }
+    }
+
+    /// A re-seed says what the cache holds, what was asked for, and about how long it takes.
+    #[test]
+    fn reseed_notes_say_why_and_how_long() {
+        let tiny = meta("tiny", 1.0, 42);
+        let clinic = meta("clinic", 1.0, 42);
+        assert_eq!(
+            reseed_note(Some(&tiny), &clinic, false, 42.5),
+            "cached: tiny scale 1 seed 42; requested: clinic scale 1 seed 42 — seeding, about 45 s"
+        );
+        assert_eq!(
+            reseed_note(None, &tiny, false, 1.62),
+            "no dataset cached yet; requested: tiny scale 1 seed 42 — seeding, about 2 s"
+        );
+        let mut edited = tiny.clone();
+        edited.profile_hash = "another".into();
+        assert_eq!(
+            reseed_note(Some(&tiny), &edited, false, 200.0),
+            "cached: tiny scale 1 seed 42 (its profile file has changed since); requested: tiny \
+             scale 1 seed 42 — seeding, about 3 min"
+        );
+        assert_eq!(
+            reseed_note(Some(&tiny), &tiny, true, 2.0),
+            "--force: seeding tiny scale 1 seed 42 again, about 2 s"
+        );
+    }
+
     use super::*;
     use crate::generate::{DatasetMeta, PhaseTiming, TableSummary};
 

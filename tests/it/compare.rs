@@ -70,6 +70,7 @@ fn compare_writes_the_report_with_every_figure_for_both_strategies() {
         serde_json::from_str::<Value>(&common::stdout(&out)).unwrap(),
         doc
     );
+    crate::ci::assert_valid("compare", &doc);
 
     // The stamp.
     assert!(

@@ -5,6 +5,8 @@
 //! - `seed`: the generator and the COPY loader, determinism and the cached dataset;
 //! - `baseline`: `check --save-baseline/--baseline` and `qcheck diff` (tuned against fk-only);
 //! - `check`: `qcheck check` / `qcheck explain` end to end on the `tiny` dataset;
+//! - `ci`: JUnit, GitHub annotations, JSON documents against `schema/`, output at 100 columns,
+//!   clap errors, completions and man pages, the re-seed note;
 //! - `offline`: `explain --plan` on saved and production plans (modes, maps, undecided, bad files);
 //! - `runner`: how queries are run (nothing a query file does persists, one statement per file);
 //! - `compare`: `qcheck compare` reports and the harness check against pgbench;
@@ -17,6 +19,7 @@
 
 mod baseline;
 mod check;
+mod ci;
 mod cli;
 mod common;
 mod compare;

@@ -20,9 +20,10 @@ use crate::plan::Mode;
 use crate::report::fmt::{self, bytes, sig3};
 use crate::report::markdown_table;
 
-/// `report.json`: every measurement, pretty-printed.
+/// `report.json`: every measurement, pretty-printed, as a versioned document (see
+/// [`crate::report::json`]).
 pub fn json(c: &Comparison) -> String {
-    serde_json::to_string_pretty(c).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n"
+    crate::report::json::document(c)
 }
 
 /// `p50 / p95 / p99` in ms.
