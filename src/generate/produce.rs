@@ -345,6 +345,25 @@ mod tests {
     use super::*;
     use crate::dataset::Profile;
 
+    /// The generator version and the digest of `tiny` at scale 1, seed 42, that it produces. When the
+    /// generator's output changes, this fails: bump `GENERATOR_VERSION` (so cached datasets are
+    /// re-seeded) and pin the new digest beside it, here and in `tests/it/seed.rs`.
+    pub const TINY_PINNED: (u32, &str) = (
+        2,
+        "96ab87c7c0d53a7a64f550d4d7cdef001c4f6472519acc6b8eae9b03e33af0b1",
+    );
+
+    #[test]
+    fn the_tiny_digest_is_pinned_to_the_generator_version() {
+        let w = World::plan(&Profile::resolve("tiny").unwrap(), 1.0, 42).unwrap();
+        let digest = produce_to_nothing(&w, &segments(&w)).unwrap().digest;
+        assert_eq!(
+            (crate::generate::GENERATOR_VERSION, digest.as_str()),
+            TINY_PINNED,
+            "the generator's output changed: bump GENERATOR_VERSION and pin the new digest with it"
+        );
+    }
+
     #[test]
     fn the_digest_depends_on_the_data_only() {
         let profile = Profile::resolve("tiny").unwrap();
