@@ -20,8 +20,9 @@ use crate::error::{DbContext, Result};
 /// fails them, and their message asks for the bump together with the new digest.
 ///
 /// History: 1 — the first generator; 2 — patients at most once a day and `max_per_week` a week
-/// (issue 11), appointment id layout from the profile (`ids.appointment`).
-pub const GENERATOR_VERSION: u32 = 2;
+/// (issue 11), appointment id layout from the profile (`ids.appointment`); 3 — both profiles use
+/// time-ordered (v7) appointment ids.
+pub const GENERATOR_VERSION: u32 = 3;
 
 /// What `qcheck_meta` records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
