@@ -49,12 +49,34 @@ pub struct ProfileSpec {
     pub status: StatusMix,
     /// `[popularity]`: how skewed providers' and patients' popularity is.
     pub popularity: Popularity,
-    /// `[patients]`: soft-deleted patients.
+    /// `[patients]`: soft-deleted patients and how often one patient may come.
     pub patients: PatientSpec,
     /// `[booking]`: lead times, reasons and channels of bookings.
     pub booking: Booking,
     /// `[audit]`: which appointments get an audit trail.
     pub audit: AuditSpec,
+    /// `[ids]`: how appointment ids are made.
+    pub ids: Ids,
+}
+
+/// `[ids]`: the layout of generated appointment ids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ids {
+    /// `v4` (random) or `v7` (time-ordered: the booking time, then random bits).
+    pub appointment: IdKind,
+}
+
+/// A uuid layout (RFC 9562). Either way the bits come from the generator's seeded streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdKind {
+    /// Version 4: 122 random bits, as `gen_random_uuid()` makes.
+    V4,
+    /// Version 7: the 48-bit Unix time in milliseconds of the booking (`created_at`), then 74
+    /// random bits, as PostgreSQL 18's `uuidv7()` makes at insert time: ids ordered by booking
+    /// time.
+    V7,
 }
 
 /// The plain sections of a profile: every key required, unknown keys refused.
@@ -137,6 +159,11 @@ section! {
     PatientSpec {
         /// Share of patients soft-deleted (`deleted_at` set), 0 to 0.5.
         deleted_share: f64,
+        /// Most appointments (of any status) one patient has in a calendar week, Monday to Sunday
+        /// in the tenant's time zone, 1 to 7. The most frequent real patients (dialysis,
+        /// physiotherapy) come about three times a week. Independently of it a patient has at most
+        /// one appointment per local day, so a patient's appointments never overlap.
+        max_per_week: u32,
     }
     /// `[audit]`.
     AuditSpec {
@@ -474,6 +501,11 @@ impl Profile {
             let ok = v.is_finite() && (0.0..=max).contains(&v);
             check(ok, key, &format!("must be between 0 and {max}"))?;
         }
+        check(
+            (1..=MAX_PER_WEEK).contains(&spec.patients.max_per_week),
+            "max_per_week",
+            &format!("must be 1 to {MAX_PER_WEEK}: a patient has at most one appointment per day"),
+        )?;
         let b = &spec.booking;
         let ok =
             b.lead_days_mean.is_finite() && b.lead_days_mean > 0.0 && b.max_lead_days.is_finite();
@@ -619,6 +651,8 @@ pub fn validate_scale(scale: f64) -> Result<f64> {
     Ok(scale)
 }
 
+/// Most appointments a patient may have per calendar week (`patients.max_per_week`): one a day.
+pub const MAX_PER_WEEK: u32 = 7;
 /// Most months a profile may cover (`months_before + months_after`), each a partition.
 pub const MAX_MONTHS: u64 = 240;
 /// The covered months lie within these years.
@@ -651,7 +685,8 @@ fn out_of_range(origin: &str, text: &str, key: &str, value: &str, max: u64) -> E
 /// Estimated bytes of the generator's state for `counts` over `months` months: per tenant its
 /// working windows and eligible days (28 bytes a day) and name; per provider its id, tenant, a
 /// byte per day of the allocation and the allocator's scratch (about 60 bytes); per patient its id
-/// and deletion time. Rows themselves are streamed, never held.
+/// and deletion time, and the weekly booking counters of each of the two producer threads (5 bytes
+/// each). Rows themselves are streamed, never held.
 pub fn generator_bytes(counts: &Counts, months: u64) -> u64 {
     let days = months.saturating_mul(31).saturating_add(4);
     let tenant = days.saturating_mul(28).saturating_add(200);
@@ -660,7 +695,7 @@ pub fn generator_bytes(counts: &Counts, months: u64) -> u64 {
         .tenants
         .saturating_mul(tenant)
         .saturating_add(counts.providers.saturating_mul(provider))
-        .saturating_add(counts.patients.saturating_mul(24))
+        .saturating_add(counts.patients.saturating_mul(34))
 }
 
 /// 1-based line of a byte offset.

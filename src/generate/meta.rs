@@ -15,8 +15,14 @@ use sha2::{Digest, Sha256};
 use crate::error::{DbContext, Result};
 
 /// Bump whenever the generator's output changes for the same profile, scale and seed: cached
-/// datasets of an older generator are then re-seeded.
-pub const GENERATOR_VERSION: u32 = 1;
+/// datasets of an older generator are then re-seeded (`DatasetMeta::same_data` compares it). The
+/// unit tests pin the `tiny` digest next to this number (`produce::tests`): a generator change
+/// fails them, and their message asks for the bump together with the new digest.
+///
+/// History: 1 — the first generator; 2 — patients at most once a day and `max_per_week` a week
+/// (issue 11), appointment id layout from the profile (`ids.appointment`); 3 — both profiles use
+/// time-ordered (v7) appointment ids.
+pub const GENERATOR_VERSION: u32 = 3;
 
 /// What `qcheck_meta` records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,4 +163,35 @@ pub fn schema_checksum(client: &mut Client) -> Result<String> {
         .db("reading qcheck_migration")?;
     let text: String = row.get(0);
     Ok(hex::encode(Sha256::digest(text.as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dataset_of_another_generator_version_is_not_the_same_data() {
+        let recorded = DatasetMeta {
+            profile: "clinic".into(),
+            profile_hash: "p".into(),
+            scale: 1.0,
+            seed: 42,
+            generator_version: GENERATOR_VERSION - 1,
+            schema_checksum: "s".into(),
+            strategy: "tuned".into(),
+            digest: "d".into(),
+            row_counts: BTreeMap::new(),
+            partitions: 24,
+            completed_at: String::new(),
+        };
+        let wanted = DatasetMeta {
+            generator_version: GENERATOR_VERSION,
+            ..recorded.clone()
+        };
+        assert!(
+            !recorded.same_data(&wanted),
+            "an older generator's rows are re-seeded"
+        );
+        assert!(wanted.same_data(&wanted.clone()));
+    }
 }

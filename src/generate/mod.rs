@@ -8,6 +8,8 @@
 //! Split by responsibility:
 //! - `rng`: named, seekable random streams and the exact mappings to ranges, weights and Zipf;
 //! - `world`: the plan decided up front (tenants, time zones, ids, per provider-day counts);
+//! - `patients`: who each appointment is for, per tenant and calendar week: at most one a day and
+//!   `max_per_week` a week per patient, so patients never overlap either;
 //! - `rows`: the rows, generated per provider and local day, never overlapping;
 //! - `copy`: hand-written binary COPY encoding into large buffers;
 //! - `produce`: rows -> COPY segments on a thread of its own, and the dataset digest;
@@ -22,6 +24,7 @@ pub mod copy;
 pub mod load;
 pub mod lock;
 pub mod meta;
+pub mod patients;
 pub mod post;
 pub mod produce;
 pub mod rng;

@@ -345,6 +345,25 @@ mod tests {
     use super::*;
     use crate::dataset::Profile;
 
+    /// The generator version and the digest of `tiny` at scale 1, seed 42, that it produces. When the
+    /// generator's output changes, this fails: bump `GENERATOR_VERSION` (so cached datasets are
+    /// re-seeded) and pin the new digest beside it, here and in `tests/it/seed.rs`.
+    pub const TINY_PINNED: (u32, &str) = (
+        3,
+        "df1338748446a121962dd924ae7765b9da9208976c8befd3f99d6a8affae33b0",
+    );
+
+    #[test]
+    fn the_tiny_digest_is_pinned_to_the_generator_version() {
+        let w = World::plan(&Profile::resolve("tiny").unwrap(), 1.0, 42).unwrap();
+        let digest = produce_to_nothing(&w, &segments(&w)).unwrap().digest;
+        assert_eq!(
+            (crate::generate::GENERATOR_VERSION, digest.as_str()),
+            TINY_PINNED,
+            "the generator's output changed: bump GENERATOR_VERSION and pin the new digest with it"
+        );
+    }
+
     #[test]
     fn the_digest_depends_on_the_data_only() {
         let profile = Profile::resolve("tiny").unwrap();

@@ -10,8 +10,10 @@
 //! months is generated twice, identically, and each partition keeps its half.
 
 use super::copy::{BinaryRow, MICROS_PER_DAY, MICROS_PER_MIN, StackRow, TextRow};
+use super::patients::{Scratch, WeekPatients};
 use super::rng::Stream;
 use super::world::World;
+use crate::dataset::IdKind;
 
 /// `tenant` columns in the order the encoder writes them (the COPY column list).
 pub const TENANT_COLUMNS: &str = "id, name, time_zone, created_at, updated_at";
@@ -251,6 +253,13 @@ fn pick<'a>(rng: &mut Stream, list: &[&'a str]) -> &'a str {
     list[rng.below(list.len() as u64) as usize]
 }
 
+/// Micros since 2000-01-01 to milliseconds since 1970-01-01, 0 for times before 1970 (a v7
+/// uuid's time is unsigned).
+#[allow(clippy::cast_sign_loss, reason = "clamped to >= 0 first")]
+fn unix_millis(pg_micros: i64) -> u64 {
+    (pg_micros.div_euclid(1000) + super::copy::PG_EPOCH_UNIX_SECS * 1000).max(0) as u64
+}
+
 /// A creation time for an entity: up to three years before every appointment can be booked.
 fn created(rng: &mut Stream, w: &World) -> i64 {
     let latest = w.entities_created_before;
@@ -336,7 +345,8 @@ impl World {
         range.len() as u64
     }
 
-    /// Every appointment of provider `p` on local day `day`, in start order.
+    /// Every appointment of provider `p` on local day `day`, in start order; `patients` holds the
+    /// patient of each slot (from [`World::assign_week`]), at least the day's count.
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
@@ -346,8 +356,14 @@ impl World {
                   tenant, provider and patient counts: profile values are bounded by dataset \
                   validation (see issue: bounded input)"
     )]
-    pub fn provider_day(&self, p: usize, day: usize, out: &mut impl FnMut(&Appointment)) {
-        let k = self.day_count(p, day) as usize;
+    pub fn provider_day(
+        &self,
+        p: usize,
+        day: usize,
+        patients: &[u32],
+        out: &mut impl FnMut(&Appointment),
+    ) {
+        let k = (self.day_count(p, day) as usize).min(patients.len());
         if k == 0 {
             return;
         }
@@ -411,20 +427,7 @@ impl World {
             let duration = i64::from(len) * self.grid_min;
             let end = scheduled_at + duration * MICROS_PER_MIN;
 
-            // Patient: Zipf over the tenant's patients; a patient deleted before the slot is never
-            // booked, the next one in popularity order is (the first patient is never deleted).
-            let npat = tenant.patients.len() as u64;
-            let mut rank = tenant.patient_rank.sample(rng.f64());
-            let mut patient = tenant.patients.start + tenant.patient_perm.apply(rank) as usize;
-            let mut tries = 0;
-            while self.patient_deleted[patient] <= end && tries < npat {
-                rank = (rank + 1) % npat;
-                patient = tenant.patients.start + tenant.patient_perm.apply(rank) as usize;
-                tries += 1;
-            }
-            if self.patient_deleted[patient] <= end {
-                patient = tenant.patients.start;
-            }
+            let patient = patients[i];
 
             let past = end <= as_of;
             let status = if past {
@@ -454,11 +457,15 @@ impl World {
             let reason = (reason_u < spec.booking.reason_share)
                 .then(|| REASONS[(rng.below(REASONS.len() as u64)) as usize]);
             let booked_via = CHANNELS[self.channels.sample(&mut rng)];
+            let id = match self.appointment_ids {
+                IdKind::V4 => rng.uuid(),
+                IdKind::V7 => rng.uuid_v7(unix_millis(created_at)),
+            };
             out(&Appointment {
-                id: rng.uuid(),
+                id,
                 tenant: t as u32,
                 provider: p as u32,
-                patient: patient as u32,
+                patient,
                 scheduled_at,
                 duration_min: duration as i16,
                 status,
@@ -472,7 +479,8 @@ impl World {
     }
 
     /// Every appointment that starts in month partition `m`, ordered by local day, tenant, provider
-    /// and start time.
+    /// and start time. Each tenant's patients are assigned a calendar week at a time (see
+    /// `patients`), the weeks reaching into the month included.
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
@@ -484,16 +492,22 @@ impl World {
         let first = (self.day_index(month.first) - 1).max(0) as usize;
         let last = (self.day_index(crate::dataset::add_months(month.first, 1)) + 1)
             .min(self.ndays as i64 - 1) as usize;
+        let mut scratch = Scratch::default();
+        let mut weeks: Vec<WeekPatients> = vec![WeekPatients::new(); self.tenants.len()];
         for day in first..=last {
-            for tenant in &self.tenants {
+            let week = self.week_of(day);
+            for (t, tenant) in self.tenants.iter().enumerate() {
                 let Some((ws, we)) = tenant.windows[day] else {
                     continue;
                 };
                 if we <= month.lo || ws >= month.hi {
                     continue;
                 }
+                if !weeks[t].holds(t, week) {
+                    self.assign_week(t, week, &mut scratch, &mut weeks[t]);
+                }
                 for p in tenant.providers.clone() {
-                    self.provider_day(p, day, &mut |a: &Appointment| {
+                    self.provider_day(p, day, weeks[t].of(self, p, day), &mut |a: &Appointment| {
                         if a.scheduled_at >= month.lo && a.scheduled_at < month.hi {
                             out(a);
                         }

@@ -4,6 +4,11 @@
 //! - the seed's appointment load throughput against a raw server-side binary `COPY appointment FROM
 //!   'file'` of the identical rows into the same (empty, constraint-free) partitioned table — and, for
 //!   the record, text COPY of the same rows, which is why the loader uses binary;
+//! - the seed's appointment load against the *plain-slot reference*: the same rows, with their
+//!   `slot` computed client-side, loaded by raw server-side binary `COPY leaf FROM 'file' (FREEZE)`
+//!   into a twin of `appointment` whose `slot` is a plain column — what ingest would cost without
+//!   the generated column's function call per row (see [`plain_slot_reference`] for why it is the
+//!   fair comparison);
 //! - the generator alone (generation and encoding to binary COPY) on one core, in rows per second
 //!   (the digest is computed by the loading threads, which mostly wait for the server; its sha256
 //!   throughput is printed beside);
@@ -16,6 +21,7 @@
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use postgres::Client;
@@ -60,6 +66,8 @@ pub struct Timings {
     pub copy_text_seconds: f64,
     /// The seed's unavoidable steps, each run alone one after another.
     pub serial: Vec<SerialStep>,
+    /// The plain-slot reference (see [`plain_slot_reference`]), in seconds.
+    pub plain_slot_seconds: f64,
 }
 
 impl Timings {
@@ -82,6 +90,15 @@ impl Timings {
     /// Seed load throughput / raw binary COPY throughput (target >= 0.8).
     pub fn load_ratio(&self) -> f64 {
         self.seed_load_rows_per_sec() / self.copy_binary_rows_per_sec()
+    }
+    /// Appointments per second of the plain-slot reference.
+    pub fn plain_slot_rows_per_sec(&self) -> f64 {
+        self.appointments as f64 / self.plain_slot_seconds
+    }
+    /// Seed load throughput / plain-slot reference throughput (issue 11's target: >= 0.8 once the
+    /// slot function is inlinable).
+    pub fn plain_slot_ratio(&self) -> f64 {
+        self.seed_load_rows_per_sec() / self.plain_slot_rows_per_sec()
     }
     /// Seconds of the serial steps, summed.
     pub fn serial_sum(&self) -> f64 {
@@ -147,6 +164,11 @@ pub fn measure(session: &Session, request: &SeedRequest, progress: &Progress) ->
         seconds: copy_binary_seconds,
     });
 
+    // Now `appointment` is as the seed's load sees it (empty leaves were just filled, no exclusion
+    // constraints, no strategy indexes): the twin copies exactly that.
+    progress.note("timings: plain-slot reference (a twin whose slot is a plain column) ...");
+    let plain_slot_seconds = plain_slot_reference(session, &mut client, &world)?;
+
     progress.note("timings: exclusion constraints, one after another ...");
     for leaf in existing_leaves(&mut client)? {
         let t = Instant::now();
@@ -189,7 +211,203 @@ pub fn measure(session: &Session, request: &SeedRequest, progress: &Progress) ->
         copy_binary_seconds,
         copy_text_seconds,
         serial,
+        plain_slot_seconds,
     })
+}
+
+/// The twin of `appointment` the plain-slot reference loads (dropped afterwards).
+pub const PLAIN_SLOT_TWIN: &str = "qcheck_timings_plain_slot";
+
+/// The plain-slot reference: the seed's appointment load, minus the generated column.
+///
+/// What makes it the fair comparison — everything but the `slot` column's generation is the seed's:
+/// - the table: `CREATE TABLE twin (LIKE appointment INCLUDING ALL EXCLUDING GENERATED)`,
+///   partitioned by the same months, so the same columns, types, defaults, NOT NULL and CHECK
+///   constraints, storage, and the same indexes — taken at the moment of the pipeline the seed
+///   loads in (the caller creates it right after the binary baseline, when the leaves have their
+///   primary key and the migrations' indexes but no exclusion constraint and no strategy index);
+///   foreign keys are not copied, and in the seed's load they cost nothing either (its
+///   `session_replication_role = replica` silences their triggers, and this load runs the same);
+/// - the load: one `COPY leaf FROM 'file' (FORMAT binary, FREEZE)` per month leaf, each leaf
+///   truncated in the same transaction, the leaves shared by two connections in parallel, as the
+///   seed does;
+/// - the rows: the identical appointments, in the same order, with `slot` encoded client-side.
+///
+/// What differs is what the reference measures: no function call per row, and no generator or
+/// client round trips (the files are written before the clock starts, the server reads them
+/// itself). So the ratio says how close the seed's load gets to the server's raw ingest of the same
+/// rows. Needs a superuser, like the other baselines. The twin and the files are removed whatever
+/// happens.
+pub fn plain_slot_reference(session: &Session, client: &mut Client, w: &World) -> Result<f64> {
+    let files = LeafFiles::write(w)?;
+    let leaves = create_twin(client, w)?;
+    let loaded = load_twin(session, &leaves, &files);
+    // Dropped whatever happened (a run killed outright leaves it to the next `--timings`, which
+    // drops it before creating it again).
+    let dropped = client
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS {}",
+            schema::quote_ident(PLAIN_SLOT_TWIN)
+        ))
+        .db("dropping the plain-slot twin");
+    let seconds = loaded?;
+    dropped?;
+    Ok(seconds)
+}
+
+/// Creates (and commits) the twin and its month leaves; returns the quoted leaf names in month
+/// order.
+fn create_twin(client: &mut Client, w: &World) -> Result<Vec<String>> {
+    let twin = schema::quote_ident(PLAIN_SLOT_TWIN);
+    let mut sql = format!(
+        "DROP TABLE IF EXISTS {twin};
+         CREATE TABLE {twin} (LIKE appointment INCLUDING ALL EXCLUDING GENERATED)
+             PARTITION BY RANGE (scheduled_at);"
+    );
+    let mut leaves = Vec::with_capacity(w.months.len());
+    for m in &w.months {
+        let leaf = schema::quote_ident(&format!(
+            "{PLAIN_SLOT_TWIN}{}",
+            m.leaf.trim_start_matches("appointment")
+        ));
+        let next = crate::dataset::add_months(m.first, 1);
+        sql.push_str(&format!(
+            "CREATE TABLE {leaf} PARTITION OF {twin}
+                 FOR VALUES FROM ('{} 00:00:00+00') TO ('{} 00:00:00+00');",
+            m.first.format("%Y-%m-%d"),
+            next.format("%Y-%m-%d")
+        ));
+        leaves.push(leaf);
+    }
+    in_transaction(client, "creating the plain-slot twin", |c| {
+        c.batch_execute(&sql)
+            .db("creating the plain-slot twin of appointment")
+    })?;
+    Ok(leaves)
+}
+
+/// Loads every leaf of the twin from its file on two connections, as the seed shares its leaves;
+/// returns the wall-clock seconds from the first COPY to the end of the last.
+fn load_twin(session: &Session, leaves: &[String], files: &LeafFiles) -> Result<f64> {
+    let mut clients = [session.connect()?, session.connect()?];
+    for c in &mut clients {
+        prepare_session(c)?;
+    }
+    let next = AtomicUsize::new(0);
+    let t = Instant::now();
+    let results: Vec<Result<()>> = std::thread::scope(|s| {
+        let handles: Vec<_> = clients
+            .iter_mut()
+            .map(|c| {
+                let next = &next;
+                s.spawn(move || {
+                    in_transaction(c, "plain-slot reference", |c| {
+                        c.batch_execute("SET LOCAL session_replication_role = replica")
+                            .db("silencing triggers (--timings needs a superuser)")?;
+                        while let (Some(leaf), Some(file)) = {
+                            let m = next.fetch_add(1, Ordering::SeqCst);
+                            (leaves.get(m), files.files.get(m))
+                        } {
+                            // Truncated in this transaction, so that COPY FREEZE accepts it.
+                            c.batch_execute(&format!(
+                                "TRUNCATE {leaf};
+                                 COPY {leaf} ({APPOINTMENT_COLUMNS}, slot) FROM '{}' (FORMAT binary, FREEZE)",
+                                file.display()
+                            ))
+                            .db(format!("plain-slot reference: COPY into {leaf}"))?;
+                        }
+                        Ok(())
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Dataset("a reference loader thread panicked".into()))
+                })
+            })
+            .collect()
+    });
+    let seconds = t.elapsed().as_secs_f64();
+    for r in results {
+        r?;
+    }
+    Ok(seconds)
+}
+
+/// One binary COPY file per month leaf, each row the seed's appointment plus its `slot`
+/// (`[scheduled_at, end)` in tstzrange's binary form), in a private folder under the temp dir that
+/// the server's OS user can read; removed when dropped.
+struct LeafFiles {
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+impl LeafFiles {
+    fn write(w: &World) -> Result<LeafFiles> {
+        let dir = std::env::temp_dir().join(format!("qcheck-plain-slot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).at(&dir)?;
+        let mut out = LeafFiles {
+            dir,
+            files: Vec::new(),
+        };
+        std::fs::set_permissions(&out.dir, std::fs::Permissions::from_mode(0o755)).at(&out.dir)?;
+        let mut row = super::copy::StackRow::new();
+        for (m, month) in w.months.iter().enumerate() {
+            let path = out.dir.join(format!("{}.bin", month.leaf));
+            let mut file =
+                std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).at(&path)?);
+            let mut buf = Vec::with_capacity(1 << 20);
+            buf.extend_from_slice(super::copy::BINARY_HEADER);
+            let mut failed = None;
+            w.month_appointments(m, &mut |a: &Appointment| {
+                encode_with_slot(a, w, &mut row, &mut buf);
+                if buf.len() > (1 << 20) {
+                    if let Err(e) = file.write_all(&buf) {
+                        failed.get_or_insert(e);
+                    }
+                    buf.clear();
+                }
+            });
+            if let Some(e) = failed {
+                return Err(Error::io(&path, e));
+            }
+            buf.extend_from_slice(super::copy::BINARY_TRAILER);
+            file.write_all(&buf).at(&path)?;
+            file.flush().at(&path)?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).at(&path)?;
+            out.files.push(path);
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for LeafFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The seed's binary row of `a` with a 13th field, `slot` = `[scheduled_at, end)`: tstzrange's
+/// binary form is a flags byte (0x02: lower bound inclusive, upper exclusive) and each bound as a
+/// length-prefixed timestamptz.
+fn encode_with_slot(
+    a: &Appointment,
+    w: &World,
+    row: &mut super::copy::StackRow,
+    buf: &mut Vec<u8>,
+) {
+    let start = buf.len();
+    a.encode_binary_with(w, row, buf);
+    buf[start..start + 2].copy_from_slice(&13i16.to_be_bytes());
+    buf.extend_from_slice(&25i32.to_be_bytes());
+    buf.push(0x02);
+    for bound in [a.scheduled_at, a.end()] {
+        buf.extend_from_slice(&8i32.to_be_bytes());
+        buf.extend_from_slice(&bound.to_be_bytes());
+    }
 }
 
 /// Replaces the appointment partitions by empty ones without exclusion constraints (and drops the

@@ -2,7 +2,8 @@
 //!
 //! Tenants with their time zones and working-day windows (converted from local hours to UTC once per
 //! tenant and day), the ids of providers and patients (appointments reference them), which patients
-//! are soft-deleted and when, and how many appointments each provider has on each local day. The
+//! are soft-deleted and when, and how many appointments each provider has on each local day (checked
+//! to leave every appointment a free patient, see `patients`). The
 //! per-day counts are allocated up front so that the appointment rows themselves can then be generated
 //! for any month partition independently, on any thread, with the exact total the profile asks for.
 
@@ -12,8 +13,9 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 
 use super::copy::{MICROS_PER_DAY, MICROS_PER_MIN, pg_micros_from_unix};
+use super::patients::check_capacity;
 use super::rng::{self, Permutation, Stream, Weighted, Zipf};
-use crate::dataset::{Counts, Profile, add_months};
+use crate::dataset::{Counts, IdKind, Profile, add_months};
 use crate::error::{Error, Result};
 
 /// One month partition of `appointment`.
@@ -61,6 +63,8 @@ pub struct Keys {
     pub provider_row: [u8; 32],
     /// Key of the patient row streams (one per tenant).
     pub patient_row: [u8; 32],
+    /// Key of the streams that pick each appointment's patient (one per tenant and week).
+    pub patient_week: [u8; 32],
     /// Key of the tenant row stream.
     pub tenant_row: [u8; 32],
 }
@@ -85,6 +89,12 @@ pub struct World {
     pub first_day: NaiveDate,
     /// Days covered from `first_day` (the months plus two days either side).
     pub ndays: usize,
+    /// Days from the Monday of `first_day`'s week to `first_day` (0 to 6): calendar weeks.
+    pub week_offset: i64,
+    /// Most appointments a patient has per calendar week (`patients.max_per_week`, 1 to 7).
+    pub max_per_week: u8,
+    /// Layout of appointment ids (`ids.appointment`).
+    pub appointment_ids: IdKind,
     /// Appointments start on this grid (minutes): the gcd of the slot lengths.
     pub grid_min: i64,
     /// Slot lengths in grid units, ascending, and the weighted choice among them.
@@ -166,6 +176,7 @@ impl World {
         let first_day = months[0].first - chrono::Duration::days(2);
         let last_day = add_months(months[months.len() - 1].first, 1) + chrono::Duration::days(2);
         let ndays = (last_day - first_day).num_days() as usize;
+        let week_offset = i64::from(first_day.weekday().num_days_from_monday());
 
         let grid = spec.slots.iter().fold(0, |g, s| gcd(g, s.minutes));
         let mut slots: Vec<(u32, f64)> = spec
@@ -274,7 +285,7 @@ impl World {
         )?;
 
         let st = &spec.status;
-        Ok(World {
+        let world = World {
             profile: profile.clone(),
             scale,
             seed,
@@ -284,6 +295,9 @@ impl World {
             window,
             first_day,
             ndays,
+            week_offset,
+            max_per_week: spec.patients.max_per_week.clamp(1, 7) as u8,
+            appointment_ids: spec.ids.appointment,
             grid_min: i64::from(grid),
             slot_units,
             slot_pick: Weighted::new(&slot_weights),
@@ -302,9 +316,12 @@ impl World {
                 appointment: rng::key(seed, "appointment"),
                 provider_row: rng::key(seed, "provider"),
                 patient_row: rng::key(seed, "patient"),
+                patient_week: rng::key(seed, "patient-week"),
                 tenant_row: rng::key(seed, "tenant-row"),
             },
-        })
+        };
+        check_capacity(&world)?;
+        Ok(world)
     }
 
     /// Day index of a date (may be out of range: callers clamp).
