@@ -228,7 +228,7 @@ fn request(g: &Global, args: &CompareArgs) -> Result<CompareRequest> {
         rounds: args.rounds,
         warmup: args.warmup,
         base,
-        contention: (args.contention_seconds > 0.0).then(|| ContentionRequest {
+        contention: (args.contention_seconds > 0.0).then_some(ContentionRequest {
             seconds: args.contention_seconds,
             clients,
             collision_share: args.collision_share,

@@ -40,6 +40,12 @@ use postgres::{Client, Statement};
 use uuid::Uuid;
 
 use super::model::{ContentionLevel, Latency, RaceRound, Spread};
+
+/// Live appointments per provider: (start, end) of each slot.
+type Calendar = HashMap<Uuid, Vec<(DateTime<Utc>, DateTime<Utc>)>>;
+
+/// What one race client saw: when it started and finished, and its outcome.
+type RaceResult = Result<(Instant, Instant, Outcome, Option<String>)>;
 use crate::db::Session;
 use crate::error::{DbContext, Error, Result};
 use crate::generate::rng::{Stream, Zipf, key};
@@ -200,7 +206,7 @@ impl Setup {
                 &[&start, &end],
             )
             .db("reading the booked calendar for the contention benchmark")?;
-        let mut taken: HashMap<Uuid, Vec<(DateTime<Utc>, DateTime<Utc>)>> = HashMap::new();
+        let mut taken: Calendar = HashMap::new();
         for r in &rows {
             taken
                 .entry(r.get(0))
@@ -263,7 +269,7 @@ impl Setup {
 /// providers has the race's window (23:30 to 01:00 around it) free.
 fn race_target(
     providers: &[Provider],
-    taken: &HashMap<Uuid, Vec<(DateTime<Utc>, DateTime<Utc>)>>,
+    taken: &Calendar,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Option<(usize, DateTime<Utc>)> {
@@ -466,6 +472,39 @@ impl Tally {
     }
 }
 
+/// The slots handed out last, for colliding bookings.
+type Recent = Mutex<VecDeque<(usize, DateTime<Utc>)>>;
+
+/// The provider and start of the next booking: with probability `collision_share` one of the
+/// `recent` slots shifted by -15, 0 or +15 minutes, else a fresh slot of a Zipf-drawn provider
+/// (remembered in `recent`). `None` when the pool has no free slot left.
+fn next_slot(
+    pool: &Pool<'_>,
+    recent: &Recent,
+    rng: &mut Stream,
+    collision_share: f64,
+) -> Option<(usize, DateTime<Utc>)> {
+    let mut recent = recent
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if collision_share > 0.0 && rng.chance(collision_share) && !recent.is_empty() {
+        let (rank, at) = recent[usize::try_from(rng.below(recent.len() as u64)).unwrap_or(0)];
+        let shift = [-15, 0, 15][usize::try_from(rng.below(3)).unwrap_or(1)];
+        return Some((rank, at + chrono::Duration::minutes(shift)));
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "a rank below the provider count"
+    )]
+    let rank = pool.setup.zipf.sample(rng.f64()) as usize;
+    let (rank, at) = pool.fresh(rank)?;
+    recent.push_back((rank, at));
+    if recent.len() > RECENT {
+        recent.pop_front();
+    }
+    Some((rank, at))
+}
+
 /// One level of the sweep: `clients` connections book from `pool` until `stop`; `collision_share`
 /// of the bookings aim at a slot just handed out. `seed` makes the draws of one run repeatable.
 /// Returns the figures and whether the pool ran out of free slots before the stop.
@@ -479,7 +518,7 @@ pub fn run_level(
 ) -> Result<(ContentionLevel, bool)> {
     let clients = clients.max(1);
     let setup = pool.setup;
-    let recent: Mutex<VecDeque<(usize, DateTime<Utc>)>> = Mutex::new(VecDeque::new());
+    let recent: Recent = Mutex::new(VecDeque::new());
     let claimed = AtomicUsize::new(0);
     let exhausted = AtomicUsize::new(0);
     let barrier = Barrier::new(clients + 1);
@@ -507,42 +546,10 @@ pub fn run_level(
                             Stop::Count(n) if claimed.fetch_add(1, Ordering::Relaxed) >= n => break,
                             _ => {}
                         }
-                        let collide = collision_share > 0.0 && rng.chance(collision_share);
-                        let target = if collide {
-                            let recent = recent
-                                .lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner);
-                            (!recent.is_empty()).then(|| {
-                                let (rank, at) = recent
-                                    [usize::try_from(rng.below(recent.len() as u64)).unwrap_or(0)];
-                                let shift =
-                                    [-15, 0, 15][usize::try_from(rng.below(3)).unwrap_or(1)];
-                                (rank, at + chrono::Duration::minutes(shift))
-                            })
-                        } else {
-                            None
-                        };
-                        let (rank, at) = match target {
-                            Some(t) => t,
-                            None => {
-                                #[allow(
-                                    clippy::cast_possible_truncation,
-                                    reason = "a rank below the provider count"
-                                )]
-                                let rank = setup.zipf.sample(rng.f64()) as usize;
-                                let Some((rank, at)) = pool.fresh(rank) else {
-                                    exhausted.fetch_add(1, Ordering::Relaxed);
-                                    break;
-                                };
-                                let mut recent = recent
-                                    .lock()
-                                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                                recent.push_back((rank, at));
-                                if recent.len() > RECENT {
-                                    recent.pop_front();
-                                }
-                                (rank, at)
-                            }
+                        let Some((rank, at)) = next_slot(pool, recent, &mut rng, collision_share)
+                        else {
+                            exhausted.fetch_add(1, Ordering::Relaxed);
+                            break;
                         };
                         let b = booking(setup, &mut rng, rank, at, 30);
                         let began = Instant::now();
@@ -640,38 +647,37 @@ pub fn race(
     };
     let barrier = Barrier::new(clients);
     let rng_key = key(seed, "race");
-    let results: Vec<Result<(Instant, Instant, Outcome, Option<String>)>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..clients)
-                .map(|c| {
-                    let (barrier, rng_key) = (&barrier, &rng_key);
-                    scope.spawn(move || {
-                        let connected = AppClient::connect(session);
-                        let mut rng = Stream::new(rng_key, c as u64);
-                        let (offset, minutes) = RACE_SHAPES[c % RACE_SHAPES.len()];
-                        let b = booking(
-                            setup,
-                            &mut rng,
-                            rank,
-                            boundary + chrono::Duration::minutes(offset),
-                            minutes,
-                        );
-                        barrier.wait();
-                        let mut app = connected?;
-                        let began = Instant::now();
-                        let (outcome, message) = app.book(&b);
-                        Ok((began, Instant::now(), outcome, message))
-                    })
+    let results: Vec<RaceResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let (barrier, rng_key) = (&barrier, &rng_key);
+                scope.spawn(move || {
+                    let connected = AppClient::connect(session);
+                    let mut rng = Stream::new(rng_key, c as u64);
+                    let (offset, minutes) = RACE_SHAPES[c % RACE_SHAPES.len()];
+                    let b = booking(
+                        setup,
+                        &mut rng,
+                        rank,
+                        boundary + chrono::Duration::minutes(offset),
+                        minutes,
+                    );
+                    barrier.wait();
+                    let mut app = connected?;
+                    let began = Instant::now();
+                    let (outcome, message) = app.book(&b);
+                    Ok((began, Instant::now(), outcome, message))
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::Dataset("a race client panicked".into())))
-                })
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Dataset("a race client panicked".into())))
+            })
+            .collect()
+    });
     let mut tally = Tally::default();
     let (mut first, mut last): (Option<Instant>, Option<Instant>) = (None, None);
     for r in results {

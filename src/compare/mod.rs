@@ -146,17 +146,14 @@ pub fn run(session: &Session, req: &CompareRequest, progress: &Progress) -> Resu
         );
     }
     let contention_setup = if req.contention.is_some() || req.race_rounds > 0 {
-        match contention::unavailable(&mut client)? {
-            Some(reason) => {
-                notes.push(format!("contention benchmark skipped: {reason}"));
-                None
-            }
-            None => {
-                progress.note("reading the calendar for the contention benchmark");
-                // A run interrupted earlier may have left its committed bookings.
-                contention::cleanup(&mut client)?;
-                Some(contention::Setup::find(&mut client)?)
-            }
+        if let Some(reason) = contention::unavailable(&mut client)? {
+            notes.push(format!("contention benchmark skipped: {reason}"));
+            None
+        } else {
+            progress.note("reading the calendar for the contention benchmark");
+            // A run interrupted earlier may have left its committed bookings.
+            contention::cleanup(&mut client)?;
+            Some(contention::Setup::find(&mut client)?)
         }
     } else {
         None

@@ -263,6 +263,10 @@ mod tests {
     use super::*;
 
     /// Hue in degrees of an RGB colour.
+    #[allow(
+        clippy::float_cmp,
+        reason = "max and min are among r, g, b: exact comparisons pick the channel"
+    )]
     fn hue((r, g, b): (u8, u8, u8)) -> f64 {
         let (r, g, b) = (f64::from(r), f64::from(g), f64::from(b));
         let (max, min) = (r.max(g).max(b), r.min(g).min(b));

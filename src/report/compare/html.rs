@@ -165,8 +165,11 @@ fn latency_charts(out: &mut String, c: &Comparison) {
     out.push_str("</div>\n");
 }
 
+/// A bar's value, its range if measured, and its text.
+type BarFigure = (f64, Option<(f64, f64)>, String);
+
 fn cost_charts(out: &mut String, c: &Comparison) {
-    let rows = |value: &dyn Fn(&StrategyResult) -> (f64, Option<(f64, f64)>, String)| {
+    let rows = |value: &dyn Fn(&StrategyResult) -> BarFigure| {
         let rows: Vec<BarRow> = c
             .strategies
             .iter()

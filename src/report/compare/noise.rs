@@ -103,20 +103,20 @@ pub fn base(c: &Comparison) -> Option<&StrategyResult> {
 
 /// The p50 of `q` in `mode` under `s` against the base's.
 pub fn latency_vs_base(c: &Comparison, s: &StrategyResult, q: &QueryResult, mode: Mode) -> Versus {
-    let Some(b) = base(c) else {
+    let Some(reference) = base(c) else {
         return Versus::base();
     };
-    if b.name == s.name {
+    if reference.name == s.name {
         return Versus::base();
     }
-    let Some(bq) = b.query(&q.name) else {
+    let Some(bq) = reference.query(&q.name) else {
         return Versus {
             ratio: f64::NAN,
             verdict: Verdict::NoSpread,
         };
     };
-    let (l, bl): (&Latency, &Latency) = (&q.plan(mode).latency, &bq.plan(mode).latency);
-    Versus::of(l.p50_ms, &l.p50_rounds, bl.p50_ms, &bl.p50_rounds, true)
+    let (lat, bl): (&Latency, &Latency) = (&q.plan(mode).latency, &bq.plan(mode).latency);
+    Versus::of(lat.p50_ms, &lat.p50_rounds, bl.p50_ms, &bl.p50_rounds, true)
 }
 
 /// Bookings per second of `s` against the base's (median pass, spread over passes).
@@ -232,22 +232,22 @@ fn subject(c: &Comparison) -> Option<&StrategyResult> {
 /// faster than fk-only at p50 (generic plan), faster beyond noise in 12 of 20 plans, slower in 1;
 /// 149 MB more index; bookings/s same within noise (1.23×)`.
 pub fn headline(c: &Comparison) -> String {
-    let (Some(b), Some(s)) = (base(c), subject(c)) else {
+    let (Some(reference), Some(subj)) = (base(c), subject(c)) else {
         return "nothing was measured".into();
     };
-    let (pass, total) = s.plans_passing();
+    let (pass, total) = subj.plans_passing();
     let mut parts = vec![format!(
         "{} meets expectations in {pass}/{total} plans",
-        s.name
+        subj.name
     )];
-    if s.name != b.name {
-        let (bp, bt) = b.plans_passing();
-        parts[0].push_str(&format!(" ({}: {bp}/{bt})", b.name));
-        let all: Vec<(&QueryResult, Mode, Versus)> = s
+    if subj.name != reference.name {
+        let (bp, bt) = reference.plans_passing();
+        parts[0].push_str(&format!(" ({}: {bp}/{bt})", reference.name));
+        let all: Vec<(&QueryResult, Mode, Versus)> = subj
             .queries
             .iter()
             .flat_map(|q| Mode::BOTH.into_iter().map(move |m| (q, m)))
-            .map(|(q, m)| (q, m, latency_vs_base(c, s, q, m)))
+            .map(|(q, m)| (q, m, latency_vs_base(c, subj, q, m)))
             .collect();
         let decided = |v: Verdict| all.iter().filter(|(_, _, x)| x.verdict == v).count();
         // The largest difference the spread supports, either way.
@@ -260,7 +260,7 @@ pub fn headline(c: &Comparison) -> String {
                 "{} {} than {} at p50 ({} plan); faster beyond noise in {} of {} plans, slower in {}",
                 q.name,
                 v.latency_text(),
-                b.name,
+                reference.name,
                 m.as_str(),
                 decided(Verdict::Better),
                 all.len(),
@@ -268,14 +268,14 @@ pub fn headline(c: &Comparison) -> String {
             )),
             None if decided(Verdict::NoSpread) > 0 => parts.push(format!(
                 "latency measured in one round: no spread to tell {} from {}",
-                s.name, b.name
+                subj.name, reference.name
             )),
             None => parts.push(format!(
                 "every query's p50 the same as {}'s within noise",
-                b.name
+                reference.name
             )),
         }
-        let delta = (s.total_index_bytes - b.total_index_bytes) as f64;
+        let delta = (subj.total_index_bytes - reference.total_index_bytes) as f64;
         parts.push(if delta > 0.0 {
             format!("costs {} more index", fmt::bytes(delta))
         } else if delta < 0.0 {
@@ -283,7 +283,10 @@ pub fn headline(c: &Comparison) -> String {
         } else {
             "the same index size".into()
         });
-        parts.push(format!("bookings/s {}", bookings_vs_base(c, s).rate_text()));
+        parts.push(format!(
+            "bookings/s {}",
+            bookings_vs_base(c, subj).rate_text()
+        ));
     }
     if let Some(r) = &c.race {
         let deadlocks: usize = r.rounds.iter().map(|x| x.deadlocks).sum();

@@ -80,7 +80,9 @@ fn contention(scale: u64) -> Contention {
         for collisions in [false, true] {
             let per_sec = 1000.0 * (clients as f64).sqrt() / scale as f64
                 * if collisions { 0.5 } else { 1.0 };
-            let attempts = (per_sec * 2.0) as usize;
+            let attempts = 2 * clients * 1000
+                / usize::try_from(scale).unwrap()
+                / if collisions { 2 } else { 1 };
             let deadlocks = if collisions { clients - 1 } else { 0 };
             let taken = if collisions { attempts / 4 } else { 0 };
             levels.push(ContentionLevel {
