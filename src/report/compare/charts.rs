@@ -98,7 +98,7 @@ pub fn bar_rows(rows: &[BarRow]) -> String {
         if let Some((lo, h)) = r.range {
             let _ = write!(
                 out,
-                "<span class=\"range\" style=\"left:{:.2}%;width:{:.2}%\"></span>",
+                "<span class=\"span\" style=\"left:{:.2}%;width:{:.2}%\"></span>",
                 pct(lo),
                 (pct(h) - pct(lo)).max(0.3)
             );

@@ -369,7 +369,7 @@ fn html_is_self_contained_with_charts_matrix_and_plans() {
     // Charts: the contention lines as inline SVG (wide and narrow), the rest HTML bars; nothing
     // is fetched.
     assert!(page.matches("<svg").count() >= 4, "charts missing");
-    assert!(page.contains("class=\"brow\"") && page.contains("class=\"range\""));
+    assert!(page.contains("class=\"brow\"") && page.contains("class=\"span\""));
     assert!(page.contains("class=\"headline\""));
     assert!(page.contains("Bookings under contention") && page.contains("Collision race"));
     for forbidden in ["<script", "src=\"http", "href=\"http", "@import"] {
