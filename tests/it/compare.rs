@@ -420,7 +420,7 @@ fn bad_arguments_exit_2_with_one_line() {
         ),
         (vec!["--query", "nope"], "known queries:"),
         (vec!["--runs", "0"], "--runs must be at least 1"),
-        (vec!["--rounds", "0"], "--rounds must be between 1"),
+        (vec!["--rounds", "0"], "--rounds must be at least 1"),
         (
             vec!["--strategy", "tuned", "--base", "fk-only"],
             "--base fk-only is not among the strategies compared",
