@@ -25,67 +25,13 @@
 //! Under `cargo test --benches` (criterion's test mode) each benchmark runs once on the `tiny`
 //! profile in a throwaway cluster: the code is exercised, and no cached dataset is replaced.
 
-use std::time::Duration;
-
 use criterion::Criterion;
 use postgres::Client;
 use qcheck::catalog::{Catalog, Query};
-use qcheck::db::{Session, Target, TargetOptions};
-use qcheck::generate::{self, SeedRequest};
 use qcheck::plan::Mode;
-use qcheck::progress::{Progress, ProgressMode};
 use qcheck::runner::{Bound, Runner, SAMPLE_SIZE};
 
 mod common;
-use common::Invocation;
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// Opens the target and makes sure it holds the dataset; in test mode, a throwaway cluster in
-/// `home` seeded with `tiny`.
-fn setup(test_home: Option<&std::path::Path>) -> qcheck::Result<(Session, qcheck::db::Conn)> {
-    if let Some(home) = test_home {
-        let request = SeedRequest::new("tiny", 1.0, generate::DEFAULT_SEED, "tuned")?;
-        let target = Target::resolve(&TargetOptions {
-            database_url: None,
-            pg_bin_dir: env("QCHECK_PG_BIN").map(Into::into),
-            home: Some(home.to_path_buf()),
-        })?;
-        let session = target.open()?;
-        generate::ensure_seeded(&session, &request, &Progress::new(ProgressMode::Quiet))?;
-        let client = session.connect()?;
-        return Ok((session, client));
-    }
-    let scale: f64 = match env("QCHECK_BENCH_SCALE") {
-        Some(s) => s
-            .parse()
-            .map_err(|_| qcheck::Error::Usage(format!("QCHECK_BENCH_SCALE={s} is not a number")))?,
-        None => 1.0,
-    };
-    let strategy = env("QCHECK_BENCH_STRATEGY").unwrap_or_else(|| "tuned".into());
-    let request = SeedRequest::new("clinic", scale, generate::DEFAULT_SEED, &strategy)?;
-    let target = Target::resolve(&TargetOptions {
-        database_url: env("DATABASE_URL"),
-        pg_bin_dir: env("QCHECK_PG_BIN").map(Into::into),
-        home: env("QCHECK_HOME").map(Into::into),
-    })?;
-    let session = target.open()?;
-    let outcome = generate::ensure_seeded(&session, &request, &Progress::new(ProgressMode::Plain))?;
-    eprintln!(
-        "queries bench: clinic scale {scale}, strategy {strategy}, {} appointments on {}",
-        outcome
-            .dataset
-            .row_counts
-            .get("appointment")
-            .copied()
-            .unwrap_or(0),
-        outcome.target
-    );
-    let client = session.connect()?;
-    Ok((session, client))
-}
 
 /// One group per query: the prepared statement, its parameter sample, custom and generic plans.
 fn bench_query(c: &mut Criterion, client: &mut Client, query: &Query) -> qcheck::Result<()> {
@@ -114,32 +60,10 @@ fn bench_query(c: &mut Criterion, client: &mut Client, query: &Query) -> qcheck:
 }
 
 fn main() {
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(30)
-        .configure_from_args();
-    let invocation = common::invocation();
-    // `cargo bench -- --list` only enumerates: no database then.
-    if invocation == Invocation::List {
-        return;
-    }
-    let test_home = (invocation == Invocation::Test).then(|| common::throwaway_home("queries"));
-    let mut run = || -> qcheck::Result<Session> {
-        let (session, mut client) = setup(test_home.as_ref().map(tempfile::TempDir::path))?;
+    common::main("queries", 30, |c, _session, client| {
         for query in &Catalog::builtin()?.queries {
-            bench_query(&mut c, &mut client, query)?;
+            bench_query(c, client, query)?;
         }
-        Ok(session)
-    };
-    match run() {
-        Ok(session) => {
-            c.final_summary();
-            let _ = session.close();
-        }
-        Err(e) => {
-            eprintln!("queries bench: {e}");
-            std::process::exit(2);
-        }
-    }
+        Ok(())
+    });
 }

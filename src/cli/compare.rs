@@ -8,7 +8,7 @@ use clap::Args;
 use super::args::DatasetArgs;
 use super::{Global, Outcome};
 use crate::catalog::Catalog;
-use crate::compare::{self, CompareRequest};
+use crate::compare::{self, CompareRequest, ContentionRequest};
 use crate::db::Target;
 use crate::error::{Error, IoContext, Result};
 use crate::report::{self, Format, fmt};
@@ -17,6 +17,12 @@ use crate::schema;
 /// Most bookings (and cancellations) the write probe takes: a million round trips per pass already
 /// take minutes; more is a typo, and would hold a transaction open for hours.
 const MAX_WRITES: usize = 1_000_000;
+
+/// Longest contention run per level: an hour is already a typo.
+const MAX_CONTENTION_SECONDS: f64 = 3600.0;
+
+/// Most contention clients: one connection each, under the server's default max_connections.
+const MAX_CLIENTS: usize = 64;
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -32,12 +38,35 @@ pub struct CompareArgs {
     /// Folder the report is written to (report.md, report.html, report.json); created if missing.
     #[arg(long, default_value = "qcheck-report", value_name = "DIR")]
     pub out: PathBuf,
-    /// Timed executions per query and plan mode.
+    /// Timed executions per query and plan mode, split over --rounds.
     #[arg(long, default_value_t = 200, value_name = "N")]
     pub runs: usize,
-    /// Untimed executions before the timed ones.
+    /// Rounds the latency runs and the write passes are split into: a figure's spread is its min-max
+    /// over rounds, and two strategies are called different only when their spreads do not overlap
+    /// (with 5 rounds that happens by chance with probability 2/252 < 1%). At most --runs.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub rounds: usize,
+    /// Untimed executions before the timed ones (spread over the rounds).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub warmup: usize,
+    /// The strategy every ratio is shown against. Default: the first compared.
+    #[arg(long, value_name = "STRATEGY")]
+    pub base: Option<String>,
+    /// Seconds of booking per client count in the contention benchmark, once without and once with
+    /// collisions, under every strategy (0 skips it).
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub contention_seconds: f64,
+    /// Client counts of the contention benchmark, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = compare::contention::LEVELS, value_name = "N,N,...")]
+    pub contention_clients: Vec<usize>,
+    /// Share of bookings that aim at a slot another client has just taken, in the contention runs with
+    /// collisions (0 to 1).
+    #[arg(long, default_value_t = 0.25, value_name = "SHARE")]
+    pub collision_share: f64,
+    /// Rounds of the collision race: 32 clients released at once on five overlapping slots of one
+    /// provider across a month boundary (0 skips it).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub race_rounds: usize,
     /// Appointments booked (then rolled back) to measure the write cost of each strategy (at most
     /// 1,000,000).
     #[arg(long, default_value_t = 1000, value_name = "N")]
@@ -87,6 +116,7 @@ pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
         Format::Markdown => print!("{md}"),
         // junit and github are refused for every command but check and explain (cli::run).
         Format::Table | Format::Junit | Format::Github => {
+            println!("{}.", report::compare::noise::headline(&comparison));
             let (header, rows) = report::compare::summary_rows(&comparison);
             println!("{}", report::table(Format::Table, &header, &rows));
             if let Some(h) = &comparison.harness {
@@ -120,6 +150,31 @@ fn request(g: &Global, args: &CompareArgs) -> Result<CompareRequest> {
     if args.runs == 0 {
         return Err(Error::Usage("--runs must be at least 1".into()));
     }
+    if args.rounds == 0 {
+        return Err(Error::Usage("--rounds must be at least 1".into()));
+    }
+    if !(0.0..=MAX_CONTENTION_SECONDS).contains(&args.contention_seconds) {
+        return Err(Error::Usage(format!(
+            "--contention-seconds must be between 0 and {MAX_CONTENTION_SECONDS}, got {}",
+            args.contention_seconds
+        )));
+    }
+    if !(0.0..1.0).contains(&args.collision_share) {
+        return Err(Error::Usage(format!(
+            "--collision-share must be at least 0 and below 1, got {}",
+            args.collision_share
+        )));
+    }
+    if args.contention_clients.is_empty()
+        || args
+            .contention_clients
+            .iter()
+            .any(|c| !(1..=MAX_CLIENTS).contains(c))
+    {
+        return Err(Error::Usage(format!(
+            "--contention-clients takes client counts from 1 to {MAX_CLIENTS}"
+        )));
+    }
     if args.bookings > MAX_WRITES || args.cancellations > MAX_WRITES {
         return Err(Error::Usage(format!(
             "--bookings and --cancellations take at most {MAX_WRITES} (got {} and {}): the write \
@@ -141,6 +196,25 @@ fn request(g: &Global, args: &CompareArgs) -> Result<CompareRequest> {
         }
         out
     };
+    let base = match &args.base {
+        None => strategies
+            .first()
+            .map_or_else(String::new, |s| s.name.clone()),
+        Some(b) if strategies.iter().any(|s| &s.name == b) => b.clone(),
+        Some(b) => {
+            return Err(Error::Usage(format!(
+                "--base {b} is not among the strategies compared ({})",
+                strategies
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    };
+    let mut clients = args.contention_clients.clone();
+    clients.sort_unstable();
+    clients.dedup();
     let catalog = Catalog::builtin()?;
     let queries = catalog
         .select(&args.queries)?
@@ -152,7 +226,16 @@ fn request(g: &Global, args: &CompareArgs) -> Result<CompareRequest> {
         strategies,
         queries,
         runs: args.runs,
+        // Fewer runs than rounds: one run per round.
+        rounds: args.rounds.min(args.runs),
         warmup: args.warmup,
+        base,
+        contention: (args.contention_seconds > 0.0).then_some(ContentionRequest {
+            seconds: args.contention_seconds,
+            clients,
+            collision_share: args.collision_share,
+        }),
+        race_rounds: args.race_rounds,
         bookings: args.bookings,
         cancellations: args.cancellations,
         harness_runs: args.harness_runs,

@@ -22,9 +22,16 @@
 //! This module owns only the experiment: strategy swaps, the write probe, the harness check's
 //! interleaving and the environment stamp. Every query it runs goes through [`crate::runner`].
 //!
+//! Noise: every latency is measured in `rounds` rounds (round `r` of every query before round `r + 1`
+//! of any, so a burst of load on the machine lands in one round of many queries rather than in every
+//! round of one), the write probe makes one pass per round, and the report calls two figures
+//! different only when their round ranges do not overlap ([`model::Spread::separated`]).
+//!
 //! Submodules: [`model`] (the pure result types), [`writes`] (booking and cancellation cost),
-//! [`environment`] (the report's stamp).
+//! [`contention`] (bookings under concurrent clients, and the collision race), [`environment`] (the
+//! report's stamp).
 
+pub mod contention;
 pub mod environment;
 pub mod model;
 pub mod writes;
@@ -43,8 +50,8 @@ use crate::progress::{Progress, Unit};
 use crate::runner::{Runner, pgbench};
 use crate::schema::{self, BuiltIndex, Strategy};
 use model::{
-    Comparison, DatasetInfo, HarnessCheck, HarnessMode, IndexInfo, Latency, Method, QueryResult,
-    StrategyResult,
+    Comparison, Contention, DatasetInfo, HarnessCheck, HarnessMode, IndexInfo, Latency, Method,
+    QueryResult, Race, Spread, StrategyResult,
 };
 use writes::WritePlan;
 
@@ -57,10 +64,18 @@ pub struct CompareRequest {
     pub strategies: Vec<Strategy>,
     /// The queries to check and time under every strategy.
     pub queries: Vec<Query>,
-    /// Timed executions per query and plan mode.
+    /// Timed executions per query and plan mode, over all rounds.
     pub runs: usize,
-    /// Untimed executions before the timed ones.
+    /// Rounds the timed executions and the write passes are split into (the spread).
+    pub rounds: usize,
+    /// Untimed executions before the timed ones (spread over the rounds).
     pub warmup: usize,
+    /// The strategy ratios are shown against (one of `strategies`).
+    pub base: String,
+    /// The contention sweep per strategy (None skips it).
+    pub contention: Option<ContentionRequest>,
+    /// Rounds of the 32-client collision race (0 skips it).
+    pub race_rounds: usize,
     /// Bookings to insert per write pass (fewer when the data has fewer free slots).
     pub bookings: usize,
     /// Cancellations per write pass (fewer when fewer booked appointments qualify).
@@ -69,6 +84,17 @@ pub struct CompareRequest {
     pub harness_runs: usize,
     /// Where to look for pgbench (the server binaries' folder).
     pub pg_bin_dir: Option<PathBuf>,
+}
+
+/// The contention sweep's settings.
+#[derive(Debug, Clone)]
+pub struct ContentionRequest {
+    /// Seconds per client count and collision setting.
+    pub seconds: f64,
+    /// Client counts, ascending.
+    pub clients: Vec<usize>,
+    /// Share of bookings that collide on purpose in the second run of each level.
+    pub collision_share: f64,
 }
 
 /// Seeds (or reuses) the dataset, measures every strategy, restores the recorded strategy. The
@@ -130,6 +156,26 @@ pub fn run(
                 .into(),
         );
     }
+    let contention_setup = if req.contention.is_some() || req.race_rounds > 0 {
+        if let Some(reason) = contention::unavailable(&mut client)? {
+            notes.push(format!("contention benchmark skipped: {reason}"));
+            None
+        } else {
+            progress.note("reading the calendar for the contention benchmark");
+            // A run interrupted earlier may have left its committed bookings.
+            contention::cleanup(&mut client)?;
+            Some(contention::Setup::find(&mut client)?)
+        }
+    } else {
+        None
+    };
+    let probes = Probes {
+        plan: &plan,
+        checkpoint,
+        contention: contention_setup
+            .as_ref()
+            .and_then(|s| req.contention.as_ref().map(|r| (s, r))),
+    };
     let mut order: Vec<&Strategy> = req
         .strategies
         .iter()
@@ -138,8 +184,11 @@ pub fn run(
     order.extend(req.strategies.iter().filter(|s| s.name == recorded));
     let mut results = Vec::with_capacity(order.len());
     for strategy in order {
-        let r = measure_strategy(&mut client, strategy, req, &plan, checkpoint, progress)?;
-        results.push(r);
+        let r = measure_strategy(session, &mut client, strategy, req, &probes, progress)?;
+        for n in r.1 {
+            notes.push(n);
+        }
+        results.push(r.0);
     }
     let last = results.last().map(|r| r.name.clone()).unwrap_or_default();
     if last != recorded {
@@ -151,6 +200,19 @@ pub fn run(
     }
     // Back in the order the user gave.
     results.sort_by_key(|r| req.strategies.iter().position(|s| s.name == r.name));
+
+    let race = match &contention_setup {
+        Some(setup) if req.race_rounds > 0 => race(
+            session,
+            &mut client,
+            setup,
+            req,
+            &recorded,
+            &mut notes,
+            progress,
+        )?,
+        _ => None,
+    };
 
     let harness = if req.harness_runs == 0 {
         None
@@ -174,6 +236,8 @@ pub fn run(
         dataset,
         method: method(req),
         strategies: results,
+        base: req.base.clone(),
+        race,
         harness,
         left_in_place: recorded,
         notes,
@@ -182,46 +246,108 @@ pub fn run(
 }
 
 fn method(req: &CompareRequest) -> Method {
-    Method {
-        runs: req.runs,
-        warmup: req.warmup,
-        bookings_requested: req.bookings,
-        cancellations_requested: req.cancellations,
-        description: vec![
-            "Plans and verdicts: EXPLAIN (ANALYZE, BUFFERS, SETTINGS) of the prepared query under \
-             plan_cache_mode = force_custom_plan and force_generic_plan, after one warm-up execution; \
-             planning and execution time and shared buffers come from that plan."
-                .into(),
-            format!(
-                "Latency: {} untimed then {} timed executions per plan mode of the statement prepared once \
-                 (extended protocol: Bind/Execute per round trip, text parameters, as pgbench -M prepared), \
-                 client-side wall time; nearest-rank percentiles. Never EXPLAIN ANALYZE timing.",
-                req.warmup, req.runs
-            ),
-            "Index size: pg_relation_size summed over pg_partition_tree (a partitioned index has no \
-             storage of its own); build time: each CREATE INDEX, on the parent, cascading to every partition."
-                .into(),
+    let mut description = vec![
+        "Plans and verdicts: EXPLAIN (ANALYZE, BUFFERS, SETTINGS) of the prepared query under \
+         plan_cache_mode = force_custom_plan and force_generic_plan, after one warm-up execution; \
+         planning and execution time and shared buffers come from that plan."
+            .into(),
+        format!(
+            "Latency: {} rounds of {} untimed then {} timed executions per plan mode of the statement \
+             prepared once (extended protocol: Bind/Execute per round trip, text parameters, as pgbench \
+             -M prepared), client-side wall time; nearest-rank percentiles over all rounds pooled. Round \
+             r of every query runs before round r + 1 of any. Never EXPLAIN ANALYZE timing.",
+            req.rounds,
+            req.warmup.div_ceil(req.rounds.max(1)),
+            req.runs.div_ceil(req.rounds.max(1))
+        ),
+        format!(
+            "Noise: the spread of a figure is its min-max over the {n} rounds (p50 of each round; rate of \
+             each write pass). Two strategies are called different only when their ranges do not overlap: \
+             were they the same, {n} rounds against {n} would separate completely by chance with \
+             probability 2 / C({}, {n}) = {:.1}% (the exact Mann-Whitney test at U = 0). Otherwise the \
+             report says \"same within noise\", whatever the medians. Ratios are to the base strategy \
+             `{}`.",
+            2 * req.rounds,
+            100.0 * Spread::chance(req.rounds, req.rounds),
+            req.base,
+            n = req.rounds,
+        ),
+        "Index size: pg_relation_size summed over pg_partition_tree (a partitioned index has no \
+         storage of its own); build time: each CREATE INDEX, on the parent, cascading to every partition."
+            .into(),
+        format!(
             "Write cost: first the same writes once, unmeasured and rolled back, then VACUUM (so every \
-             strategy writes into a warm cache); then three passes, the fastest reported, each: CHECKPOINT, and in one transaction the bookings (INSERT of 30-minute appointments \
+             strategy writes into a warm cache); then {} passes, the median reported with every pass as the \
+             spread, each: CHECKPOINT, and in one transaction the bookings (INSERT of 30-minute appointments \
              into free slots found beforehand, so no exclusion violation) one round trip each through the \
              audit and boundary triggers and every constraint and index; WAL = pg_current_wal_insert_lsn() \
              after minus before; ROLLBACK. The same again for the cancellations (UPDATE of booked future \
              appointments to cancelled). After every pass, VACUUM of the touched tables, so the next pass \
-             and the next strategy find an all-visible heap."
-                .into(),
-        ],
+             and the next strategy find an all-visible heap.",
+            req.rounds.max(1)
+        ),
+    ];
+    if let Some(c) = &req.contention {
+        description.push(format!(
+            "Contention: at {} clients (one thread and one connection each, SET ROLE qcheck_app), each \
+             booking is BEGIN, set_config('app.tenant_id', tenant, true), the prepared INSERT, COMMIT; \
+             providers drawn from a Zipf distribution (s = {}) over the live providers ranked by booked \
+             appointments, each fresh booking in the next free 30-minute slot of the provider. Every level \
+             runs {} s without collisions, then {} s with {:.0}% of bookings aimed at one of the last 32 \
+             slots handed out, shifted by -15, 0 or +15 minutes. Bookings/s counts answered attempts \
+             (booked, or refused with 23P01) per second, its spread the four quarters of the run; latency \
+             is BEGIN to COMMIT or ROLLBACK of every attempt. The bookings commit and are deleted \
+             afterwards with their audit rows (session_replication_role = replica), then VACUUM.",
+            c.clients
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            contention::ZIPF_S,
+            c.seconds,
+            c.seconds,
+            c.collision_share * 100.0
+        ));
+    }
+    if req.race_rounds > 0 {
+        description.push(format!(
+            "Collision race: {} clients connect as qcheck_app, wait at a barrier and are released at once, \
+             client i booking shape i mod 5 of {} of one provider across a month boundary; settle time from \
+             the release to the last answer; {} rounds, the winner deleted after each.",
+            contention::RACE_CLIENTS,
+            contention::race_shapes().join(", "),
+            req.race_rounds
+        ));
+    }
+    Method {
+        runs: req.runs,
+        rounds: req.rounds,
+        warmup: req.warmup,
+        bookings_requested: req.bookings,
+        cancellations_requested: req.cancellations,
+        description,
     }
 }
 
+/// The write probe, and the contention sweep when it runs: what every strategy replays.
+struct Probes<'a> {
+    plan: &'a WritePlan,
+    checkpoint: bool,
+    contention: Option<(&'a contention::Setup, &'a ContentionRequest)>,
+}
+
+/// Applies one strategy and measures it; returns its result and notes for the report.
 fn measure_strategy(
+    session: &Session,
     client: &mut Client,
     strategy: &Strategy,
     req: &CompareRequest,
-    plan: &WritePlan,
-    checkpoint: bool,
+    probes: &Probes<'_>,
     progress: &Progress,
-) -> Result<StrategyResult> {
-    let phase = progress.phase(&strategy.name, req.queries.len() as u64 + 3, Unit::Steps);
+) -> Result<(StrategyResult, Vec<String>)> {
+    let rounds = req.rounds.max(1);
+    let steps = (req.queries.len() * (rounds + 1)) as u64 + 4;
+    let phase = progress.phase(&strategy.name, steps, Unit::Steps);
     phase.message("building indexes");
     let built = schema::apply_strategy(client, strategy)?;
     generate::meta::set_strategy(client, &strategy.name)?;
@@ -232,36 +358,145 @@ fn measure_strategy(
     let mut runner = Runner::new(client);
     let partitions = runner.partition_map()?;
     phase.inc(1);
-    let mut queries = Vec::with_capacity(req.queries.len());
+    let mut checked = Vec::with_capacity(req.queries.len());
     for query in &req.queries {
-        phase.message(&query.name);
-        let checked = runner.check(query, &[], &partitions)?;
+        phase.message(&format!("{}: plans", query.name));
+        let check = runner.check(query, &[], &partitions)?;
         let prepared = runner.prepare(query)?;
-        let mut latency = Mode::BOTH.into_iter().map(|mode| {
-            runner
-                .time(&prepared, &checked.params, mode, req.warmup, req.runs)
-                .map(|samples| Latency::from_samples(&samples))
-        });
-        let (custom, generic) = (
-            latency.next().expect("two modes")?,
-            latency.next().expect("two modes")?,
-        );
-        queries.push(QueryResult::new(&checked, custom, generic));
+        checked.push((check, prepared));
         phase.inc(1);
     }
+    // samples[query][mode][round]
+    let mut samples = vec![[Vec::new(), Vec::new()]; checked.len()];
+    let (warmup, runs) = (req.warmup.div_ceil(rounds), req.runs.div_ceil(rounds));
+    for round in 0..rounds {
+        for ((check, prepared), per_mode) in checked.iter().zip(samples.iter_mut()) {
+            phase.message(&format!("{}: round {}/{rounds}", check.name, round + 1));
+            for (mode, out) in Mode::BOTH.into_iter().zip(per_mode.iter_mut()) {
+                out.push(runner.time(prepared, &check.params, mode, warmup, runs)?);
+            }
+            phase.inc(1);
+        }
+    }
+    let queries = checked
+        .iter()
+        .zip(&samples)
+        .map(|((check, _), [custom, generic])| {
+            QueryResult::new(
+                check,
+                Latency::from_rounds(custom),
+                Latency::from_rounds(generic),
+            )
+        })
+        .collect();
+    drop(checked);
     phase.message("write probe");
-    let writes = plan.measure(client, checkpoint)?;
+    let writes = probes.plan.measure(client, probes.checkpoint, rounds)?;
     phase.inc(1);
-    phase.finish(req.queries.len() as u64 + 3);
-    Ok(StrategyResult {
-        name: strategy.name.clone(),
-        summary: summary(strategy),
-        total_index_bytes: indexes.iter().map(|i| i.bytes).sum(),
-        build_ms: built.iter().map(|b| b.build_ms).sum(),
-        indexes,
-        writes,
-        queries,
+    let mut notes = Vec::new();
+    let contention = match probes.contention {
+        Some((setup, c)) => {
+            phase.message("contention");
+            Some(sweep(
+                session,
+                client,
+                setup,
+                c,
+                &strategy.name,
+                &mut notes,
+            )?)
+        }
+        None => None,
+    };
+    phase.inc(1);
+    phase.finish(steps);
+    Ok((
+        StrategyResult {
+            name: strategy.name.clone(),
+            summary: summary(strategy),
+            total_index_bytes: indexes.iter().map(|i| i.bytes).sum(),
+            build_ms: built.iter().map(|b| b.build_ms).sum(),
+            indexes,
+            writes,
+            contention,
+            queries,
+        },
+        notes,
+    ))
+}
+
+/// The contention sweep under one strategy: every client count without, then with collisions;
+/// the bookings removed afterwards.
+fn sweep(
+    session: &Session,
+    client: &mut Client,
+    setup: &contention::Setup,
+    req: &ContentionRequest,
+    strategy: &str,
+    notes: &mut Vec<String>,
+) -> Result<Contention> {
+    let pool = contention::Pool::new(setup);
+    let mut levels = Vec::new();
+    let stop = contention::Stop::After(std::time::Duration::from_secs_f64(req.seconds));
+    let mut ran_out = false;
+    for &clients in &req.clients {
+        for share in [0.0, req.collision_share] {
+            let seed = (clients as u64) << 1 | u64::from(share > 0.0);
+            let (level, exhausted) =
+                contention::run_level(session, &pool, clients, share, stop, seed)?;
+            ran_out |= exhausted;
+            levels.push(level);
+        }
+    }
+    if ran_out {
+        notes.push(format!(
+            "{strategy}: the contention sweep ran out of free slots before its time was up; its later \
+             levels ran shorter"
+        ));
+    }
+    contention::cleanup(client)?;
+    Ok(Contention {
+        seconds_per_level: req.seconds,
+        collision_share: req.collision_share,
+        zipf_s: contention::ZIPF_S,
+        providers: setup.providers(),
+        levels,
     })
+}
+
+/// The collision race, `req.race_rounds` rounds under the strategy left in place.
+fn race(
+    session: &Session,
+    client: &mut Client,
+    setup: &contention::Setup,
+    req: &CompareRequest,
+    strategy: &str,
+    notes: &mut Vec<String>,
+    progress: &Progress,
+) -> Result<Option<Race>> {
+    let Some(boundary) = setup.race_boundary() else {
+        notes.push(
+            "collision race skipped: no month boundary in the future part of the calendar has the \
+             race's window free for one of the ten busiest providers"
+                .into(),
+        );
+        return Ok(None);
+    };
+    progress.note("collision race");
+    let mut rounds = Vec::new();
+    for r in 0..req.race_rounds {
+        let round = contention::race(session, setup, contention::RACE_CLIENTS, r as u64)?;
+        contention::cleanup(client)?;
+        rounds.extend(round);
+    }
+    Ok(Some(Race {
+        clients: contention::RACE_CLIENTS,
+        boundary: boundary.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        shapes: contention::race_shapes(),
+        strategy: strategy.to_string(),
+        settle_spread: Spread::of(rounds.iter().map(|r| r.settle_ms).collect()),
+        rounds,
+    }))
 }
 
 /// The strategy's summary without its `Strategy `name`:` lead-in (the report shows the name already).

@@ -24,6 +24,10 @@ pub struct Comparison {
     pub method: Method,
     /// In the order the user gave them.
     pub strategies: Vec<StrategyResult>,
+    /// The strategy ratios are shown against (`--base`, default the first).
+    pub base: String,
+    /// The 32-client collision race on one provider across a month boundary (None when skipped).
+    pub race: Option<Race>,
     /// qcheck's latency against pgbench's for one query (None when skipped).
     pub harness: Option<HarnessCheck>,
     /// The index strategy in place when the run ended (the dataset's recorded one, restored).
@@ -105,9 +109,12 @@ pub struct DatasetInfo {
 /// How the figures were measured (so a reader can reproduce them).
 #[derive(Debug, Clone, Serialize)]
 pub struct Method {
-    /// Timed executions per query and plan mode.
+    /// Timed executions per query and plan mode, over all rounds.
     pub runs: usize,
-    /// Untimed executions before them.
+    /// Rounds the timed executions (and the write passes) are split into: the spread of a figure is
+    /// its min-max over rounds.
+    pub rounds: usize,
+    /// Untimed executions before them (per round: `warmup.div_ceil(rounds)`).
     pub warmup: usize,
     /// Bookings each strategy's write-cost measurement was asked to make.
     pub bookings_requested: usize,
@@ -132,6 +139,8 @@ pub struct StrategyResult {
     pub build_ms: f64,
     /// What its bookings and cancellations cost with these indexes.
     pub writes: WriteCost,
+    /// Bookings under concurrent clients (None when skipped).
+    pub contention: Option<Contention>,
     /// One result per query, in the query set's order.
     pub queries: Vec<QueryResult>,
 }
@@ -193,8 +202,12 @@ pub struct WriteBatch {
     pub wal_bytes: u64,
     /// `wal_bytes / count` (0 for an empty batch).
     pub wal_bytes_per_op: f64,
-    /// The rate of every measured pass (the figures above are the fastest pass's).
+    /// The rate of every measured pass, in pass order (the figures above are the median pass's).
     pub passes_per_sec: Vec<f64>,
+    /// Min-max of `passes_per_sec`.
+    pub per_sec_spread: Spread,
+    /// WAL per write of every measured pass, and its min-max.
+    pub wal_bytes_per_op_spread: Spread,
 }
 
 impl WriteBatch {
@@ -218,7 +231,92 @@ impl WriteBatch {
                 0.0
             },
             passes_per_sec: Vec::new(),
+            per_sec_spread: Spread::default(),
+            wal_bytes_per_op_spread: Spread::default(),
         }
+    }
+
+    /// The median pass of `passes` (by rate; the lower middle one of an even count), carrying every
+    /// pass's rate and WAL per write as spreads. Empty `passes` give an empty batch.
+    pub fn median_of(passes: Vec<WriteBatch>) -> WriteBatch {
+        let rates: Vec<f64> = passes.iter().map(|p| p.per_sec).collect();
+        let wal = Spread::of(passes.iter().map(|p| p.wal_bytes_per_op).collect());
+        let mut sorted = passes;
+        sorted.sort_by(|a, b| a.per_sec.total_cmp(&b.per_sec));
+        let middle = sorted.len().saturating_sub(1) / 2;
+        let mut out = sorted
+            .into_iter()
+            .nth(middle)
+            .unwrap_or_else(|| WriteBatch::new(&[], 0));
+        out.per_sec_spread = Spread::of(rates.clone());
+        out.passes_per_sec = rates;
+        out.wal_bytes_per_op_spread = wal;
+        out
+    }
+}
+
+/// One figure measured in several rounds: every round's value (in round order) and their min and
+/// max. Two figures differ only when their ranges do not overlap (see [`Spread::separated`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Spread {
+    /// The figure of each round, in the order measured.
+    pub values: Vec<f64>,
+    /// Smallest round value (0 when there are no rounds).
+    pub min: f64,
+    /// Largest round value (0 when there are no rounds).
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of round values (NaN values are dropped).
+    pub fn of(values: Vec<f64>) -> Spread {
+        let values: Vec<f64> = values.into_iter().filter(|v| !v.is_nan()).collect();
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if values.is_empty() {
+            return Spread::default();
+        }
+        Spread { values, min, max }
+    }
+
+    /// Rounds measured.
+    pub fn rounds(&self) -> usize {
+        self.values.len()
+    }
+
+    /// No rounds: nothing to compare.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// `Less` when every round of `self` is below every round of `other`, `Greater` when every one
+    /// is above, `None` when the ranges overlap ("same within noise") or either has fewer than two
+    /// rounds (no spread to judge by).
+    ///
+    /// Complete separation is the exact Mann-Whitney test at U = 0: if both were samples of the same
+    /// distribution, all n rounds of one would fall on one side of all m of the other with
+    /// probability 2 / C(n + m, n) — 2/252 < 1% for 5 rounds against 5 ([`Spread::chance`]).
+    pub fn separated(&self, other: &Spread) -> Option<std::cmp::Ordering> {
+        if self.rounds() < 2 || other.rounds() < 2 {
+            None
+        } else if self.max < other.min {
+            Some(std::cmp::Ordering::Less)
+        } else if self.min > other.max {
+            Some(std::cmp::Ordering::Greater)
+        } else {
+            None
+        }
+    }
+
+    /// The chance that `n` rounds against `m` separate completely although nothing differs:
+    /// 2 / C(n + m, n).
+    pub fn chance(n: usize, m: usize) -> f64 {
+        // C(n + m, n) as a product of ratios, exact enough for the few rounds a report has.
+        let mut c = 1.0;
+        for i in 1..=n {
+            c *= (m + i) as f64 / i as f64;
+        }
+        (2.0 / c).min(1.0)
     }
 }
 
@@ -239,9 +337,27 @@ pub struct Latency {
     pub max_ms: f64,
     /// Arithmetic mean, ms.
     pub mean_ms: f64,
+    /// The p50 of each round of executions (empty when measured in one round).
+    #[serde(skip_serializing_if = "Spread::is_empty")]
+    pub p50_rounds: Spread,
 }
 
 impl Latency {
+    /// Percentiles over every round's samples pooled, with each round's p50 as the spread.
+    pub fn from_rounds(rounds: &[Vec<Duration>]) -> Latency {
+        let pooled: Vec<Duration> = rounds.iter().flatten().copied().collect();
+        let mut out = Latency::from_samples(&pooled);
+        if rounds.len() > 1 {
+            out.p50_rounds = Spread::of(
+                rounds
+                    .iter()
+                    .map(|r| Latency::from_samples(r).p50_ms)
+                    .collect(),
+            );
+        }
+        out
+    }
+
     /// Percentiles of measured durations.
     pub fn from_samples(samples: &[Duration]) -> Latency {
         let ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
@@ -273,6 +389,7 @@ impl Latency {
             p99_ms: rank(99.0),
             max_ms: sorted[sorted.len() - 1],
             mean_ms: sorted.iter().sum::<f64>() / sorted.len() as f64,
+            p50_rounds: Spread::default(),
         }
     }
 }
@@ -327,6 +444,9 @@ pub struct PlanResult {
     pub mode: Mode,
     /// Per relation: scan kinds, indexes, partitions scanned.
     pub shape: String,
+    /// The plan tree's shape: node types, join and aggregate strategies, relations and indexes, in
+    /// preorder. Equal signatures under two strategies mean the same plan.
+    pub signature: String,
     /// Every expectation holds (always true when `exempt`).
     pub passed: bool,
     /// The generic plan is exempt from the expectations (`generic_exempt` set).
@@ -367,6 +487,7 @@ impl PlanResult {
         PlanResult {
             mode,
             shape: p.shape(),
+            signature: signature(&p.plan),
             passed: p.passed(),
             exempt: p.exempt,
             verdicts: p
@@ -403,6 +524,44 @@ impl PlanResult {
     pub fn failed(&self) -> usize {
         self.verdicts.iter().filter(|v| !v.passed).count()
     }
+}
+
+/// The shape of a plan tree, one node per `;`, children in brackets: `Limit[Index Only Scan
+/// appointment_y2026m01 using appointment_provider_day_idx]`. Costs, rows and times are left out;
+/// partitions keep their names (the same parameters prune the same partitions under every strategy).
+pub fn signature(plan: &Plan) -> String {
+    fn node(n: &crate::plan::PlanNode, out: &mut String) {
+        out.push_str(&n.node_type);
+        for extra in [&n.join_type, &n.strategy, &n.parent_relationship]
+            .into_iter()
+            .flatten()
+        {
+            out.push(' ');
+            out.push_str(extra);
+        }
+        if let Some(r) = &n.relation_name {
+            out.push(' ');
+            out.push_str(r);
+        }
+        if let Some(i) = &n.index_name {
+            out.push_str(" using ");
+            out.push_str(i);
+        }
+        let mut children = n.children().peekable();
+        if children.peek().is_some() {
+            out.push('[');
+            for (k, c) in children.enumerate() {
+                if k > 0 {
+                    out.push_str("; ");
+                }
+                node(c, out);
+            }
+            out.push(']');
+        }
+    }
+    let mut out = String::new();
+    node(&plan.root, &mut out);
+    out
 }
 
 /// One expectation's verdict on a plan.
@@ -464,6 +623,98 @@ pub struct HarnessMode {
     pub command: String,
 }
 
+/// Bookings under concurrent clients, for one index strategy: a sweep over client counts, each run
+/// once without and once with colliding bookings (see `compare::contention`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Contention {
+    /// Seconds each level ran for.
+    pub seconds_per_level: f64,
+    /// Share of bookings that aim at a slot another booking has just taken or is taking, in the runs
+    /// with collisions.
+    pub collision_share: f64,
+    /// Exponent of the Zipf distribution over providers (1 = classic: the hottest of 200 providers
+    /// gets 17% of the bookings).
+    pub zipf_s: f64,
+    /// Live providers the bookings were spread over.
+    pub providers: usize,
+    /// One run per client count and collision setting, clients ascending, without collisions first.
+    pub levels: Vec<ContentionLevel>,
+}
+
+impl Contention {
+    /// The run with `clients` clients, with or without collisions.
+    pub fn level(&self, clients: usize, collisions: bool) -> Option<&ContentionLevel> {
+        self.levels
+            .iter()
+            .find(|l| l.clients == clients && l.collisions == collisions)
+    }
+}
+
+/// One contention run: `clients` connections booking as fast as they can for a fixed time.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ContentionLevel {
+    /// Concurrent clients (one connection and one thread each).
+    pub clients: usize,
+    /// Whether a share of the bookings collided on purpose (`Contention::collision_share`).
+    pub collisions: bool,
+    /// Wall time of the run, seconds.
+    pub seconds: f64,
+    /// Booking attempts finished.
+    pub attempts: usize,
+    /// Attempts that booked (committed).
+    pub booked: usize,
+    /// Attempts refused with 23P01 (exclusion violation: the slot is taken), the answer a losing
+    /// booking should get.
+    pub exclusion_violations: usize,
+    /// Attempts that ended in 40P01 (deadlock detected).
+    pub deadlocks: usize,
+    /// Attempts that failed otherwise.
+    pub other_errors: usize,
+    /// The first other error's message, if any.
+    pub other_example: Option<String>,
+    /// Answered attempts (booked or 23P01) per second over the whole run.
+    pub per_sec: f64,
+    /// Answered attempts per second in each of the run's windows (quarters of it), min-max.
+    pub per_sec_spread: Spread,
+    /// Latency of every attempt, BEGIN to COMMIT or ROLLBACK, whatever its outcome.
+    pub latency: Latency,
+}
+
+/// The collision race: `clients` connections released at once, each booking one of five mutually
+/// overlapping slots of one provider across a month boundary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Race {
+    /// Clients released at once (a barrier), one connection each.
+    pub clients: usize,
+    /// The month boundary, RFC 3339 UTC.
+    pub boundary: String,
+    /// The slot shapes, `23:30+60` (start, minutes); client `i` books shape `i mod 5`.
+    pub shapes: Vec<String>,
+    /// The index strategy in place while racing.
+    pub strategy: String,
+    /// One entry per round.
+    pub rounds: Vec<RaceRound>,
+    /// Min-max of the rounds' settle times, ms.
+    pub settle_spread: Spread,
+}
+
+/// One round of the race.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RaceRound {
+    /// From the release to the last client's answer, ms.
+    pub settle_ms: f64,
+    /// Clients whose booking committed (exactly one, if the model holds).
+    pub booked: usize,
+    /// Clients refused with 23P01.
+    pub exclusion_violations: usize,
+    /// Clients that got 40P01.
+    pub deadlocks: usize,
+    /// Clients that failed otherwise.
+    pub other_errors: usize,
+    /// The first other error's message, if any.
+    pub other_example: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,5 +749,52 @@ mod tests {
         assert_eq!(b.wal_bytes_per_op, 500.0);
         let empty = WriteBatch::new(&[], 0);
         assert_eq!((empty.per_sec, empty.wal_bytes_per_op), (0.0, 0.0));
+    }
+
+    #[test]
+    #[allow(clippy::float_cmp, reason = "rates of whole milliseconds are exact")]
+    fn the_median_pass_is_reported_with_the_spread_of_all() {
+        let pass = |ms: u64| WriteBatch::new(&[Duration::from_millis(ms)], 100);
+        let b = WriteBatch::median_of(vec![pass(4), pass(1), pass(2)]);
+        assert_eq!(b.per_sec, 500.0);
+        assert_eq!(b.passes_per_sec, [250.0, 1000.0, 500.0]);
+        assert_eq!(
+            (b.per_sec_spread.min, b.per_sec_spread.max),
+            (250.0, 1000.0)
+        );
+        assert_eq!(WriteBatch::median_of(Vec::new()).count, 0);
+    }
+
+    #[test]
+    fn spreads_differ_only_when_their_ranges_do_not_overlap() {
+        let a = Spread::of(vec![1.0, 1.2, 1.1]);
+        let b = Spread::of(vec![1.3, 1.5, 1.4]);
+        let c = Spread::of(vec![1.15, 1.6, 1.3]);
+        assert_eq!(a.separated(&b), Some(std::cmp::Ordering::Less));
+        assert_eq!(b.separated(&a), Some(std::cmp::Ordering::Greater));
+        assert_eq!(
+            a.separated(&c),
+            None,
+            "overlapping ranges are the same within noise"
+        );
+        // One round has no spread: nothing can be called different.
+        assert_eq!(Spread::of(vec![1.0]).separated(&b), None);
+        assert!((Spread::chance(5, 5) - 2.0 / 252.0).abs() < 1e-12);
+        assert!((Spread::chance(3, 3) - 0.1).abs() < 1e-12);
+        assert!(Spread::of(vec![f64::NAN]).is_empty());
+    }
+
+    #[test]
+    fn latency_rounds_pool_samples_and_keep_each_p50() {
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|m| Duration::from_millis(*m))
+                .collect::<Vec<_>>()
+        };
+        let l = Latency::from_rounds(&[ms(&[1, 2, 3]), ms(&[4, 5, 6])]);
+        assert_eq!(l.runs, 6);
+        assert_eq!(l.p50_rounds.values.len(), 2);
+        assert!((l.p50_rounds.min - 2.0).abs() < 1e-9 && (l.p50_rounds.max - 5.0).abs() < 1e-9);
+        assert!(Latency::from_rounds(&[ms(&[1])]).p50_rounds.is_empty());
     }
 }

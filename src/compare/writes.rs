@@ -9,7 +9,8 @@
 //! - Per strategy, first a warm-up: the same writes, unmeasured, rolled back, then VACUUM, so that
 //!   every strategy is measured with the pages its writes touch in shared buffers (else the first
 //!   strategy measured pays for reading them).
-//! - Then three measured passes (the fastest is reported, every pass's rate is kept), each: for
+//! - Then one measured pass per round (`--rounds`; the median pass is reported, every pass's rate and
+//!   WAL per write are kept as the spread), each: for
 //!   bookings and then cancellations, `CHECKPOINT` (so every batch starts with the
 //!   same full-page-image debt: the first change of each page after a checkpoint logs the whole page),
 //!   `BEGIN`, note `pg_current_wal_insert_lsn()`, run the statements one round trip each through a
@@ -56,13 +57,6 @@ pub struct WritePlan {
 }
 
 const BOOKING_MINUTES: i16 = 30;
-
-/// Measured passes per strategy (after one warm-up pass).
-pub const PASSES: usize = 3;
-
-fn faster(a: WriteBatch, b: WriteBatch) -> WriteBatch {
-    if b.per_sec > a.per_sec { b } else { a }
-}
 
 /// Free 30-minute slots; `$1` = how many. Candidates are four times as many as needed so that the
 /// anti-join leaves enough; DISTINCT ON drops a candidate drawn twice.
@@ -147,36 +141,33 @@ impl WritePlan {
         })
     }
 
-    /// Runs the bookings and the cancellations, each in a rolled-back transaction, then vacuums.
-    /// `checkpoint` is false when the role may not run CHECKPOINT (the figures then carry whatever
-    /// full-page images the server's own checkpoint cycle implies).
-    pub fn measure(&self, client: &mut Client, checkpoint: bool) -> Result<WriteCost> {
+    /// Runs the bookings and the cancellations `passes` times, each in a rolled-back transaction,
+    /// then vacuums. `checkpoint` is false when the role may not run CHECKPOINT (the figures then
+    /// carry whatever full-page images the server's own checkpoint cycle implies).
+    pub fn measure(
+        &self,
+        client: &mut Client,
+        checkpoint: bool,
+        passes: usize,
+    ) -> Result<WriteCost> {
         // Warm-up: the same writes once, unmeasured, then VACUUM. Every strategy is then measured
         // with the pages its writes touch already in shared buffers; otherwise the first strategy
         // measured pays for reading them and looks slower than it is.
         self.run_batches(client, false)?;
         Self::vacuum(client)?;
-        // Then PASSES measured passes, each vacuumed away again; the fastest pass of each kind is
-        // kept (the one least disturbed by other work on the machine), with every pass's rate.
-        let mut best: Option<WriteCost> = None;
-        let (mut booking_rates, mut cancel_rates) = (Vec::new(), Vec::new());
-        for _ in 0..PASSES {
+        // Then the measured passes, each vacuumed away again. The median pass of each kind is
+        // reported (a best-of-n would rank noise), with every pass as the spread.
+        let (mut bookings, mut cancellations) = (Vec::new(), Vec::new());
+        for _ in 0..passes.max(1) {
             let pass = self.run_batches(client, checkpoint)?;
             Self::vacuum(client)?;
-            booking_rates.push(pass.bookings.per_sec);
-            cancel_rates.push(pass.cancellations.per_sec);
-            best = Some(match best {
-                None => pass,
-                Some(b) => WriteCost {
-                    bookings: faster(b.bookings, pass.bookings),
-                    cancellations: faster(b.cancellations, pass.cancellations),
-                },
-            });
+            bookings.push(pass.bookings);
+            cancellations.push(pass.cancellations);
         }
-        let mut cost = best.unwrap_or_default();
-        cost.bookings.passes_per_sec = booking_rates;
-        cost.cancellations.passes_per_sec = cancel_rates;
-        Ok(cost)
+        Ok(WriteCost {
+            bookings: WriteBatch::median_of(bookings),
+            cancellations: WriteBatch::median_of(cancellations),
+        })
     }
 
     fn vacuum(client: &mut Client) -> Result<()> {

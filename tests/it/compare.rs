@@ -22,6 +22,8 @@ fn compare(db: &str, tag: &str, extra: &[&str]) -> (std::process::Output, std::p
         ("--bookings", "40"),
         ("--cancellations", "10"),
         ("--harness-runs", "100"),
+        ("--contention-seconds", "0"),
+        ("--race-rounds", "0"),
         ("--out", out_arg.as_str()),
     ];
     // On a server the user named, compare measures the dataset `qcheck seed` put there.
@@ -56,7 +58,18 @@ fn compare_writes_the_report_with_every_figure_for_both_strategies() {
     let (out, dir) = compare(
         &db,
         "compare_full",
-        &["--strategy", "fk-only", "--strategy", "tuned"],
+        &[
+            "--strategy",
+            "fk-only",
+            "--strategy",
+            "tuned",
+            "--contention-seconds",
+            "0.3",
+            "--contention-clients",
+            "1,4",
+            "--race-rounds",
+            "1",
+        ],
     );
     let stderr = common::stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -142,6 +155,28 @@ fn compare_writes_the_report_with_every_figure_for_both_strategies() {
             positive(&w["wal_bytes_per_op"], &format!("{name} WAL per {kind}"));
             positive(&w["latency"]["p50_ms"], &format!("{name} {kind} p50"));
         }
+        assert_eq!(
+            s["writes"]["bookings"]["passes_per_sec"]
+                .as_array()
+                .unwrap()
+                .len(),
+            5,
+            "{name}: one write pass per round"
+        );
+        // The contention sweep: 1 and 4 clients, without and with collisions, booking as
+        // qcheck_app through RLS and the triggers. Fresh slots never collide, so the runs without
+        // collisions book everything; nothing fails for another reason than the slot.
+        let levels = s["contention"]["levels"].as_array().unwrap();
+        assert_eq!(levels.len(), 4, "{name}");
+        for l in levels {
+            assert_eq!(l["other_errors"], 0, "{name}: {l}");
+            positive(&l["attempts"], &format!("{name} contention attempts"));
+            positive(&l["latency"]["p99_ms"], &format!("{name} contention p99"));
+            if l["collisions"] == false {
+                assert_eq!(l["booked"], l["attempts"], "{name}: {l}");
+                positive(&l["per_sec"], &format!("{name} contention bookings/s"));
+            }
+        }
         let queries = s["queries"].as_array().unwrap();
         assert_eq!(queries.len(), 10, "{name}");
         for q in queries {
@@ -152,6 +187,10 @@ fn compare_writes_the_report_with_every_figure_for_both_strategies() {
                     positive(&p["latency"][pct], &format!("{what} {mode} {pct}"));
                 }
                 assert_eq!(p["latency"]["runs"], 20, "{what}");
+                // Five rounds of four: the spread of the rounds' p50s.
+                let rounds = &p["latency"]["p50_rounds"];
+                assert_eq!(rounds["values"].as_array().unwrap().len(), 5, "{what}");
+                assert!(rounds["min"].as_f64() <= rounds["max"].as_f64(), "{what}");
                 positive(&p["planning_ms"], &format!("{what} {mode} planning"));
                 assert!(
                     p["execution_ms"].as_f64().is_some(),
@@ -219,7 +258,59 @@ fn compare_writes_the_report_with_every_figure_for_both_strategies() {
         );
     }
 
-    // The data is as the seed left it: the write probe rolled back, the recorded strategy is in place.
+    // The collision race: exactly one of 32 wins, every other gets 23P01 (the per-provider lock of
+    // migration 0003 queues them, so none deadlocks), nothing else.
+    assert_eq!(doc["schema_version"], 1);
+    let round = &doc["race"]["rounds"][0];
+    assert_eq!(round["booked"], 1, "{round}");
+    assert_eq!(round["other_errors"], 0, "{round}");
+    assert_eq!(round["deadlocks"], 0, "{round}");
+    assert_eq!(round["exclusion_violations"], 31, "{round}");
+    // No deadlock at any level of the sweep either (the test runs it as a superuser: never skipped).
+    let mut levels = 0;
+    for strategy in doc["strategies"].as_array().unwrap() {
+        let swept = strategy["contention"]["levels"].as_array();
+        for level in swept.unwrap_or_else(|| panic!("no contention sweep: {strategy}")) {
+            assert_eq!(level["deadlocks"], 0, "{level}");
+            levels += 1;
+        }
+    }
+    assert!(levels > 0, "the contention sweep measured no level");
+    positive(&round["settle_ms"], "race settle time");
+    assert!(
+        doc["judgements"]["headline"]
+            .as_str()
+            .unwrap()
+            .starts_with("tuned meets expectations in"),
+        "{}",
+        doc["judgements"]["headline"]
+    );
+
+    // The data is as the seed left it: the write probe rolled back, the contention bookings (which
+    // committed) deleted with their audit rows, the recorded strategy is in place.
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM appointment WHERE reason = 'qcheck contention probe'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM appointment_audit WHERE actor = 'qcheck contention probe'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM appointment_boundary_slot b
+              WHERE NOT EXISTS (SELECT 1 FROM appointment a
+                                 WHERE a.id = b.appointment_id AND a.scheduled_at = b.scheduled_at)"
+        ),
+        0
+    );
     assert_eq!(doc["left_in_place"], "tuned");
     let appointments = doc["dataset"]["row_counts"]["appointment"]
         .as_i64()
@@ -252,6 +343,10 @@ fn compare_writes_the_report_with_every_figure_for_both_strategies() {
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(
         md.contains("| fk-only |") && md.contains("| tuned |") && md.contains("## Verdicts"),
+        "{md}"
+    );
+    assert!(
+        md.contains("## Contention") && md.contains("Collision race"),
         "{md}"
     );
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
@@ -333,6 +428,13 @@ fn bad_arguments_exit_2_with_one_line() {
         ),
         (vec!["--query", "nope"], "known queries:"),
         (vec!["--runs", "0"], "--runs must be at least 1"),
+        (vec!["--rounds", "0"], "--rounds must be at least 1"),
+        (
+            vec!["--strategy", "tuned", "--base", "fk-only"],
+            "--base fk-only is not among the strategies compared",
+        ),
+        (vec!["--collision-share", "1.5"], "--collision-share"),
+        (vec!["--contention-clients", "0"], "--contention-clients"),
         (vec!["--scale", "0"], "invalid --scale 0"),
     ] {
         let mut args = vec![

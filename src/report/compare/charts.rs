@@ -1,29 +1,45 @@
-//! The report's charts as inline SVG (plotters, SVG backend only: no fonts or bitmaps to bundle, the
-//! browser renders the text). Horizontal bars throughout, because the category labels (query and
-//! strategy names) are long and read best on the left.
+//! The report's charts.
+//!
+//! Two kinds, both readable from a 420 px phone to a 1400 px screen:
+//! - **Bars** ([`bar_rows`]): HTML and CSS, not images: a row per strategy with its label, a bar on a
+//!   linear axis from 0 (so 8× reads as 8×), an optional range line (min-max over rounds) and the
+//!   value with its verdict written out. Text stays text at every width.
+//! - **Lines** ([`lines`]): inline SVG (plotters, SVG backend only: no fonts or bitmaps to bundle, the
+//!   browser renders the text), drawn twice, wide and narrow, and the page shows the one that fits
+//!   (CSS), so the lettering is never scaled below legibility.
 //!
 //! A chart that fails to draw becomes a short note in the page, never a failed report.
 //!
+//! Colours: strategies take [`PALETTE`], which holds no red and no green; [`PASS`] and [`FAIL`] are
+//! reserved for verdicts, so a badge can never be read as a strategy.
+//!
 //! Dependencies point one way: `html` embeds these charts; this module knows nothing of the page
 //! (it escapes with `report::html_escape` and formats ticks with `report::fmt`).
+
+use std::fmt::Write as _;
 
 use plotters::prelude::*;
 
 use crate::report::{fmt, html_escape};
 
-/// Strategy colours (Tableau 10): stable per position, distinguishable, readable on white.
-pub const PALETTE: [(u8, u8, u8); 10] = [
+/// Strategy colours: blue, orange, mauve, magenta, gold, slate, indigo, grey — no red and no green,
+/// which mean fail and pass.
+pub const PALETTE: [(u8, u8, u8); 8] = [
     (78, 121, 167),
     (242, 142, 43),
-    (89, 161, 79),
-    (225, 87, 89),
-    (118, 183, 178),
-    (237, 201, 72),
     (176, 122, 161),
-    (255, 157, 167),
-    (156, 117, 95),
-    (186, 176, 172),
+    (160, 70, 170),
+    (214, 170, 40),
+    (90, 100, 120),
+    (95, 75, 160),
+    (150, 150, 150),
 ];
+
+/// The colour of a passing verdict (the page's `--ok`).
+pub const PASS: (u8, u8, u8) = (47, 133, 90);
+
+/// The colour of a failing verdict (the page's `--bad`).
+pub const FAIL: (u8, u8, u8) = (197, 48, 48);
 
 pub fn color(i: usize) -> RGBColor {
     let (r, g, b) = PALETTE[i % PALETTE.len()];
@@ -31,210 +47,190 @@ pub fn color(i: usize) -> RGBColor {
 }
 
 pub fn css_color(i: usize) -> String {
-    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    hex(PALETTE[i % PALETTE.len()])
+}
+
+/// `#rrggbb`.
+pub fn hex((r, g, b): (u8, u8, u8)) -> String {
     format!("#{r:02x}{g:02x}{b:02x}")
 }
 
 const FONT: &str = "sans-serif";
 
-/// One bar of a grouped chart: the main value and an optional whisker end (p95).
-#[derive(Debug, Clone, Copy)]
-pub struct Bar {
+/// One row of a bar chart.
+#[derive(Debug, Clone)]
+pub struct BarRow {
+    /// The row's label (a strategy name).
+    pub label: String,
+    /// Palette index of its colour.
+    pub color: usize,
+    /// The bar's length, in the chart's unit.
     pub value: f64,
-    pub whisker: Option<f64>,
+    /// A range drawn over the bar (min-max over rounds), if measured.
+    pub range: Option<(f64, f64)>,
+    /// What is written after the bar: the value and its verdict.
+    pub text: String,
 }
 
-/// Grouped horizontal bars on a log axis: one group per category (top to bottom), one bar per series.
-/// `values[category][series]`; `None` leaves a gap.
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    reason = "categories, series and label lengths come from a comparison report: a few dozen, \
-              far inside i32 and u32"
-)]
-pub fn grouped_log_bars(
-    title: &str,
-    axis: &str,
-    categories: &[String],
-    series: &[String],
-    values: &[Vec<Option<Bar>>],
-    width: u32,
-) -> String {
-    let per_group = series.len().max(1) as u32 * 13 + 14;
-    let height = 90 + (categories.len() as u32 + 1) * per_group;
-    draw(width, height, |root| {
-        let all = values.iter().flatten().flatten();
-        let lo = all
-            .clone()
-            .map(|b| b.value)
-            .filter(|v| *v > 0.0)
-            .fold(f64::INFINITY, f64::min);
-        let hi = all
-            .map(|b| b.whisker.unwrap_or(b.value).max(b.value))
-            .fold(0.0, f64::max);
-        let (lo, hi) = if lo.is_finite() && hi > 0.0 {
-            (decade_below(lo), decade_above(hi))
+/// Horizontal bars on one linear axis from 0 to the largest value or range end, as HTML.
+pub fn bar_rows(rows: &[BarRow]) -> String {
+    let hi = rows
+        .iter()
+        .map(|r| r.range.map_or(r.value, |(_, h)| h.max(r.value)))
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let pct = |v: f64| {
+        if hi > 0.0 && v.is_finite() {
+            (v / hi * 100.0).clamp(0.0, 100.0)
         } else {
-            (0.001, 1.0)
-        };
-        let n = categories.len();
-        let label_width = categories.iter().map(String::len).max().unwrap_or(8) as u32 * 8 + 12;
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 19))
-            .margin(12)
-            .x_label_area_size(34)
-            .y_label_area_size(label_width)
-            // One spare row on top holds the legend, so it never covers a bar.
-            .build_cartesian_2d((lo..hi).log_scale(), rows(n, 1))?;
-        let name_of = |v: &i32| label(categories, *v);
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_label_formatter(&name_of)
-            .x_label_formatter(&|v| fmt::sig3(*v))
-            .x_labels(12)
-            .x_desc(axis)
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 13))
-            .light_line_style(RGBColor(235, 235, 235))
-            .bold_line_style(RGBColor(215, 215, 215))
-            .draw()?;
-        let band = 80 / series.len().max(1) as i32;
-        for (si, name) in series.iter().enumerate() {
-            let c = color(si);
-            let mut rects = Vec::new();
-            let mut whiskers = Vec::new();
-            for (ci, row) in values.iter().enumerate() {
-                let Some(Some(bar)) = row.get(si) else {
-                    continue;
-                };
-                // Category 0 on top: plotters' y grows upwards.
-                let top = (n - 1 - ci) as i32 * UNIT + 90 - si as i32 * band;
-                let bottom = top - band * 85 / 100;
-                rects.push(Rectangle::new(
-                    [(lo, bottom), (bar.value.max(lo), top)],
-                    c.filled(),
-                ));
-                if let Some(w) = bar.whisker.filter(|w| *w > bar.value) {
-                    let mid = (top + bottom) / 2;
-                    whiskers.push(PathElement::new(
-                        vec![(bar.value, mid), (w, mid)],
-                        c.stroke_width(2),
-                    ));
-                    whiskers.push(PathElement::new(
-                        vec![(w, bottom), (w, top)],
-                        c.stroke_width(2),
-                    ));
-                }
-            }
-            chart
-                .draw_series(rects)?
-                .label(name.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
-            chart.draw_series(whiskers)?;
+            0.0
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font((FONT, 13))
-            .draw()?;
-        Ok(())
-    })
+    };
+    let mut out = String::from("<div class=\"bars\">");
+    for r in rows {
+        let _ = write!(
+            out,
+            "<div class=\"brow\"><span class=\"bl\">{}</span><span class=\"track\"><span class=\"bar\" style=\"width:{:.2}%;background:{}\"></span>",
+            html_escape(&r.label),
+            pct(r.value),
+            css_color(r.color)
+        );
+        if let Some((lo, h)) = r.range {
+            let _ = write!(
+                out,
+                "<span class=\"span\" style=\"left:{:.2}%;width:{:.2}%\"></span>",
+                pct(lo),
+                (pct(h) - pct(lo)).max(0.3)
+            );
+        }
+        let _ = write!(
+            out,
+            "</span><span class=\"bv\">{}</span></div>",
+            html_escape(&r.text)
+        );
+    }
+    out.push_str("</div>");
+    out
 }
 
-/// Simple horizontal bars on a linear axis from 0, one per label, each in its strategy's colour,
-/// with the formatted value at the end of the bar.
+/// One line of a line chart.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// The legend entry.
+    pub name: String,
+    /// Palette index of its colour.
+    pub color: usize,
+    /// Dashed (the runs with collisions) or solid.
+    pub dashed: bool,
+    /// A value per x position (`None`: not measured there).
+    pub points: Vec<Option<f64>>,
+}
+
+/// A line chart over categorical x positions (client counts), y linear from 0, as SVG `width`
+/// pixels wide.
 #[allow(
     clippy::cast_possible_truncation,
     clippy::cast_possible_wrap,
-    reason = "categories, series and label lengths come from a comparison report: a few dozen, \
-              far inside i32 and u32"
+    clippy::cast_precision_loss,
+    reason = "x positions and legend rows are a handful"
 )]
-pub fn bars(
+pub fn lines(
     title: &str,
-    axis: &str,
-    labels: &[String],
-    values: &[f64],
-    fmt: &dyn Fn(f64) -> String,
+    x_axis: &str,
+    y_axis: &str,
+    xs: &[String],
+    lines: &[Line],
     width: u32,
 ) -> String {
-    let height = 80 + labels.len() as u32 * 34;
+    let legend_rows = lines.len() as u32;
+    let height = 300 + legend_rows * 18;
+    let font = if width < 500 { 14 } else { 13 };
     draw(width, height, |root| {
-        let n = labels.len();
-        let hi = values
+        let (plot, legend) = root.split_vertically(300);
+        let hi = lines
             .iter()
+            .flat_map(|l| l.points.iter().flatten())
             .copied()
+            .filter(|v| v.is_finite())
             .fold(0.0, f64::max)
             .max(f64::MIN_POSITIVE)
-            * 1.3;
-        let label_width = labels.iter().map(String::len).max().unwrap_or(8) as u32 * 7 + 12;
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 17))
+            * 1.15;
+        let n = xs.len().max(1) as i32;
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(title, (FONT, font + 3))
             .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(label_width)
-            .build_cartesian_2d(0f64..hi, rows(n, 0))?;
-        let name_of = |v: &i32| label(labels, *v);
+            .x_label_area_size(36)
+            .y_label_area_size(if width < 500 { 46 } else { 56 })
+            .build_cartesian_2d(-1..n * 2 - 1, 0f64..hi)?;
         chart
             .configure_mesh()
-            .disable_y_mesh()
-            .y_label_formatter(&name_of)
-            .x_label_formatter(&|v| fmt(*v))
-            .x_labels(4)
-            .x_desc(axis)
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 12))
+            .disable_x_mesh()
+            .x_labels(xs.len().max(1) * 2 + 1)
+            .x_label_formatter(&|v| {
+                if v % 2 == 0 {
+                    xs.get(usize::try_from(v / 2).unwrap_or(usize::MAX))
+                        .cloned()
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_labels(5)
+            .y_label_formatter(&|v| fmt::si(*v))
+            .x_desc(x_axis)
+            .y_desc(y_axis)
+            .label_style((FONT, font))
+            .axis_desc_style((FONT, font))
             .light_line_style(RGBColor(240, 240, 240))
             .bold_line_style(RGBColor(215, 215, 215))
             .draw()?;
-        for (i, v) in values.iter().enumerate() {
-            let y = (n - 1 - i) as i32 * UNIT;
-            chart.draw_series(std::iter::once(Rectangle::new(
-                [(0.0, y + 20), (*v, y + 80)],
-                color(i).filled(),
-            )))?;
-            chart.draw_series(std::iter::once(Text::new(
-                fmt(*v),
-                (*v + hi * 0.01, y + 62),
-                (FONT, 12).into_font().color(&RGBColor(60, 60, 60)),
-            )))?;
+        for l in lines {
+            let c = color(l.color);
+            let pts: Vec<(i32, f64)> = l
+                .points
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.map(|v| (i as i32 * 2, v)))
+                .collect();
+            if l.dashed {
+                chart.draw_series(DashedLineSeries::new(pts.clone(), 7, 5, c.stroke_width(2)))?;
+            } else {
+                chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))?;
+            }
+            chart.draw_series(pts.iter().map(|p| {
+                Circle::new(
+                    *p,
+                    4,
+                    if l.dashed {
+                        c.stroke_width(2)
+                    } else {
+                        c.filled()
+                    },
+                )
+            }))?;
+        }
+        // The legend under the plot, one row per line, so it never covers a point.
+        for (i, l) in lines.iter().enumerate() {
+            let y = 4 + i as i32 * 18;
+            let c = color(l.color);
+            let style = if l.dashed {
+                c.stroke_width(2)
+            } else {
+                c.filled()
+            };
+            legend.draw(&Circle::new((18, y + 7), 4, style))?;
+            legend.draw(&PathElement::new(
+                vec![(8, y + 7), (28, y + 7)],
+                c.stroke_width(2),
+            ))?;
+            legend.draw(&Text::new(
+                l.name.clone(),
+                (36, y),
+                (FONT, font).into_font().color(&RGBColor(50, 50, 50)),
+            ))?;
         }
         Ok(())
     })
-}
-
-/// Category rows on the y axis: row `i` spans `i * UNIT .. (i + 1) * UNIT` (integer coordinates, so
-/// plotters' default tick formatting applies), with a labelled key point at each row's centre, and
-/// `spare` empty rows above them.
-const UNIT: i32 = 100;
-
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    reason = "categories, series and label lengths come from a comparison report: a few dozen, \
-              far inside i32 and u32"
-)]
-fn rows(
-    n: usize,
-    spare: usize,
-) -> plotters::coord::combinators::WithKeyPoints<plotters::coord::types::RangedCoordi32> {
-    (0..(n + spare) as i32 * UNIT)
-        .with_key_points((0..n as i32).map(|i| i * UNIT + UNIT / 2).collect())
-}
-
-/// The label of the row at `v`; row 0 (the first category) is drawn at the top.
-fn label(names: &[String], v: i32) -> String {
-    // Rows below 0 (none are drawn) have no label.
-    let Ok(row) = usize::try_from(v / UNIT) else {
-        return String::new();
-    };
-    if row < names.len() {
-        names[names.len() - 1 - row].clone()
-    } else {
-        String::new()
-    }
 }
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
@@ -262,70 +258,104 @@ fn draw(
     }
 }
 
-fn decade_below(v: f64) -> f64 {
-    10f64.powf(v.log10().floor())
-}
-
-fn decade_above(v: f64) -> f64 {
-    10f64.powf(v.log10().ceil()).max(decade_below(v) * 10.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
+    /// Hue in degrees of an RGB colour.
     #[allow(
         clippy::float_cmp,
-        reason = "decade bounds are exact powers of ten from powf: equality is intended"
+        reason = "max and min are among r, g, b: exact comparisons pick the channel"
     )]
-    fn charts_are_svg_with_their_labels() {
-        let svg = grouped_log_bars(
-            "Latency",
-            "ms",
-            &["provider_day".into(), "patient_by_mrn".into()],
-            &["fk-only".into(), "tuned".into()],
+    fn hue((r, g, b): (u8, u8, u8)) -> f64 {
+        let (r, g, b) = (f64::from(r), f64::from(g), f64::from(b));
+        let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+        if max == min {
+            return f64::NAN; // grey: no hue
+        }
+        let h = if max == r {
+            (g - b) / (max - min)
+        } else if max == g {
+            2.0 + (b - r) / (max - min)
+        } else {
+            4.0 + (r - g) / (max - min)
+        };
+        (h * 60.0).rem_euclid(360.0)
+    }
+
+    #[test]
+    fn no_strategy_colour_looks_like_pass_or_fail() {
+        for c in PALETTE {
+            let h = hue(c);
+            for reserved in [PASS, FAIL] {
+                let d = (h - hue(reserved)).abs();
+                let d = d.min(360.0 - d);
+                assert!(
+                    h.is_nan() || d >= 25.0,
+                    "{c:?} is {d:.0}° from {reserved:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bars_are_linear_from_zero_with_ranges_and_labels() {
+        let html = bar_rows(&[
+            BarRow {
+                label: "fk-only".into(),
+                color: 0,
+                value: 8.0,
+                range: Some((7.5, 10.0)),
+                text: "8.00 ms · base".into(),
+            },
+            BarRow {
+                label: "tuned".into(),
+                color: 1,
+                value: 1.0,
+                range: None,
+                text: "1.00 ms · 8.00× faster".into(),
+            },
+        ]);
+        // 8 of 10 and 1 of 10: an 8× gap is 8× as long.
+        assert!(
+            html.contains("width:80.00%") && html.contains("width:10.00%"),
+            "{html}"
+        );
+        assert!(html.contains("left:75.00%;width:25.00%"), "{html}");
+        assert!(html.contains("8.00× faster") && html.contains("fk-only"));
+    }
+
+    #[test]
+    fn line_charts_are_svg_with_their_labels() {
+        let svg = lines(
+            "Bookings per second",
+            "clients",
+            "bookings/s",
+            &["1".into(), "4".into(), "16".into()],
             &[
-                vec![
-                    Some(Bar {
-                        value: 0.5,
-                        whisker: Some(0.9),
-                    }),
-                    Some(Bar {
-                        value: 0.05,
-                        whisker: None,
-                    }),
-                ],
-                vec![
-                    None,
-                    Some(Bar {
-                        value: 0.02,
-                        whisker: Some(0.03),
-                    }),
-                ],
+                Line {
+                    name: "tuned".into(),
+                    color: 0,
+                    dashed: false,
+                    points: vec![Some(900.0), Some(2000.0), Some(2100.0)],
+                },
+                Line {
+                    name: "tuned, 25% collisions".into(),
+                    color: 0,
+                    dashed: true,
+                    points: vec![Some(800.0), None, Some(300.0)],
+                },
             ],
-            700,
+            640,
         );
         assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
         for label in [
-            "provider_day",
-            "patient_by_mrn",
-            "fk-only",
-            "tuned",
-            "Latency",
+            "Bookings per second",
+            "tuned, 25% collisions",
+            "16",
+            "clients",
         ] {
             assert!(svg.contains(label), "{label} missing");
         }
-        let svg = bars(
-            "Index size",
-            "MB",
-            &["a".into(), "b".into()],
-            &[1.0, 3.0],
-            &|v| format!("{v:.1}"),
-            400,
-        );
-        assert!(svg.starts_with("<svg") && svg.contains("3.0"));
-        assert_eq!((decade_below(0.034), decade_above(0.034)), (0.01, 0.1));
-        assert_eq!(decade_above(1.0), 10.0);
     }
 }

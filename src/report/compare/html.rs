@@ -4,8 +4,11 @@
 
 use std::fmt::Write as _;
 
-use super::charts::{self, Bar};
-use super::{failures, percentiles, query_names, stamp_line, title, verdict};
+use super::charts::{self, BarRow, Line};
+use super::noise;
+use super::{
+    failures, percentiles, query_names, range_ms, rate_with_range, stamp_line, title, verdict,
+};
 use crate::compare::model::{Comparison, PlanResult, QueryResult, StrategyResult};
 use crate::plan::Mode;
 use crate::report::fmt::{self, bytes, ms, sig3};
@@ -22,7 +25,10 @@ pub fn html(c: &Comparison) -> String {
     let _ = writeln!(
         out,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{t}</title><style>{CSS}</style></head><body><main>\n<h1>{t}</h1>\n<p class=\"stamp\">{}</p>",
+         <title>{t}</title><style>{CSS}:root {{ --ok:{}; --bad:{}; }}</style></head><body><main>\n<h1>{t}</h1>\n<p class=\"headline\">{}.</p>\n<p class=\"stamp\">{}</p>",
+        charts::hex(charts::PASS),
+        charts::hex(charts::FAIL),
+        escape(&noise::headline(c)),
         escape(&stamp_line(c).replace('`', ""))
     );
     out.push_str("<div>");
@@ -42,10 +48,12 @@ pub fn html(c: &Comparison) -> String {
         ("figures", "Figures"),
         ("plans", "Plans"),
         ("indexes", "Indexes & writes"),
+        ("contention", "Contention"),
         ("harness", "Harness check"),
         ("environment", "Environment & method"),
     ] {
-        if id != "harness" || c.harness.is_some() {
+        let contention = c.race.is_some() || c.strategies.iter().any(|s| s.contention.is_some());
+        if (id != "harness" || c.harness.is_some()) && (id != "contention" || contention) {
             let _ = write!(out, "<a href=\"#{id}\">{label}</a>");
         }
     }
@@ -57,6 +65,7 @@ pub fn html(c: &Comparison) -> String {
     latency_table(&mut out, c);
     plans(&mut out, c);
     indexes(&mut out, c);
+    contention(&mut out, c);
     harness(&mut out, c);
     environment(&mut out, c);
     out.push_str("</main></body></html>\n");
@@ -85,7 +94,10 @@ fn cards(out: &mut String, c: &Comparison) {
                 &format!("{} indexes", s.indexes.len())
             ),
             metric(fmt::duration_ms(s.build_ms), "to build"),
-            metric(fmt::si(s.writes.bookings.per_sec), "bookings/s"),
+            metric(
+                fmt::si(s.writes.bookings.per_sec),
+                &format!("bookings/s, {}", noise::bookings_vs_base(c, s).rate_text())
+            ),
             metric(bytes(s.writes.bookings.wal_bytes_per_op), "WAL per booking"),
             metric(fmt::si(s.writes.cancellations.per_sec), "cancellations/s"),
         );
@@ -94,97 +106,137 @@ fn cards(out: &mut String, c: &Comparison) {
 }
 
 fn latency_charts(out: &mut String, c: &Comparison) {
-    let names = query_names(c);
-    let series: Vec<String> = c.strategies.iter().map(|s| s.name.clone()).collect();
-    let values = |mode: Mode| -> Vec<Vec<Option<Bar>>> {
-        names
-            .iter()
-            .map(|n| {
-                c.strategies
-                    .iter()
-                    .map(|s| {
-                        s.query(n).map(|q| {
-                            let l = &q.plan(mode).latency;
-                            Bar {
-                                value: l.p50_ms,
-                                whisker: Some(l.p95_ms),
-                            }
-                        })
-                    })
-                    .collect()
-            })
-            .collect()
-    };
+    let base = noise::base(c).map_or("", |b| b.name.as_str());
     let _ = writeln!(
         out,
-        "<h2 id=\"latency\">Latency per query</h2>\n<div class=\"grid2\"><div class=\"panel\">{}</div><div class=\"panel\">{}</div></div>\n\
-         <p class=\"caption\">Bar: p50 of {} executions of the prepared statement; whisker: p95. Log scale: shorter is faster.</p>",
-        charts::grouped_log_bars(
-            "Custom plans (force_custom_plan)",
-            "ms, log scale",
-            &names,
-            &series,
-            &values(Mode::Custom),
-            660
-        ),
-        charts::grouped_log_bars(
-            "Generic plans (force_generic_plan)",
-            "ms, log scale",
-            &names,
-            &series,
-            &values(Mode::Generic),
-            660
-        ),
-        c.method.runs
+        "<h2 id=\"latency\">Latency per query, against <code>{}</code></h2>\n\
+         <p class=\"caption\">Bar: p50 of {} executions of the prepared statement in {} rounds, on a linear axis from 0 per query \
+         (a bar half as long is twice as fast); thin line: the range of the rounds' p50s. \"Faster\" or \"slower\" only when \
+         the ranges do not overlap, else \"same within noise\". <span class=\"same\">same plan</span> marks a query whose plan \
+         is identical under every strategy.</p>\n<div class=\"grid2\">",
+        escape(base),
+        c.method.runs,
+        c.method.rounds
     );
+    for mode in Mode::BOTH {
+        let _ = write!(
+            out,
+            "<div class=\"panel\"><h3>{} plans <span class=\"shape\">(plan_cache_mode = force_{}_plan)</span></h3>",
+            if mode == Mode::Custom {
+                "Custom"
+            } else {
+                "Generic"
+            },
+            mode.as_str()
+        );
+        for name in query_names(c) {
+            let same = if noise::identical_plans(c, &name) {
+                " <span class=\"same\">same plan</span>"
+            } else {
+                ""
+            };
+            let rows: Vec<BarRow> = c
+                .strategies
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let q = s.query(&name)?;
+                    let l = &q.plan(mode).latency;
+                    let v = noise::latency_vs_base(c, s, q, mode);
+                    Some(BarRow {
+                        label: s.name.clone(),
+                        color: i,
+                        value: l.p50_ms,
+                        range: (!l.p50_rounds.is_empty())
+                            .then_some((l.p50_rounds.min, l.p50_rounds.max)),
+                        text: format!("{} · {}", fmt::duration_ms(l.p50_ms), v.latency_text()),
+                    })
+                })
+                .collect();
+            let _ = write!(
+                out,
+                "<div class=\"qchart\"><div class=\"qname\"><code>{}</code>{same}</div>{}</div>",
+                escape(&name),
+                charts::bar_rows(&rows)
+            );
+        }
+        out.push_str("</div>");
+    }
+    out.push_str("</div>\n");
 }
 
+/// A bar's value, its range if measured, and its text.
+type BarFigure = (f64, Option<(f64, f64)>, String);
+
 fn cost_charts(out: &mut String, c: &Comparison) {
-    let labels: Vec<String> = c.strategies.iter().map(|s| s.name.clone()).collect();
-    let pick =
-        |f: &dyn Fn(&StrategyResult) -> f64| c.strategies.iter().map(f).collect::<Vec<f64>>();
-    // Charted in the unit they are labelled in, so that the axis ticks are round numbers.
-    let (size_unit, size_div) =
-        fmt::bytes_unit(c.strategies.iter().map(|s| s.total_index_bytes as f64));
-    let (wal_unit, wal_div) = fmt::bytes_unit(
-        c.strategies
+    let rows = |value: &dyn Fn(&StrategyResult) -> BarFigure| {
+        let rows: Vec<BarRow> = c
+            .strategies
             .iter()
-            .map(|s| s.writes.bookings.wal_bytes_per_op),
-    );
+            .enumerate()
+            .map(|(i, s)| {
+                let (v, range, text) = value(s);
+                BarRow {
+                    label: s.name.clone(),
+                    color: i,
+                    value: v,
+                    range,
+                    text,
+                }
+            })
+            .collect();
+        charts::bar_rows(&rows)
+    };
+    let base = noise::base(c);
+    let size = rows(&|s| {
+        let delta = base.map_or(0, |b| s.total_index_bytes - b.total_index_bytes) as f64;
+        let text = if base.is_some_and(|b| b.name == s.name) {
+            "base".to_string()
+        } else if delta >= 0.0 {
+            format!("+{}", bytes(delta))
+        } else {
+            format!("−{}", bytes(-delta))
+        };
+        (
+            s.total_index_bytes as f64,
+            None,
+            format!("{} · {text}", bytes(s.total_index_bytes as f64)),
+        )
+    });
+    let rate = rows(&|s| {
+        let w = &s.writes.bookings;
+        (
+            w.per_sec,
+            (w.per_sec_spread.rounds() > 1).then_some((w.per_sec_spread.min, w.per_sec_spread.max)),
+            format!(
+                "{} · {}",
+                fmt::si(w.per_sec),
+                noise::bookings_vs_base(c, s).rate_text()
+            ),
+        )
+    });
+    let wal = rows(&|s| {
+        let w = &s.writes.bookings;
+        (
+            w.wal_bytes_per_op,
+            (w.wal_bytes_per_op_spread.rounds() > 1)
+                .then_some((w.wal_bytes_per_op_spread.min, w.wal_bytes_per_op_spread.max)),
+            bytes(w.wal_bytes_per_op),
+        )
+    });
     let _ = writeln!(
         out,
-        "<h2 id=\"cost\">What the indexes cost</h2>\n<div class=\"grid3\"><div class=\"panel\">{}</div><div class=\"panel\">{}</div><div class=\"panel\">{}</div></div>\n\
+        "<h2 id=\"cost\">What the indexes cost</h2>\n<div class=\"grid3\"><div class=\"panel\"><h3>Index size</h3>{size}</div>\
+         <div class=\"panel\"><h3>Bookings per second</h3>{rate}</div><div class=\"panel\"><h3>WAL per booking</h3>{wal}</div></div>\n\
          <p class=\"caption\">Secondary indexes only; the {} of constraint indexes (primary keys, unique keys, exclusion) are the same for every strategy. \
-         Writes: {} bookings and {} cancellations, one round trip each, in a rolled-back transaction after a CHECKPOINT; the fastest of three passes after a warm-up pass.</p>",
-        charts::bars(
-            &format!("Index size ({size_unit})"),
-            "smaller is cheaper",
-            &labels,
-            &pick(&|s| s.total_index_bytes as f64 / size_div),
-            &|v| sig3(v),
-            440
-        ),
-        charts::bars(
-            "Bookings per second",
-            "higher is better",
-            &labels,
-            &pick(&|s| s.writes.bookings.per_sec),
-            &|v| fmt::si(v),
-            440
-        ),
-        charts::bars(
-            &format!("WAL per booking ({wal_unit})"),
-            "lower is better",
-            &labels,
-            &pick(&|s| s.writes.bookings.wal_bytes_per_op / wal_div),
-            &|v| sig3(v),
-            440
-        ),
+         Writes: {} bookings and {} cancellations, one round trip each, in a rolled-back transaction after a CHECKPOINT; the median of {} passes after a warm-up pass, \
+         the thin line the range of the passes.</p>",
         escape(&bytes(c.dataset.constraint_index_bytes as f64)),
         c.strategies.first().map_or(0, |s| s.writes.bookings.count),
         c.strategies
             .first()
             .map_or(0, |s| s.writes.cancellations.count),
+        c.method.rounds
     );
 }
 
@@ -234,12 +286,17 @@ fn verdict_matrix(out: &mut String, c: &Comparison) {
     out.push_str("</tr>\n");
     for name in query_names(c) {
         let _ = write!(out, "<tr><td><code>{}</code></td>", escape(&name));
-        for s in &c.strategies {
+        for (i, s) in c.strategies.iter().enumerate() {
+            let label = format!(
+                " data-label=\"{}\" style=\"--chip:{}\"",
+                escape(&s.name),
+                charts::css_color(i)
+            );
             match s.query(&name) {
                 Some(q) => {
                     let _ = write!(
                         out,
-                        "<td>{}{}",
+                        "<td{label}>{}{}",
                         badge("custom", &q.custom),
                         badge("generic", &q.generic)
                     );
@@ -252,7 +309,9 @@ fn verdict_matrix(out: &mut String, c: &Comparison) {
                     }
                     out.push_str("</td>");
                 }
-                None => out.push_str("<td>-</td>"),
+                None => {
+                    let _ = write!(out, "<td{label}>-</td>");
+                }
             }
         }
         out.push_str("</tr>\n");
@@ -263,7 +322,7 @@ fn verdict_matrix(out: &mut String, c: &Comparison) {
 fn latency_table(out: &mut String, c: &Comparison) {
     out.push_str(
         "<h2 id=\"figures\">Latency and plan figures</h2>\n<div class=\"panel\"><table><tr><th>query</th><th>strategy</th>\
-         <th>custom p50</th><th>p95</th><th>p99</th><th>generic p50</th><th>p95</th><th>p99</th>\
+         <th>custom p50</th><th>rounds' p50</th><th>p95</th><th>p99</th><th>generic p50</th><th>rounds' p50</th><th>p95</th><th>p99</th>\
          <th>planning ms</th><th>execution ms</th><th>shared buffers</th></tr>\n",
     );
     for name in query_names(c) {
@@ -278,8 +337,34 @@ fn latency_table(out: &mut String, c: &Comparison) {
                 .map(|(_, _, q)| f(q))
                 .fold(f64::INFINITY, f64::min)
         };
-        let best_custom = best(&|q| q.custom.latency.p50_ms);
-        let best_generic = best(&|q| q.generic.latency.p50_ms);
+        // The fastest p50 per query and mode, marked only when it is faster than every other
+        // strategy beyond noise (its rounds' range below every other's).
+        let best = |mode: Mode| {
+            let fastest = best(&|q| q.plan(mode).latency.p50_ms);
+            let winner = rows.iter().find(|(_, _, q)| {
+                #[allow(clippy::float_cmp, reason = "fastest is one of the values")]
+                let is = q.plan(mode).latency.p50_ms == fastest;
+                is
+            });
+            match winner {
+                Some((_, w, wq))
+                    if rows.iter().all(|(_, s, q)| {
+                        s.name == w.name
+                            || wq
+                                .plan(mode)
+                                .latency
+                                .p50_rounds
+                                .separated(&q.plan(mode).latency.p50_rounds)
+                                == Some(std::cmp::Ordering::Less)
+                    }) =>
+                {
+                    fastest
+                }
+                _ => f64::NAN,
+            }
+        };
+        let best_custom = best(Mode::Custom);
+        let best_generic = best(Mode::Generic);
         for (k, (i, s, q)) in rows.iter().enumerate() {
             #[allow(
                 clippy::float_cmp,
@@ -304,13 +389,15 @@ fn latency_table(out: &mut String, c: &Comparison) {
             };
             let _ = writeln!(
                 out,
-                "<tr>{first}<td><span class=\"chip\" style=\"background:{}\">{}</span></td>{}{}{}{}{}{}<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                "<tr>{first}<td><span class=\"chip\" style=\"background:{}\">{}</span></td>{}{}{}{}{}{}{}{}<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 charts::css_color(*i),
                 escape(&s.name),
                 cell(q.custom.latency.p50_ms, best_custom),
+                range_cell(&q.custom.latency.p50_rounds),
                 cell(q.custom.latency.p95_ms, f64::NAN),
                 cell(q.custom.latency.p99_ms, f64::NAN),
                 cell(q.generic.latency.p50_ms, best_generic),
+                range_cell(&q.generic.latency.p50_rounds),
                 cell(q.generic.latency.p95_ms, f64::NAN),
                 cell(q.generic.latency.p99_ms, f64::NAN),
                 ms(q.custom.planning_ms),
@@ -321,7 +408,7 @@ fn latency_table(out: &mut String, c: &Comparison) {
             );
         }
     }
-    out.push_str("</table></div>\n<p class=\"caption\">Milliseconds; the fastest p50 per query in green. Planning and execution time and shared buffers (custom plan) come from EXPLAIN (ANALYZE, BUFFERS) of one warm execution; latency from real executions. The plan shapes are under Plans.</p>\n");
+    out.push_str("</table></div>\n<p class=\"caption\">Milliseconds; the fastest p50 per query in bold, only when its rounds' range lies below every other strategy's. Planning and execution time and shared buffers (custom plan) come from EXPLAIN (ANALYZE, BUFFERS) of one warm execution; latency from real executions. The plan shapes are under Plans.</p>\n");
 }
 
 fn plan_tree(p: &PlanResult) -> String {
@@ -412,7 +499,7 @@ fn indexes(out: &mut String, c: &Comparison) {
             );
         }
     }
-    out.push_str("</table></div>\n<h3>Write cost</h3><div class=\"panel\"><table><tr><th>strategy</th><th>write</th><th>count</th><th>per s (best pass)</th><th>every pass</th><th>p50 / p95 / p99 ms</th><th>WAL</th><th>WAL per write</th></tr>\n");
+    out.push_str("</table></div>\n<h3>Write cost</h3><div class=\"panel\"><table><tr><th>strategy</th><th>write</th><th>count</th><th>per s (median pass)</th><th>every pass</th><th>p50 / p95 / p99 ms</th><th>WAL</th><th>WAL per write</th></tr>\n");
     for (i, s) in c.strategies.iter().enumerate() {
         for (what, w) in [
             ("booking", &s.writes.bookings),
@@ -424,13 +511,147 @@ fn indexes(out: &mut String, c: &Comparison) {
                 charts::css_color(i),
                 escape(&s.name),
                 w.count,
-                fmt::si(w.per_sec),
+                escape(&rate_with_range(w.per_sec, &w.per_sec_spread)),
                 super::passes(w),
                 percentiles(&w.latency),
                 escape(&bytes(w.wal_bytes as f64)),
                 escape(&bytes(w.wal_bytes_per_op))
             );
         }
+    }
+    out.push_str("</table></div>\n");
+}
+
+fn range_cell(s: &crate::compare::model::Spread) -> String {
+    format!("<td class=\"num range\">{}</td>", escape(&range_ms(s)))
+}
+
+fn contention(out: &mut String, c: &Comparison) {
+    let sweeps: Vec<(usize, &StrategyResult, &crate::compare::model::Contention)> = c
+        .strategies
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.contention.as_ref().map(|ct| (i, s, ct)))
+        .collect();
+    if sweeps.is_empty() && c.race.is_none() {
+        return;
+    }
+    out.push_str("<h2 id=\"contention\">Bookings under contention</h2>\n");
+    if let Some((_, _, first)) = sweeps.first() {
+        let mut clients: Vec<usize> = first.levels.iter().map(|l| l.clients).collect();
+        clients.dedup();
+        let xs: Vec<String> = clients.iter().map(ToString::to_string).collect();
+        let series =
+            |figure: &dyn Fn(&crate::compare::model::ContentionLevel) -> f64| -> Vec<Line> {
+                sweeps
+                    .iter()
+                    .flat_map(|(i, s, ct)| {
+                        [false, true].map(|collisions| Line {
+                            name: if collisions {
+                                format!(
+                                    "{}, {} collisions",
+                                    s.name,
+                                    fmt::percent(ct.collision_share)
+                                )
+                            } else {
+                                s.name.clone()
+                            },
+                            color: *i,
+                            dashed: collisions,
+                            points: clients
+                                .iter()
+                                .map(|n| ct.level(*n, collisions).map(figure))
+                                .collect(),
+                        })
+                    })
+                    .collect()
+            };
+        let (rate, p99) = (series(&|l| l.per_sec), series(&|l| l.latency.p99_ms));
+        let chart = |title: &str, y: &str, lines: &[Line]| {
+            format!(
+                "<div class=\"panel\"><div class=\"wide\">{}</div><div class=\"narrow\">{}</div></div>",
+                charts::lines(title, "clients", y, &xs, lines, 640),
+                charts::lines(title, "clients", y, &xs, lines, 380)
+            )
+        };
+        let _ = writeln!(
+            out,
+            "<div class=\"grid2\">{}{}</div>\n<p class=\"caption\">Each client is a thread with its own connection, booking as <code>qcheck_app</code> \
+             through the application's path (BEGIN, set_config of app.tenant_id, the prepared INSERT, COMMIT) for {} s per point; providers by Zipf. \
+             Solid: every booking in a free slot; dashed: {} of the bookings aim at a slot another client has just taken. Bookings/s counts answered \
+             attempts (booked or 23P01); p99 is over every attempt.</p>",
+            chart("Bookings per second", "answered bookings/s", &rate),
+            chart("Booking latency p99 (ms)", "p99 ms", &p99),
+            fmt::sig3(first.seconds_per_level),
+            fmt::percent(first.collision_share)
+        );
+        for (i, s, ct) in &sweeps {
+            let (h, rows) = super::contention_rows(ct);
+            table(out, Some((*i, &s.name)), &h, &rows, &[3, 4, 5, 6, 7, 8]);
+        }
+    }
+    if let Some(r) = &c.race {
+        let _ = writeln!(
+            out,
+            "<h3>Collision race</h3><p>{} clients connect, wait at a barrier and are released at once, client <i>i</i> booking shape <i>i</i> mod 5 of \
+             <code>{}</code> of one provider across {} (strategy <code>{}</code>).</p>",
+            r.clients,
+            escape(&r.shapes.join(", ")),
+            escape(&r.boundary),
+            escape(&r.strategy)
+        );
+        let (h, rows) = super::race_rows(r);
+        table(out, None, &h, &rows, &[1, 2, 3, 4, 5]);
+    }
+    let targets = super::contention_targets(c);
+    if !targets.is_empty() {
+        out.push_str("<h3>Targets (issue 11)</h3><ul class=\"targets\">");
+        for (target, met, found) in targets {
+            let _ = write!(
+                out,
+                "<li><span class=\"badge {}\">{}</span> {} <span class=\"shape\">— {}</span></li>",
+                if met { "ok" } else { "bad" },
+                if met { "met" } else { "not met" },
+                escape(&target),
+                escape(&found)
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+}
+
+/// A table in a panel; `chip` adds a caption chip; columns in `numeric` are right-aligned.
+fn table(
+    out: &mut String,
+    chip: Option<(usize, &str)>,
+    header: &[&str],
+    rows: &[Vec<String>],
+    numeric: &[usize],
+) {
+    if let Some((i, name)) = chip {
+        let _ = write!(
+            out,
+            "<p><span class=\"chip\" style=\"background:{}\">{}</span></p>",
+            charts::css_color(i),
+            escape(name)
+        );
+    }
+    out.push_str("<div class=\"panel\"><table><tr>");
+    for h in header {
+        let _ = write!(out, "<th>{}</th>", escape(h));
+    }
+    out.push_str("</tr>\n");
+    for row in rows {
+        out.push_str("<tr>");
+        for (k, cell) in row.iter().enumerate() {
+            let class = if numeric.contains(&k) {
+                " class=\"num\""
+            } else {
+                ""
+            };
+            let _ = write!(out, "<td{class}>{}</td>", escape(cell));
+        }
+        out.push_str("</tr>\n");
     }
     out.push_str("</table></div>\n");
 }

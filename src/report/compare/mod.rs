@@ -8,22 +8,63 @@
 
 mod charts;
 mod html;
+pub mod noise;
 #[cfg(test)]
 mod tests;
 
 pub use html::html;
 
+use serde::Serialize;
+
 use crate::compare::model::{
-    Comparison, Latency, PlanResult, QueryResult, StrategyResult, WriteBatch,
+    Comparison, Contention, Latency, PlanResult, QueryResult, Race, Spread, StrategyResult,
+    WriteBatch,
 };
 use crate::plan::Mode;
 use crate::report::fmt::{self, bytes, sig3};
 use crate::report::markdown_table;
+use noise::Versus;
+
+/// `report.json`'s body: every measurement (with the round spreads `p50_rounds`,
+/// `per_sec_spread`, `wal_bytes_per_op_spread`, `base`, `contention`, `race`), and what the report
+/// concludes from them; versioned like every JSON document (see [`crate::report::json`]).
+#[derive(Serialize)]
+struct Document<'a> {
+    #[serde(flatten)]
+    comparison: &'a Comparison,
+    judgements: noise::Judgements,
+}
 
 /// `report.json`: every measurement, pretty-printed, as a versioned document (see
 /// [`crate::report::json`]).
 pub fn json(c: &Comparison) -> String {
-    crate::report::json::document(c)
+    crate::report::json::document(Document {
+        comparison: c,
+        judgements: noise::judgements(c),
+    })
+}
+
+/// `1.23 – 1.48`: a spread's range in ms (`-` without rounds).
+pub fn range_ms(s: &Spread) -> String {
+    if s.is_empty() {
+        fmt::MISSING.into()
+    } else {
+        format!("{} – {}", sig3(s.min), sig3(s.max))
+    }
+}
+
+/// `2.05k (1.51k – 2.10k)`: a rate with the range of its passes.
+pub fn rate_with_range(value: f64, s: &Spread) -> String {
+    if s.rounds() < 2 {
+        fmt::si(value)
+    } else {
+        format!(
+            "{} ({} – {})",
+            fmt::si(value),
+            fmt::si(s.min),
+            fmt::si(s.max)
+        )
+    }
 }
 
 /// `p50 / p95 / p99` in ms.
@@ -53,7 +94,10 @@ pub fn passes(w: &WriteBatch) -> String {
 }
 
 fn writes_cells(w: &WriteBatch) -> [String; 2] {
-    [fmt::si(w.per_sec), bytes(w.wal_bytes_per_op)]
+    [
+        rate_with_range(w.per_sec, &w.per_sec_spread),
+        bytes(w.wal_bytes_per_op),
+    ]
 }
 
 /// The strategies compared, `a vs b vs c`.
@@ -97,9 +141,9 @@ pub fn summary_rows(c: &Comparison) -> (Vec<&'static str>, Vec<Vec<String>>) {
         "index size",
         "build",
         "plans passing",
-        "bookings/s",
+        "bookings/s (range)",
         "WAL/booking",
-        "cancellations/s",
+        "cancellations/s (range)",
         "WAL/cancellation",
     ];
     let rows = c
@@ -206,7 +250,12 @@ pub fn failures(p: &PlanResult) -> Vec<String> {
 
 /// `report.md`.
 pub fn markdown(c: &Comparison) -> String {
-    let mut out = format!("# {}\n\n{}\n\n", title(c), stamp_line(c));
+    let mut out = format!(
+        "# {}\n\n**{}.**\n\n{}\n\n",
+        title(c),
+        noise::headline(c),
+        stamp_line(c)
+    );
     out.push_str("## Strategies\n\n");
     let (h, rows) = summary_rows(c);
     out.push_str(&markdown_table(&h, &rows));
@@ -221,9 +270,21 @@ pub fn markdown(c: &Comparison) -> String {
     ));
 
     out.push_str(&format!(
-        "\n## Latency\n\n{} timed executions per plan mode after {} warm-up; planning/execution time and \
+        "\n## Latency against `{}`\n\np50 in ms with its range over {} rounds, and the ratio to the base strategy: \
+         \"faster\" or \"slower\" only when the ranges do not overlap. ≡ marks a query whose plans are \
+         identical under every strategy (any difference is noise or the indexes' size, not the plan).\n\n",
+        noise::base(c).map_or("", |b| b.name.as_str()),
+        c.method.rounds
+    ));
+    let (h, rows) = versus_rows(c);
+    out.push_str(&markdown_table(
+        &h.iter().map(String::as_str).collect::<Vec<_>>(),
+        &rows,
+    ));
+    out.push_str(&format!(
+        "\n## Latency\n\n{} timed executions per plan mode in {} rounds after {} warm-up; planning/execution time and \
          shared buffers from EXPLAIN ANALYZE of one execution.\n\n",
-        c.method.runs, c.method.warmup
+        c.method.runs, c.method.rounds, c.method.warmup
     ));
     let (h, rows) = latency_rows(c);
     out.push_str(&markdown_table(&h, &rows));
@@ -295,6 +356,9 @@ pub fn markdown(c: &Comparison) -> String {
                     w.count.to_string(),
                     fmt::si(w.per_sec),
                     passes(w),
+                    bytes(w.wal_bytes_per_op_spread.min)
+                        + " – "
+                        + &bytes(w.wal_bytes_per_op_spread.max),
                     percentiles(&w.latency),
                     bytes(w.wal_bytes as f64),
                     bytes(w.wal_bytes_per_op),
@@ -307,14 +371,17 @@ pub fn markdown(c: &Comparison) -> String {
             "strategy",
             "write",
             "count",
-            "per s (best pass)",
+            "per s (median pass)",
             "every pass",
+            "WAL per write, range",
             "p50 / p95 / p99 ms",
             "WAL",
             "WAL per write",
         ],
         &rows,
     ));
+
+    contention_markdown(&mut out, c);
 
     if let Some(hc) = &c.harness {
         out.push_str(&format!(
@@ -371,6 +438,254 @@ pub fn markdown(c: &Comparison) -> String {
         }
     }
     out
+}
+
+/// `0.194 [0.190 – 0.201] · 2.46× faster`: a p50 with its range and the verdict against the base.
+pub fn versus_cell(l: &Latency, v: &Versus) -> String {
+    if l.p50_rounds.is_empty() {
+        format!("{} · {}", sig3(l.p50_ms), v.latency_text())
+    } else {
+        format!(
+            "{} [{}] · {}",
+            sig3(l.p50_ms),
+            range_ms(&l.p50_rounds),
+            v.latency_text()
+        )
+    }
+}
+
+/// One row per query and plan mode, a column per strategy: p50, range, verdict against the base.
+pub fn versus_rows(c: &Comparison) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut header = vec!["query".to_string(), "plan".to_string()];
+    header.extend(c.strategies.iter().map(|s| s.name.clone()));
+    let mut rows = Vec::new();
+    for name in query_names(c) {
+        let mark = if noise::identical_plans(c, &name) {
+            " ≡"
+        } else {
+            ""
+        };
+        for mode in Mode::BOTH {
+            let mut row = vec![format!("{name}{mark}"), mode.as_str().to_string()];
+            row.extend(c.strategies.iter().map(|s| {
+                s.query(&name).map_or_else(
+                    || "-".into(),
+                    |q| {
+                        versus_cell(
+                            &q.plan(mode).latency,
+                            &noise::latency_vs_base(c, s, q, mode),
+                        )
+                    },
+                )
+            }));
+            rows.push(row);
+        }
+    }
+    (header, rows)
+}
+
+/// The contention sweep's rows for one strategy (shared by Markdown and HTML).
+pub fn contention_rows(ct: &Contention) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = vec![
+        "clients",
+        "collisions",
+        "bookings/s (quarters)",
+        "p50 ms",
+        "p99 ms",
+        "booked",
+        "23P01",
+        "40P01",
+        "other errors",
+    ];
+    let rows = ct
+        .levels
+        .iter()
+        .map(|l| {
+            vec![
+                l.clients.to_string(),
+                if l.collisions {
+                    fmt::percent(ct.collision_share)
+                } else {
+                    "none".into()
+                },
+                rate_with_range(l.per_sec, &l.per_sec_spread),
+                sig3(l.latency.p50_ms),
+                sig3(l.latency.p99_ms),
+                fmt::count_u64(l.booked as u64),
+                fmt::count_u64(l.exclusion_violations as u64),
+                fmt::count_u64(l.deadlocks as u64),
+                fmt::count_u64(l.other_errors as u64),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// The race's rows (shared by Markdown and HTML).
+pub fn race_rows(r: &Race) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = vec![
+        "round",
+        "settled in",
+        "booked",
+        "23P01",
+        "40P01",
+        "other errors",
+    ];
+    let rows = r
+        .rounds
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            vec![
+                (i + 1).to_string(),
+                fmt::duration_ms(x.settle_ms),
+                x.booked.to_string(),
+                x.exclusion_violations.to_string(),
+                x.deadlocks.to_string(),
+                x.other_errors.to_string(),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// The contention targets of issue 11 and whether this run meets them: (target, met, found).
+pub fn contention_targets(c: &Comparison) -> Vec<(String, bool, String)> {
+    let mut out = Vec::new();
+    let sweeps: Vec<(&str, &Contention)> = c
+        .strategies
+        .iter()
+        .filter_map(|s| s.contention.as_ref().map(|ct| (s.name.as_str(), ct)))
+        .collect();
+    if !sweeps.is_empty() {
+        let deadlocks: usize = sweeps
+            .iter()
+            .flat_map(|(_, ct)| ct.levels.iter().map(|l| l.deadlocks))
+            .sum();
+        out.push((
+            "no deadlock (40P01) at any level".to_string(),
+            deadlocks == 0,
+            format!("{deadlocks} over every strategy and level"),
+        ));
+        let clients = if sweeps
+            .iter()
+            .any(|(_, ct)| ct.level(16, true).is_some() && ct.level(16, false).is_some())
+        {
+            16
+        } else {
+            sweeps[0]
+                .1
+                .levels
+                .iter()
+                .map(|l| l.clients)
+                .max()
+                .unwrap_or(1)
+        };
+        let ratios: Vec<String> = sweeps
+            .iter()
+            .filter_map(|(name, ct)| {
+                let (with, without) = (ct.level(clients, true)?, ct.level(clients, false)?);
+                let r = if without.per_sec > 0.0 {
+                    with.per_sec / without.per_sec
+                } else {
+                    f64::NAN
+                };
+                Some((name, r))
+            })
+            .map(|(name, r)| format!("{name} {}", fmt::ratio(r)))
+            .collect();
+        let worst = sweeps
+            .iter()
+            .filter_map(|(_, ct)| {
+                let (with, without) = (ct.level(clients, true)?, ct.level(clients, false)?);
+                Some(if without.per_sec > 0.0 {
+                    with.per_sec / without.per_sec
+                } else {
+                    0.0
+                })
+            })
+            .fold(f64::INFINITY, f64::min);
+        out.push((
+            format!("bookings/s with collisions ≥ 0.8× without, at {clients} clients"),
+            worst >= 0.8,
+            ratios.join(", "),
+        ));
+    }
+    if let Some(r) = &c.race {
+        out.push((
+            format!("a {}-client collision settles in under 0.5 s", r.clients),
+            r.settle_spread.max < 500.0 && !r.rounds.is_empty(),
+            format!(
+                "{} – {} over {} rounds",
+                fmt::duration_ms(r.settle_spread.min),
+                fmt::duration_ms(r.settle_spread.max),
+                r.rounds.len()
+            ),
+        ));
+        let winners_ok = r.rounds.iter().all(|x| x.booked == 1);
+        out.push((
+            "exactly one winner, every loser 23P01".to_string(),
+            winners_ok
+                && r.rounds
+                    .iter()
+                    .all(|x| x.exclusion_violations == r.clients - 1),
+            r.rounds
+                .iter()
+                .map(|x| {
+                    format!(
+                        "{} booked / {} × 23P01 / {} × 40P01",
+                        x.booked, x.exclusion_violations, x.deadlocks
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        ));
+    }
+    out
+}
+
+fn contention_markdown(out: &mut String, c: &Comparison) {
+    let any = c.strategies.iter().any(|s| s.contention.is_some());
+    if !any && c.race.is_none() {
+        return;
+    }
+    out.push_str("\n## Contention\n\n");
+    for s in &c.strategies {
+        let Some(ct) = &s.contention else { continue };
+        out.push_str(&format!(
+            "`{}`: {} s per level, Zipf (s = {}) over {} providers; bookings/s counts answered attempts \
+             (booked or 23P01), latency is every attempt's.\n\n",
+            s.name,
+            sig3(ct.seconds_per_level),
+            ct.zipf_s,
+            ct.providers
+        ));
+        let (h, rows) = contention_rows(ct);
+        out.push_str(&markdown_table(&h, &rows));
+        out.push('\n');
+    }
+    if let Some(r) = &c.race {
+        out.push_str(&format!(
+            "Collision race under `{}`: {} clients released at once on {} of one provider across {}:\n\n",
+            r.strategy,
+            r.clients,
+            r.shapes.join(", "),
+            r.boundary
+        ));
+        let (h, rows) = race_rows(r);
+        out.push_str(&markdown_table(&h, &rows));
+        out.push('\n');
+    }
+    let targets = contention_targets(c);
+    if !targets.is_empty() {
+        out.push_str("Targets (issue 11):\n\n");
+        for (target, met, found) in targets {
+            out.push_str(&format!(
+                "- {}: {target} — {found}\n",
+                if met { "met" } else { "NOT MET" }
+            ));
+        }
+    }
 }
 
 /// The strategy index (for a stable colour per strategy).
