@@ -21,7 +21,8 @@ use crate::report::{self, Format};
 #[derive(Debug, Clone, Args)]
 pub struct ThresholdArgs {
     /// A plan's shared buffers (hit + read) count as a change when they grow by more than FACTOR
-    /// times and by more than N buffers (fewer buffers never do). With --baseline.
+    /// times and by more than N buffers (fewer buffers never do). With --baseline, and between
+    /// the versions of a `check` given several --pg-bin-dir.
     #[arg(
         long,
         default_value = "1.5x+10",
@@ -30,7 +31,8 @@ pub struct ThresholdArgs {
     )]
     pub buffers_threshold: Threshold,
     /// A plan node's rows (over all loops) count as a change when they move, either way, by more
-    /// than FACTOR times and by more than N rows. With --baseline.
+    /// than FACTOR times and by more than N rows. With --baseline, and between the versions of a
+    /// `check` given several --pg-bin-dir.
     #[arg(
         long,
         default_value = "2x+10",
@@ -41,7 +43,8 @@ pub struct ThresholdArgs {
 }
 
 impl ThresholdArgs {
-    fn thresholds(&self) -> baseline::Thresholds {
+    /// The thresholds the flags ask for.
+    pub(super) fn thresholds(&self) -> baseline::Thresholds {
         baseline::Thresholds {
             buffers: self.buffers_threshold,
             rows: self.rows_threshold,
@@ -124,24 +127,13 @@ impl<'a> Hooks<'a> {
     /// Records the run's identity and refuses a baseline of other data (before the queries run).
     pub(super) fn identify(
         &mut self,
-        client: &mut postgres::Client,
         dataset: Option<&DatasetMeta>,
+        server: &ServerIdentity,
     ) -> Result<()> {
         if !self.active() {
             return Ok(());
         }
-        let row = client
-            .query_one(
-                "SELECT current_setting('server_version'), \
-                 current_setting('server_version_num')::int4",
-                &[],
-            )
-            .db("reading the server version")?;
-        let num: i32 = row.get(1);
-        self.server = Some(ServerIdentity {
-            version: row.get(0),
-            major: u32::try_from(num / 10_000).unwrap_or(0),
-        });
+        self.server = Some(server.clone());
         self.dataset = dataset.map(identity_of);
         if let (Some(before), Some(path)) = (&self.before, &self.args.baseline) {
             let now = Baseline::new(self.dataset.clone(), self.server.clone());
@@ -206,8 +198,24 @@ impl<'a> Hooks<'a> {
     }
 }
 
+/// The server's version, as a baseline records it.
+pub(super) fn server_identity(client: &mut postgres::Client) -> Result<ServerIdentity> {
+    let row = client
+        .query_one(
+            "SELECT current_setting('server_version'), \
+             current_setting('server_version_num')::int4",
+            &[],
+        )
+        .db("reading the server version")?;
+    let num: i32 = row.get(1);
+    Ok(ServerIdentity {
+        version: row.get(0),
+        major: u32::try_from(num / 10_000).unwrap_or(0),
+    })
+}
+
 /// The identity a baseline records of a dataset.
-fn identity_of(m: &DatasetMeta) -> DatasetIdentity {
+pub(super) fn identity_of(m: &DatasetMeta) -> DatasetIdentity {
     DatasetIdentity {
         profile: m.profile.clone(),
         profile_hash: m.profile_hash.clone(),
@@ -254,6 +262,22 @@ impl Side {
     }
 }
 
+/// Two sides compared as `qcheck diff` compares them: every identity difference, different data
+/// included, is a note (also the plans of one dataset on several PostgreSQL versions).
+pub(super) fn compare_sides(
+    before: &Baseline,
+    after: &Baseline,
+    before_name: &str,
+    after_name: &str,
+    thresholds: baseline::Thresholds,
+) -> Comparison {
+    let (mut notes, data) = baseline::compare::identity(before, after);
+    if let Some(why) = data {
+        notes.insert(0, format!("different data: {why}"));
+    }
+    baseline::compare::compare(before, after, before_name, after_name, thresholds, notes)
+}
+
 /// `qcheck diff A B`: exit 0 same, 1 changed.
 pub(super) fn run(g: &Global, args: &DiffArgs) -> Result<Outcome> {
     let partitions = args
@@ -279,17 +303,12 @@ pub(super) fn run(g: &Global, args: &DiffArgs) -> Result<Outcome> {
             )));
         }
     };
-    let (mut notes, data) = baseline::compare::identity(&before, &after);
-    if let Some(why) = data {
-        notes.insert(0, format!("different data: {why}"));
-    }
-    let comparison = baseline::compare::compare(
+    let comparison = compare_sides(
         &before,
         &after,
         &args.before.display().to_string(),
         &args.after.display().to_string(),
         args.thresholds.thresholds(),
-        notes,
     );
     if g.format == Format::Json {
         println!(
