@@ -10,10 +10,11 @@ use super::args::{QuerySource, SeededDatasetArgs};
 use super::safety::DatasetUse;
 use super::{Global, Outcome};
 use crate::analysis::{PlanCheck, QueryCheck};
-use crate::catalog::ExpectLine;
+use crate::baseline::{Comparison, ServerIdentity};
+use crate::catalog::{ExpectLine, Query};
 use crate::db::{Session, Target};
 use crate::error::{Error, IoContext, Result};
-use crate::generate::{self, DatasetLock};
+use crate::generate::{self, DatasetLock, DatasetMeta};
 use crate::plan::{Form, MAX_PLAN_FILE_BYTES, Mode, PartitionMap, Plan};
 use crate::report::{self, Format};
 use crate::runner::Runner;
@@ -130,8 +131,18 @@ fn open(
     source: &QuerySource,
 ) -> Result<(Session, DatasetLock)> {
     // Validate the request before starting anything.
+    dataset.request()?;
+    open_on(g, &Target::resolve(&g.target_options())?, dataset, source)
+}
+
+/// [`open`] on a given target (`check` on several PostgreSQL versions opens one per version).
+pub(super) fn open_on(
+    g: &Global,
+    target: &Target,
+    dataset: &SeededDatasetArgs,
+    source: &QuerySource,
+) -> Result<(Session, DatasetLock)> {
     let request = dataset.request()?;
-    let target = Target::resolve(&g.target_options())?;
     let session = target.open()?;
     let lock = match &source.queries {
         Some(dir) => DatasetLock::shared(
@@ -492,12 +503,12 @@ pub(super) fn offline_partitions(
     saved.map_or_else(fallback, PartitionMap::from_catalog)
 }
 
-/// The JSON document of `qcheck check --format json`.
+/// The JSON document of `qcheck check --format json` (on several versions, one per version).
 #[derive(serde::Serialize)]
-struct CheckDocument<'a> {
+pub(super) struct CheckDocument<'a> {
     passed: bool,
-    target: String,
-    dataset: Option<crate::generate::DatasetMeta>,
+    target: &'a str,
+    dataset: Option<&'a DatasetMeta>,
     queries: Vec<CheckedQuery<'a>>,
     /// With `--baseline`: the comparison's headline figures (per query under `queries`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -524,14 +535,72 @@ struct BaselineSummary<'a> {
     notes: &'a [String],
 }
 
-pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
-    let catalog = args.source.catalog()?;
-    let selected = catalog.select(&args.names)?;
-    let mut baseline = super::diff::Hooks::read(&args.baseline)?;
-    let (session, lock) = open(g, &args.dataset, &args.source)?;
+/// What `check` found on one server: the checks, the partition map and dataset they ran with, the
+/// server, and the comparison with `--baseline` when asked for.
+pub(super) struct CheckRun {
+    /// One per selected query, in order.
+    pub(super) results: Vec<QueryCheck>,
+    /// The server's partition map (folds partitions in signatures).
+    pub(super) partitions: PartitionMap,
+    /// The dataset record, when the database has one.
+    pub(super) dataset: Option<DatasetMeta>,
+    /// The server's version.
+    pub(super) server: ServerIdentity,
+    /// The target, described without a password.
+    pub(super) target: String,
+    /// With `--baseline`: the comparison.
+    pub(super) comparison: Option<Comparison>,
+}
+
+impl CheckRun {
+    /// Every expectation held and, with `--baseline`, no plan changed.
+    pub(super) fn passed(&self) -> bool {
+        self.results.iter().all(|r| r.passed) && self.comparison.as_ref().is_none_or(|c| c.passed)
+    }
+
+    /// The run as `check --format json` writes it.
+    pub(super) fn document<'a>(&'a self, args: &'a CheckArgs) -> CheckDocument<'a> {
+        let comparison = self.comparison.as_ref();
+        CheckDocument {
+            passed: self.passed(),
+            target: &self.target,
+            dataset: self.dataset.as_ref(),
+            queries: self
+                .results
+                .iter()
+                .map(|check| CheckedQuery {
+                    check,
+                    baseline: comparison.and_then(|c| c.query(&check.name)),
+                })
+                .collect(),
+            baseline: comparison.map(|c| {
+                let (changed_plans, compared_plans) = c.changed_plans();
+                BaselineSummary {
+                    file: args.baseline.baseline.as_deref().unwrap_or(Path::new("")),
+                    passed: c.passed,
+                    changed_plans,
+                    compared_plans,
+                    thresholds: c.thresholds,
+                    notes: &c.notes,
+                }
+            }),
+        }
+    }
+}
+
+/// Runs the selected queries on an open session (closing it when done) under its dataset lock
+/// (released once the queries ran), with the baseline hooks.
+pub(super) fn run_checks(
+    session: Session,
+    lock: DatasetLock,
+    args: &CheckArgs,
+    selected: &[&Query],
+    baseline: &mut super::diff::Hooks,
+) -> Result<CheckRun> {
     let mut client = session.connect()?;
     let dataset = generate::current_dataset(&mut client)?;
-    baseline.identify(&mut client, dataset.as_ref())?;
+    let server = super::diff::server_identity(&mut client)?;
+    baseline.identify(dataset.as_ref(), &server)?;
     let mut runner = Runner::new(&mut client);
     let partitions = runner.partition_map()?;
     let mut results = Vec::with_capacity(selected.len());
@@ -546,50 +615,51 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
     drop(lock);
     let target = session.target.describe();
     session.close()?;
-
     let comparison = baseline.finish(&results, &partitions)?;
-    let passed = results.iter().all(|r| r.passed) && comparison.as_ref().is_none_or(|c| c.passed);
+    Ok(CheckRun {
+        results,
+        partitions,
+        dataset,
+        server,
+        target,
+        comparison,
+    })
+}
+
+pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
+    if g.pg_bin_dir.len() > 1 {
+        return super::versions::check(g, args);
+    }
+    let catalog = args.source.catalog()?;
+    let selected = catalog.select(&args.names)?;
+    super::diff::refuse_unused_thresholds(&args.baseline)?;
+    let mut baseline = super::diff::Hooks::read(&args.baseline)?;
+    let (session, lock) = open(g, &args.dataset, &args.source)?;
+    let run = run_checks(session, lock, args, &selected, &mut baseline)?;
     let width = g.layout().width;
     if g.format == Format::Json {
-        let queries = results
-            .iter()
-            .map(|check| CheckedQuery {
-                check,
-                baseline: comparison.as_ref().and_then(|c| c.query(&check.name)),
-            })
-            .collect();
-        let doc = CheckDocument {
-            passed,
-            target,
-            dataset,
-            queries,
-            baseline: comparison.as_ref().map(|c| {
-                let (changed_plans, compared_plans) = c.changed_plans();
-                BaselineSummary {
-                    file: args.baseline.baseline.as_deref().unwrap_or(Path::new("")),
-                    passed: c.passed,
-                    changed_plans,
-                    compared_plans,
-                    thresholds: c.thresholds,
-                    notes: &c.notes,
-                }
-            }),
-        };
-        print!("{}", report::json::document(&doc));
+        print!("{}", report::json::document(run.document(args)));
     } else {
         let ci = print_ci(
             g,
             "qcheck check",
-            &report::junit::Case::of_queries(&results),
-            || report::check::summary_in(&results, Format::Table, width),
-            || report::check::summary(&results, Format::Markdown),
+            &report::junit::Case::of_queries(&run.results),
+            || report::check::summary_in(&run.results, Format::Table, width),
+            || report::check::summary(&run.results, Format::Markdown),
         )?;
         if !ci {
-            print!("{}", report::check::summary_in(&results, g.format, width));
+            print!(
+                "{}",
+                report::check::summary_in(&run.results, g.format, width)
+            );
         }
         // The baseline comparison follows the verdicts, except in JUnit, whose output must stay
         // one XML document (a changed plan still makes the exit code 1).
-        if let Some(c) = comparison.as_ref().filter(|_| g.format != Format::Junit) {
+        if let Some(c) = run
+            .comparison
+            .as_ref()
+            .filter(|_| g.format != Format::Junit)
+        {
             println!();
             print!(
                 "{}",
@@ -597,7 +667,7 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
             );
         }
     }
-    Ok(if passed {
+    Ok(if run.passed() {
         Outcome::Success
     } else {
         Outcome::ExpectationFailed

@@ -239,7 +239,7 @@ fn request(g: &Global, args: &CompareArgs) -> Result<CompareRequest> {
         bookings: args.bookings,
         cancellations: args.cancellations,
         harness_runs: args.harness_runs,
-        pg_bin_dir: g.pg_bin_dir.clone(),
+        pg_bin_dir: g.pg_bin_dir.first().cloned(),
     })
 }
 

@@ -22,17 +22,19 @@ use crate::report::{self, Format};
 pub struct ThresholdArgs {
     /// A plan's shared buffers (hit + read) count as a change when they grow by more than FACTOR
     /// times and by more than N buffers (fewer buffers never do). Default 1.5x+10. With
-    /// --baseline.
+    /// --baseline, and between the versions of a `check` given several --pg-bin-dir.
     #[arg(long, value_name = "FACTORx+N", value_parser = Threshold::parse)]
     pub buffers_threshold: Option<Threshold>,
     /// A plan node's rows (over all loops) count as a change when they move, either way, by more
-    /// than FACTOR times and by more than N rows. Default 2x+10. With --baseline.
+    /// than FACTOR times and by more than N rows. Default 2x+10. With --baseline, and between
+    /// the versions of a `check` given several --pg-bin-dir.
     #[arg(long, value_name = "FACTORx+N", value_parser = Threshold::parse)]
     pub rows_threshold: Option<Threshold>,
 }
 
 impl ThresholdArgs {
-    fn thresholds(&self) -> baseline::Thresholds {
+    /// The thresholds the flags ask for.
+    pub(super) fn thresholds(&self) -> baseline::Thresholds {
         let default = baseline::Thresholds::default();
         baseline::Thresholds {
             buffers: self.buffers_threshold.unwrap_or(default.buffers),
@@ -107,14 +109,21 @@ pub(super) struct Hooks<'a> {
     server: Option<ServerIdentity>,
 }
 
+/// Refuses a threshold flag where nothing is compared (one server, no `--baseline`): it would be
+/// silently meaningless.
+pub(super) fn refuse_unused_thresholds(args: &BaselineArgs) -> Result<()> {
+    match (&args.baseline, args.thresholds.given()) {
+        (None, Some(flag)) => Err(Error::Usage(format!(
+            "{flag} applies to a comparison: add --baseline FILE, or give several --pg-bin-dir \
+             (or drop {flag})"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 impl<'a> Hooks<'a> {
     /// Reads `--baseline` before anything runs, so a bad file fails first.
     pub(super) fn read(args: &'a BaselineArgs) -> Result<Hooks<'a>> {
-        if let (None, Some(flag)) = (&args.baseline, args.thresholds.given()) {
-            return Err(Error::Usage(format!(
-                "{flag} applies to a comparison: add --baseline FILE (or drop {flag})"
-            )));
-        }
         let before = args.baseline.as_deref().map(read_baseline).transpose()?;
         Ok(Hooks {
             args,
@@ -132,24 +141,13 @@ impl<'a> Hooks<'a> {
     /// Records the run's identity and refuses a baseline of other data (before the queries run).
     pub(super) fn identify(
         &mut self,
-        client: &mut postgres::Client,
         dataset: Option<&DatasetMeta>,
+        server: &ServerIdentity,
     ) -> Result<()> {
         if !self.active() {
             return Ok(());
         }
-        let row = client
-            .query_one(
-                "SELECT current_setting('server_version'), \
-                 current_setting('server_version_num')::int4",
-                &[],
-            )
-            .db("reading the server version")?;
-        let num: i32 = row.get(1);
-        self.server = Some(ServerIdentity {
-            version: row.get(0),
-            major: u32::try_from(num / 10_000).unwrap_or(0),
-        });
+        self.server = Some(server.clone());
         self.dataset = dataset.map(identity_of);
         if let (Some(before), Some(path)) = (&self.before, &self.args.baseline) {
             let now = Baseline::new(self.dataset.clone(), self.server.clone());
@@ -214,8 +212,24 @@ impl<'a> Hooks<'a> {
     }
 }
 
+/// The server's version, as a baseline records it.
+pub(super) fn server_identity(client: &mut postgres::Client) -> Result<ServerIdentity> {
+    let row = client
+        .query_one(
+            "SELECT current_setting('server_version'), \
+             current_setting('server_version_num')::int4",
+            &[],
+        )
+        .db("reading the server version")?;
+    let num: i32 = row.get(1);
+    Ok(ServerIdentity {
+        version: row.get(0),
+        major: u32::try_from(num / 10_000).unwrap_or(0),
+    })
+}
+
 /// The identity a baseline records of a dataset.
-fn identity_of(m: &DatasetMeta) -> DatasetIdentity {
+pub(super) fn identity_of(m: &DatasetMeta) -> DatasetIdentity {
     DatasetIdentity {
         profile: m.profile.clone(),
         profile_hash: m.profile_hash.clone(),
@@ -262,6 +276,22 @@ impl Side {
     }
 }
 
+/// Two sides compared as `qcheck diff` compares them: every identity difference, different data
+/// included, is a note (also the plans of one dataset on several PostgreSQL versions).
+pub(super) fn compare_sides(
+    before: &Baseline,
+    after: &Baseline,
+    before_name: &str,
+    after_name: &str,
+    thresholds: baseline::Thresholds,
+) -> Comparison {
+    let (mut notes, data) = baseline::compare::identity(before, after);
+    if let Some(why) = data {
+        notes.insert(0, format!("different data: {why}"));
+    }
+    baseline::compare::compare(before, after, before_name, after_name, thresholds, notes)
+}
+
 /// `qcheck diff A B`: exit 0 same, 1 changed.
 pub(super) fn run(g: &Global, args: &DiffArgs) -> Result<Outcome> {
     let partitions = args
@@ -287,17 +317,12 @@ pub(super) fn run(g: &Global, args: &DiffArgs) -> Result<Outcome> {
             )));
         }
     };
-    let (mut notes, data) = baseline::compare::identity(&before, &after);
-    if let Some(why) = data {
-        notes.insert(0, format!("different data: {why}"));
-    }
-    let comparison = baseline::compare::compare(
+    let comparison = compare_sides(
         &before,
         &after,
         &args.before.display().to_string(),
         &args.after.display().to_string(),
         args.thresholds.thresholds(),
-        notes,
     );
     if g.format == Format::Json {
         print!("{}", report::json::document(&comparison));

@@ -23,6 +23,7 @@ mod migrate;
 mod partitions;
 mod safety;
 mod seed;
+mod versions;
 
 const ABOUT: &str =
     "Prove that a PostgreSQL schema's hot queries get the plans they were designed for.";
@@ -69,8 +70,10 @@ pub struct Global {
 
     /// Folder holding the PostgreSQL server binaries (initdb, pg_ctl, postgres) for the embedded
     /// cluster. Default: pg_config --bindir, then PATH, then the newest /usr/lib/postgresql/*/bin.
+    /// `check` takes it more than once (one folder per major version): the same dataset is
+    /// checked on each, with the plan differences between the versions.
     #[arg(long, env = "QCHECK_PG_BIN", global = true, value_name = "DIR")]
-    pub pg_bin_dir: Option<PathBuf>,
+    pub pg_bin_dir: Vec<PathBuf>,
 
     /// Where the embedded cluster and cached datasets live.
     /// Default: ~/.cache/qcheck (root: /var/cache/qcheck).
@@ -111,7 +114,7 @@ impl Global {
     pub fn target_options(&self) -> TargetOptions {
         TargetOptions {
             database_url: self.database_url.clone(),
-            pg_bin_dir: self.pg_bin_dir.clone(),
+            pg_bin_dir: self.pg_bin_dir.first().cloned(),
             home: self.home.clone(),
         }
     }
@@ -353,6 +356,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             g.format
         )));
     }
+    versions::refuse_several(g, &cli.command)?;
     match &cli.command {
         Command::Completions { shell } => {
             docs::completions(*shell, &mut std::io::stdout().lock());

@@ -4,7 +4,8 @@
 //! `--format` onto [`Format`] through `FromStr`). Commands build plain data (serde types) and hand
 //! them here, so every output format is produced from the same values. `fmt` is the one number
 //! formatter; `seed`, `list`, `check` and `compare` render one command each, `diff` a baseline
-//! comparison (`check --baseline`, `qcheck diff`).
+//! comparison (`check --baseline`, `qcheck diff`), `versions` a `check` on several PostgreSQL
+//! versions.
 
 pub mod check;
 pub mod compare;
@@ -19,6 +20,7 @@ pub mod seed;
 mod test_support;
 pub mod text;
 pub mod tree;
+pub mod versions;
 
 use comfy_table::{ContentArrangement, Table, presets};
 

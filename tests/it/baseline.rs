@@ -295,7 +295,7 @@ fn a_threshold_without_a_baseline_is_a_usage_error_before_anything_runs() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("--buffers-threshold applies to a comparison: add --baseline FILE"),
+        err.contains("--buffers-threshold applies to a comparison: add --baseline FILE, or give several --pg-bin-dir"),
         "{err}"
     );
     assert_eq!(std::fs::read_dir(&home).unwrap().count(), 0, "home touched");

@@ -15,7 +15,9 @@
 //! - `lifecycle`: one home shared by many processes, awkward homes, refused binaries;
 //! - `safety`: what qcheck writes on a server the user named, and when it asks for `--yes` first;
 //! - `strategy`: the strategy bookkeeping, what `migrate status` reports and `seed` repairs;
-//! - `tls`: `sslmode` and certificates against a dedicated TLS cluster.
+//! - `tls`: `sslmode` and certificates against a dedicated TLS cluster;
+//! - `versions`: the ten on PostgreSQL 15 and 18 (`check` with two `--pg-bin-dir`, the upgrade
+//!   baseline flow); needs PostgreSQL 18 from `.ci/install-pg18`.
 
 mod baseline;
 mod check;
@@ -32,3 +34,4 @@ mod safety;
 mod seed;
 mod strategy;
 mod tls;
+mod versions;
