@@ -4,6 +4,7 @@
 //! - `model`: the appointment schema's guarantees on a real server (exclusion, RLS, audit, ...);
 //! - `seed`: the generator and the COPY loader, determinism and the cached dataset;
 //! - `baseline`: `check --save-baseline/--baseline` and `qcheck diff` (tuned against fk-only);
+//! - `citus`: the embedded Citus topology (`--citus-workers 2`) and the model distributed by tenant;
 //! - `check`: `qcheck check` / `qcheck explain` end to end on the `tiny` dataset;
 //! - `offline`: `explain --plan` on saved and production plans (modes, maps, undecided, bad files);
 //! - `runner`: how queries are run (nothing a query file does persists, one statement per file);
@@ -17,6 +18,7 @@
 
 mod baseline;
 mod check;
+mod citus;
 mod cli;
 mod common;
 mod compare;
