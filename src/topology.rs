@@ -358,3 +358,27 @@ pub fn distribute(client: &mut Client) -> Result<bool> {
         .db("setting the Citus options of the database")?;
     Ok(!distributed)
 }
+
+/// The seed's hook for Citus, before its reset transaction: a dataset already there is removed by
+/// migrating down and up again (empty distributed tables, the strategy's indexes rebuilt by the
+/// seed as always). The single-node reset cannot be used: Citus propagates `TRUNCATE` to the shards
+/// and drops a dropped partition's shards from triggers, which `session_replication_role = replica`
+/// silences, and without `replica` the shards' own append-only trigger on `appointment_audit`
+/// refuses the `TRUNCATE` (`DISABLE TRIGGER` on the coordinator does not reach the shards).
+pub fn empty_for_seed(client: &mut Client) -> Result<()> {
+    if crate::schema::data_rows(client)?.is_empty() {
+        return Ok(());
+    }
+    crate::schema::migrate_down(client, 0)?;
+    crate::schema::migrate_up(client)?;
+    Ok(())
+}
+
+/// The seed's hook for Citus at the start of its reset transaction: every statement on one
+/// connection per worker, because the distributed tables have foreign keys to the reference table
+/// `tenant`, and Citus refuses parallel DDL on them once the transaction has touched it.
+pub fn before_reset(client: &mut Client) -> Result<()> {
+    client
+        .batch_execute("SET LOCAL citus.multi_shard_modify_mode = sequential")
+        .db("choosing sequential mode for the Citus seed")
+}
