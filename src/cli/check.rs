@@ -457,9 +457,10 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
         }
         results.push(checked);
     }
+    // A user's own Citus coordinator says so (version, workers) in the target line.
+    let target = crate::topology::describe_connected(&session.target, &mut client)?;
     drop(client);
     drop(lock);
-    let target = session.target.describe();
     session.close()?;
 
     let comparison = baseline.finish(&results, &partitions)?;

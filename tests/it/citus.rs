@@ -175,6 +175,15 @@ fn three_nodes_run_together_and_status_lists_each_with_its_role() {
     let info = qcheck::topology::detect(&mut c).unwrap().unwrap();
     assert_eq!(info.workers, 2, "{info}");
     assert!(info.version.starts_with("13."), "{info}");
+    // Through --database-url the coordinator is a user's own Citus: detected in the target line.
+    let url = t.cluster.url(qcheck::cluster::DATABASE);
+    let out = common::qcheck(&["--database-url", &url, "migrate"], &t.home);
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("(Citus {} coordinator, 2 workers)", info.version)),
+        "{err}"
+    );
 }
 
 #[test]
