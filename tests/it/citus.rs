@@ -32,6 +32,10 @@ static MIGRATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 extern "C" fn stop_topology_at_exit() {
     if let Some(cluster) = STOP.get() {
         let _ = cluster.stop();
+        // <temp>/qcheck-test-citus-PID/home/citus-2w/coordinator: the temp folder goes too.
+        if let Some(base) = cluster.home.ancestors().nth(3) {
+            let _ = std::fs::remove_dir_all(base);
+        }
     }
 }
 
