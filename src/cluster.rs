@@ -310,6 +310,12 @@ pub struct Cluster {
     pub home: PathBuf,
     /// The OS user the server runs as; `None` when it runs as the user running qcheck (not root).
     pub server_user: Option<ServerUser>,
+    /// Settings written after [`SERVER_SETTINGS`] (a Citus node's `shared_preload_libraries`, ...);
+    /// empty for the single-node cluster.
+    pub extra_settings: Vec<(String, String)>,
+    /// Clusters that start and stop with this one, under its lifecycle lock and before it (the
+    /// workers of a Citus coordinator, see [`crate::topology`]); empty for a single node.
+    pub followers: Vec<Cluster>,
 }
 
 /// What `qcheck cluster status` reports.
@@ -370,6 +376,8 @@ impl Cluster {
             bin,
             home,
             server_user: ServerUser::for_current_process()?,
+            extra_settings: Vec::new(),
+            followers: Vec::new(),
         })
     }
 
@@ -465,6 +473,9 @@ impl Cluster {
     pub fn acquire(&self, on_start: impl FnOnce() -> Result<()>) -> Result<ServerUse> {
         let _lifecycle = self.lifecycle_lock()?;
         self.init()?;
+        for follower in &self.followers {
+            follower.ensure_running()?;
+        }
         let started = !self.is_running()?;
         if started {
             self.start()?;
@@ -480,6 +491,18 @@ impl Cluster {
             _users: users,
             started,
         })
+    }
+
+    /// A follower's start (see [`Cluster::followers`]): initializes and starts it unless it runs,
+    /// under its own lifecycle lock (taken after its leader's: always in that order). No users lock
+    /// or autostop marker: the leader's govern it.
+    fn ensure_running(&self) -> Result<()> {
+        let _lifecycle = self.lifecycle_lock()?;
+        self.init()?;
+        if !self.is_running()? {
+            self.start()?;
+        }
+        Ok(())
     }
 
     /// Ends a use. If it was the last one and a qcheck process started the server without being
@@ -505,6 +528,8 @@ impl Cluster {
     pub fn stop_when_unused(&self) -> Result<StopOutcome> {
         let _lifecycle = self.lifecycle_lock()?;
         if !self.is_running()? {
+            // Followers a crashed leader left running are stopped too.
+            self.stop_locked()?;
             return Ok(StopOutcome::NotRunning);
         }
         if self.is_unused()? {
@@ -578,6 +603,9 @@ impl Cluster {
         for (name, value) in SERVER_SETTINGS {
             settings.push_str(&format!("{name} = {value}\n"));
         }
+        for (name, value) in &self.extra_settings {
+            settings.push_str(&format!("{name} = {value}\n"));
+        }
         let path = self.data_dir().join("qcheck.conf");
         std::fs::write(&path, settings).at(&path)?;
         self.chown_to_server(&path)?;
@@ -625,17 +653,22 @@ impl Cluster {
 
     fn stop_locked(&self) -> Result<bool> {
         remove_if_exists(&self.state_file("autostop"))?;
-        if !self.is_running()? {
-            return Ok(false);
+        let running = self.is_running()?;
+        if running {
+            let mut cmd = self.pg_ctl();
+            cmd.arg("stop")
+                .arg("-w")
+                .args(["-m", "fast"])
+                .arg("-D")
+                .arg(self.data_dir());
+            self.checked(&mut cmd)?;
         }
-        let mut cmd = self.pg_ctl();
-        cmd.arg("stop")
-            .arg("-w")
-            .args(["-m", "fast"])
-            .arg("-D")
-            .arg(self.data_dir());
-        self.checked(&mut cmd)?;
-        Ok(true)
+        // After the leader: a Citus coordinator never runs without its workers.
+        for follower in &self.followers {
+            let _lifecycle = follower.lifecycle_lock()?;
+            follower.stop_locked()?;
+        }
+        Ok(running)
     }
 
     /// Stops the server and deletes the cluster folder (and the socket folder if it is elsewhere);
@@ -654,6 +687,9 @@ impl Cluster {
             ));
         }
         self.stop_locked()?;
+        for follower in &self.followers {
+            follower.destroy()?;
+        }
         let root = self.root();
         if root.exists() {
             std::fs::remove_dir_all(&root).at(&root)?;
@@ -770,7 +806,7 @@ pub struct ServerUse {
 }
 
 /// Opens (creating) `path` and flocks it; `None` when a non-blocking lock is taken by another.
-fn lock_file(path: &Path, arg: FlockArg) -> Result<Option<Flock<File>>> {
+pub(crate) fn lock_file(path: &Path, arg: FlockArg) -> Result<Option<Flock<File>>> {
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -842,6 +878,8 @@ mod tests {
             bin: fake_bin(),
             home: long,
             server_user: None,
+            extra_settings: Vec::new(),
+            followers: Vec::new(),
         };
         let socket = cluster.socket_dir();
         assert!(
@@ -854,6 +892,8 @@ mod tests {
             bin: fake_bin(),
             home: "/tmp/q".into(),
             server_user: None,
+            extra_settings: Vec::new(),
+            followers: Vec::new(),
         };
         assert_eq!(short.socket_dir(), PathBuf::from("/tmp/q/pg15/run"));
     }
@@ -864,6 +904,8 @@ mod tests {
             bin: fake_bin(),
             home: "/tmp/q".into(),
             server_user: None,
+            extra_settings: Vec::new(),
+            followers: Vec::new(),
         };
         assert_eq!(
             cluster.url("qcheck"),
@@ -972,6 +1014,8 @@ mod tests {
             bin: fake_bin(),
             home: "/tmp/a,b".into(),
             server_user: None,
+            extra_settings: Vec::new(),
+            followers: Vec::new(),
         };
         assert!(
             cluster
@@ -986,6 +1030,8 @@ mod tests {
             bin: fake_bin(),
             home: "/tmp/it's a".into(),
             server_user: None,
+            extra_settings: Vec::new(),
+            followers: Vec::new(),
         };
         assert_eq!(
             spaced.url("qcheck"),

@@ -63,6 +63,25 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// `--citus-workers` on an installation without the Citus extension: where qcheck looked and how
+    /// to install it.
+    #[error(
+        "--citus-workers needs the Citus extension, and PostgreSQL {version} has none ({} missing): \
+         install it with ../shared/vendor/install-citus.sh (builds Citus 13.2.2 from the vendored \
+         source for PostgreSQL 15; needs root, apt-get and about a minute), or run without --citus-workers",
+        .missing.display()
+    )]
+    CitusMissing {
+        /// The server version of the binaries found.
+        version: String,
+        /// The library file that is not there (`<pkglibdir>/citus.so`).
+        missing: PathBuf,
+    },
+
+    /// A Citus topology request that cannot be served (e.g. `--citus-workers` with `--database-url`).
+    #[error("{0}")]
+    Topology(String),
+
     /// qcheck runs as root, PostgreSQL refuses to, and there is no OS user to run the server as.
     #[error(
         "qcheck runs as root, PostgreSQL refuses to, and neither a `postgres` nor a `nobody` OS user \

@@ -10,6 +10,8 @@
 //! - `baseline`: plan signatures of a run saved as committable JSON and compared with a later
 //!   run, another baseline or plan files (`check --baseline`, `qcheck diff`), pure;
 //! - `sql`: the one lexer for PostgreSQL SQL (statements, placeholders, identifiers), pure;
+//! - `topology`: Citus — the embedded coordinator and workers, registration, the model distributed
+//!   by tenant, what a user's own coordinator is;
 //! - `error`: the typed errors everything returns.
 
 pub mod analysis;
@@ -34,5 +36,6 @@ pub mod schema;
 pub mod sql;
 pub mod tips;
 pub mod tls;
+pub mod topology;
 
 pub use error::{Error, Result};

@@ -348,6 +348,7 @@ pub fn migrate_up_with(client: &mut Client, timeouts: &MigrationTimeouts) -> Res
                 }
             }
         }
+        let citus = crate::topology::detect(client)?.is_some();
         let mut newly = Vec::new();
         for m in all
             .iter()
@@ -357,7 +358,7 @@ pub fn migrate_up_with(client: &mut Client, timeouts: &MigrationTimeouts) -> Res
                 .transaction()
                 .db("starting a migration transaction")?;
             timeouts.set_local(&mut tx)?;
-            tx.batch_execute(m.up).map_err(|source| Error::Migration {
+            execute_script(&mut tx, m.up, citus).map_err(|source| Error::Migration {
                 version: m.version,
                 name: m.name.clone(),
                 source,
@@ -370,8 +371,30 @@ pub fn migrate_up_with(client: &mut Client, timeouts: &MigrationTimeouts) -> Res
             tx.commit().db("committing a migration")?;
             newly.push(m.version);
         }
+        // On Citus, the model distributed by tenant (a no-op on plain PostgreSQL).
+        crate::topology::distribute(client)?;
         Ok(newly)
     })
+}
+
+/// Runs a migration script: in one piece, or on Citus one statement at a time (a worker refuses the
+/// commands Citus propagates from inside a multi-statement query; see
+/// [`crate::topology::run_script`]).
+fn execute_script(
+    tx: &mut postgres::Transaction<'_>,
+    sql: &str,
+    citus: bool,
+) -> Result<(), postgres::Error> {
+    if !citus {
+        return tx.batch_execute(sql);
+    }
+    // The shipped scripts are lexed by the unit tests; a script the lexer refused would fail whole.
+    match crate::sql::split_statements(sql) {
+        Ok(statements) => statements
+            .iter()
+            .try_for_each(|stmt| tx.batch_execute(&stmt.text)),
+        Err(_) => tx.batch_execute(sql),
+    }
 }
 
 /// A shipped migration version as `qcheck_migration.version` (int4) stores it.
@@ -390,6 +413,7 @@ pub fn migrate_down(client: &mut Client, to: u32) -> Result<Vec<u32>> {
     let all = migrations()?;
     with_lock(client, |client| {
         let done = applied(client)?;
+        let citus = crate::topology::detect(client)?.is_some();
         let mut reverted = Vec::new();
         for (version, name, _, _) in done.iter().rev().filter(|d| d.0 > to) {
             let m = all.iter().find(|m| m.version == *version).ok_or_else(|| {
@@ -403,12 +427,11 @@ pub fn migrate_down(client: &mut Client, to: u32) -> Result<Vec<u32>> {
                 .transaction()
                 .db("starting a migration transaction")?;
             timeouts.set_local(&mut tx)?;
-            tx.batch_execute(m.down)
-                .map_err(|source| Error::Migration {
-                    version: m.version,
-                    name: m.name.clone(),
-                    source,
-                })?;
+            execute_script(&mut tx, m.down, citus).map_err(|source| Error::Migration {
+                version: m.version,
+                name: m.name.clone(),
+                source,
+            })?;
             tx.execute(
                 "DELETE FROM qcheck_migration WHERE version = $1",
                 &[&version_i32(m.version)],
@@ -462,6 +485,10 @@ pub fn foreign_tables(client: &mut Client) -> Result<Vec<String>> {
               WHERE c.relnamespace = coalesce(current_schema(), 'public')::regnamespace
                 AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
                 AND NOT c.relname = ANY($1)
+                -- an extension's own (Citus puts views citus_tables and citus_schemas in public)
+                AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                                 WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                                   AND d.deptype = 'e')
                 AND NOT (c.relispartition
                          AND (SELECT r.relname FROM pg_class r WHERE r.oid = pg_partition_root(c.oid))
                              = ANY($1))

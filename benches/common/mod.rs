@@ -61,6 +61,7 @@ pub fn setup(bench: &str, test_home: Option<&std::path::Path>) -> qcheck::Result
             database_url: None,
             pg_bin_dir: env("QCHECK_PG_BIN").map(Into::into),
             home: Some(home.to_path_buf()),
+            citus_workers: None,
         })?;
         let session = target.open()?;
         generate::ensure_seeded(&session, &request, &Progress::new(ProgressMode::Quiet))?;
@@ -79,6 +80,7 @@ pub fn setup(bench: &str, test_home: Option<&std::path::Path>) -> qcheck::Result
         database_url: env("DATABASE_URL"),
         pg_bin_dir: env("QCHECK_PG_BIN").map(Into::into),
         home: env("QCHECK_HOME").map(Into::into),
+        citus_workers: None,
     })?;
     let session = target.open()?;
     let outcome = generate::ensure_seeded(&session, &request, &Progress::new(ProgressMode::Plain))?;

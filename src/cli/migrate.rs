@@ -28,6 +28,7 @@ pub(super) fn run(g: &Global, action: &MigrateCommand, yes: bool) -> Result<Outc
             };
             super::safety::before_writing(&target, &mut client, "migrating", yes)?;
             let applied = schema::migrate_up(&mut client)?;
+            let described = crate::topology::describe_connected(&target, &mut client)?;
             let built = match &strategy {
                 // Re-applying the same strategy on every `migrate` would rebuild indexes for nothing.
                 Some(s)
@@ -42,13 +43,12 @@ pub(super) fn run(g: &Global, action: &MigrateCommand, yes: bool) -> Result<Outc
                 let doc = serde_json::json!({ "applied": applied, "strategy": strategy.map(|s| s.name), "indexes": built });
                 println!("{doc:#}");
             } else if applied.is_empty() {
-                eprintln!("qcheck: schema up to date on {}", target.describe());
+                eprintln!("qcheck: schema up to date on {described}");
             } else {
                 let list: Vec<String> = applied.iter().map(|v| format!("{v:04}")).collect();
                 eprintln!(
-                    "qcheck: applied migrations {} on {}",
-                    list.join(", "),
-                    target.describe()
+                    "qcheck: applied migrations {} on {described}",
+                    list.join(", ")
                 );
                 if let Some(s) = &strategy {
                     eprintln!(

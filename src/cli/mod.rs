@@ -80,6 +80,14 @@ pub struct Global {
     #[arg(long, env = "QCHECK_HOME", global = true, value_name = "DIR")]
     pub home: Option<PathBuf>,
 
+    /// Run on an embedded Citus cluster: a coordinator and N workers under the home
+    /// (`<home>/citus-<N>w`), the model distributed by tenant. Needs the Citus extension
+    /// (../shared/vendor/install-citus.sh). For your own Citus cluster use --database-url with its
+    /// coordinator instead.
+    #[arg(long, env = "QCHECK_CITUS_WORKERS", global = true, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::topology::MAX_WORKERS)))]
+    pub citus_workers: Option<u32>,
+
     /// Output format. junit and github report expectation verdicts: check and explain only.
     #[arg(long, default_value_t = Format::Table, global = true, value_parser = format_parser())]
     pub format: Format,
@@ -116,6 +124,7 @@ impl Global {
             database_url: self.database_url.clone(),
             pg_bin_dir: self.pg_bin_dir.first().cloned(),
             home: self.home.clone(),
+            citus_workers: self.citus_workers,
         }
     }
 
@@ -269,10 +278,11 @@ pub enum Command {
 /// `qcheck cluster` actions.
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
-    /// Where the cluster lives, its version, whether it runs.
+    /// Where the cluster lives, its version, whether it runs (every node with --citus-workers).
     #[command(after_help = "Examples:
   qcheck cluster status
-  qcheck cluster status --format json")]
+  qcheck cluster status --format json
+  qcheck --citus-workers 2 cluster status")]
     Status,
     /// Start the cluster (if needed) and print a libpq connection URL: psql "$(qcheck cluster url)".
     #[command(after_help = "Examples:

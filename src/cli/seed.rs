@@ -35,6 +35,14 @@ pub(super) fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     // An absurd scale is refused before anything is announced or written.
     generate::preflight(&session, &request)?;
     super::safety::before_writing(&target, &mut *session.connect()?, "seeding", args.yes)?;
+    if args.timings && crate::topology::detect(&mut *session.connect()?)?.is_some() {
+        return Err(crate::error::Error::Topology(
+            "seed --timings compares COPY forms with server-side files on one server, which a Citus \
+             coordinator cannot do; seed without --timings (its phase table gives the load's rows/s) \
+             and compare with the same seed on one node"
+                .into(),
+        ));
+    }
     if args.timings {
         let timings = generate::measure(&session, &request, &progress)?;
         session.close()?;

@@ -27,7 +27,16 @@ use crate::report::versions::{VersionRun, render};
 /// Refuses several `--pg-bin-dir` for the commands that run on one server (all but `check`).
 pub(super) fn refuse_several(g: &Global, command: &Command) -> Result<()> {
     let n = g.pg_bin_dir.len();
-    if n < 2 || matches!(command, Command::Check(_)) {
+    if n < 2 {
+        return Ok(());
+    }
+    if let Some(workers) = g.citus_workers {
+        return Err(Error::Usage(format!(
+            "--pg-bin-dir is given {n} times and --citus-workers {workers}: the Citus cluster runs \
+             on one PostgreSQL version (the one Citus is built for); give one --pg-bin-dir"
+        )));
+    }
+    if matches!(command, Command::Check(_)) {
         return Ok(());
     }
     let why = if matches!(command, Command::Compare(_)) {

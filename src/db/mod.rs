@@ -45,6 +45,9 @@ pub struct TargetOptions {
     pub pg_bin_dir: Option<PathBuf>,
     /// `--home` / `QCHECK_HOME`: where the embedded cluster lives; `None` for the default home.
     pub home: Option<PathBuf>,
+    /// `--citus-workers N`: the embedded Citus topology (a coordinator and N workers) instead of the
+    /// single node; see [`crate::topology`].
+    pub citus_workers: Option<u32>,
 }
 
 /// The variables that select a server the user runs instead of the embedded cluster.
@@ -65,6 +68,13 @@ impl Target {
             &process_env,
             &LocalDefaults::detect(),
         )? {
+            if let Some(n) = opts.citus_workers {
+                return Err(Error::Topology(format!(
+                    "--citus-workers {n} starts an embedded Citus cluster and cannot be combined with \
+                     --database-url or the PG* variables: point those at your own coordinator instead \
+                     (qcheck detects Citus there)"
+                )));
+            }
             return Ok(Target::Server(Box::new(cfg), tls));
         }
         Ok(Target::Embedded(Self::embedded_cluster(opts)?))
@@ -73,12 +83,23 @@ impl Target {
     /// The embedded cluster the options describe (for `qcheck cluster ...`, which ignores URLs).
     pub fn embedded_cluster(opts: &TargetOptions) -> Result<Cluster> {
         let bin = PgBin::locate(opts.pg_bin_dir.as_deref())?;
-        Cluster::new(bin, opts.home.clone().unwrap_or_else(Cluster::default_home))
+        let home = opts.home.clone().unwrap_or_else(Cluster::default_home);
+        match opts.citus_workers {
+            Some(n) => crate::topology::citus_cluster(&bin, &home, n),
+            None => Cluster::new(bin, home),
+        }
     }
 
     /// The target without a password, for messages and reports.
     pub fn describe(&self) -> String {
         match self {
+            Target::Embedded(c) if crate::topology::is_citus(c) => format!(
+                "embedded Citus (coordinator + {} worker{}) on PostgreSQL {} in {}",
+                c.followers.len(),
+                if c.followers.len() == 1 { "" } else { "s" },
+                c.bin.version,
+                c.home.parent().unwrap_or(&c.home).display()
+            ),
             Target::Embedded(c) => format!(
                 "embedded PostgreSQL {} in {}",
                 c.bin.version,
@@ -187,6 +208,9 @@ impl Drop for Session {
 }
 
 fn create_database_if_missing(cluster: &Cluster) -> Result<()> {
+    if crate::topology::is_citus(cluster) {
+        return crate::topology::prepare_database(cluster, cluster::DATABASE);
+    }
     let mut cfg = Config::new();
     cfg.host_path(cluster.socket_dir())
         .port(cluster::PORT)

@@ -184,7 +184,14 @@ pub fn load(
     let (first, _) = clients
         .split_first_mut()
         .ok_or_else(|| Error::Dataset("no connection to load with".into()))?;
+    let citus = crate::topology::detect(first)?.is_some();
+    if citus {
+        crate::topology::empty_for_seed(first)?;
+    }
     let mut done = in_transaction(first, "resetting the dataset", |client| {
+        if citus {
+            crate::topology::before_reset(client)?;
+        }
         quiet(client)?;
         reset(client, w, mode)?;
         stream(

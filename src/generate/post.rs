@@ -84,6 +84,10 @@ pub fn run_parallel(
     steps: &[Step],
     progress: &Progress,
 ) -> Result<Vec<StepTiming>> {
+    let citus = match clients.first_mut() {
+        Some(client) => crate::topology::detect(client)?.is_some(),
+        None => false,
+    };
     let phase = progress.phase(phase_name, steps.len() as u64, Unit::Steps);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
@@ -103,7 +107,7 @@ pub fn run_parallel(
                     let step = &steps[i];
                     phase.message(&step.label());
                     let start = Instant::now();
-                    match run_step(client, step) {
+                    match run_step(client, step, citus) {
                         Ok(rows) => {
                             if let Ok(mut t) = timings.lock() {
                                 t.push((
@@ -141,8 +145,13 @@ pub fn run_parallel(
     Ok(t.into_iter().map(|(_, t)| t).collect())
 }
 
-fn run_step(client: &mut Client, step: &Step) -> Result<Option<u64>> {
+/// On Citus a step's statements go one at a time (see [`crate::topology::run_script`]).
+fn run_step(client: &mut Client, step: &Step, citus: bool) -> Result<Option<u64>> {
     match step {
+        Step::Sql { label, sql } if citus => {
+            crate::topology::run_script(client, sql, 1, label)?;
+            Ok(None)
+        }
         Step::Sql { label, sql } => {
             client.batch_execute(sql).db(label.clone())?;
             Ok(None)

@@ -4,6 +4,7 @@
 //! - `model`: the appointment schema's guarantees on a real server (exclusion, RLS, audit, ...);
 //! - `seed`: the generator and the COPY loader, determinism and the cached dataset;
 //! - `baseline`: `check --save-baseline/--baseline` and `qcheck diff` (tuned against fk-only);
+//! - `citus`: the embedded Citus topology (`--citus-workers 2`) and the model distributed by tenant;
 //! - `check`: `qcheck check` / `qcheck explain` end to end on the `tiny` dataset;
 //! - `ci`: JUnit, GitHub annotations, JSON documents against `schema/`, output at 100 columns,
 //!   clap errors, completions and man pages, the re-seed note;
@@ -22,6 +23,7 @@
 mod baseline;
 mod check;
 mod ci;
+mod citus;
 mod cli;
 mod common;
 mod compare;
