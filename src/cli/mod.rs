@@ -20,6 +20,7 @@ mod compare;
 mod diff;
 mod migrate;
 mod partitions;
+mod run_as;
 mod safety;
 mod seed;
 

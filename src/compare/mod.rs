@@ -40,7 +40,7 @@ use crate::error::{DbContext, Error, Result};
 use crate::generate::{self, DatasetLock, SeedRequest};
 use crate::plan::Mode;
 use crate::progress::{Progress, Unit};
-use crate::runner::{Runner, pgbench};
+use crate::runner::{RunAs, RunAsRequest, Runner, pgbench};
 use crate::schema::{self, BuiltIndex, Strategy};
 use model::{
     Comparison, DatasetInfo, HarnessCheck, HarnessMode, IndexInfo, Latency, Method, QueryResult,
@@ -69,6 +69,9 @@ pub struct CompareRequest {
     pub harness_runs: usize,
     /// Where to look for pgbench (the server binaries' folder).
     pub pg_bin_dir: Option<PathBuf>,
+    /// Who the queries run as (`--as-owner`, `--as-role`, `--tenant`; default the application), as
+    /// for `check`. The write probe runs as the connecting user whatever this says.
+    pub run_as: RunAsRequest,
 }
 
 /// Seeds (or reuses) the dataset, measures every strategy, restores the recorded strategy. The
@@ -95,6 +98,7 @@ pub fn run(
         Error::Dataset("the dataset was seeded but qcheck_meta holds no record".into())
     })?;
     let recorded = meta.strategy.clone();
+    let run_as = RunAs::resolve(&mut client, &req.run_as)?;
 
     let local = matches!(session.target, Target::Embedded(_));
     let stamp = environment::stamp(&mut client, session.target.describe(), local)?;
@@ -138,7 +142,15 @@ pub fn run(
     order.extend(req.strategies.iter().filter(|s| s.name == recorded));
     let mut results = Vec::with_capacity(order.len());
     for strategy in order {
-        let r = measure_strategy(&mut client, strategy, req, &plan, checkpoint, progress)?;
+        let r = measure_strategy(
+            &mut client,
+            strategy,
+            req,
+            &run_as,
+            &plan,
+            checkpoint,
+            progress,
+        )?;
         results.push(r);
     }
     let last = results.last().map(|r| r.name.clone()).unwrap_or_default();
@@ -155,7 +167,7 @@ pub fn run(
     let harness = if req.harness_runs == 0 {
         None
     } else {
-        harness_check(session, &mut client, req, &recorded, &mut notes)?
+        harness_check(session, &mut client, req, &run_as, &recorded, &mut notes)?
     };
 
     let dataset = DatasetInfo {
@@ -172,7 +184,7 @@ pub fn run(
     Ok(Comparison {
         stamp,
         dataset,
-        method: method(req),
+        method: method(req, &run_as),
         strategies: results,
         harness,
         left_in_place: recorded,
@@ -181,13 +193,19 @@ pub fn run(
     })
 }
 
-fn method(req: &CompareRequest) -> Method {
+fn method(req: &CompareRequest, run_as: &RunAs) -> Method {
     Method {
         runs: req.runs,
         warmup: req.warmup,
         bookings_requested: req.bookings,
         cancellations_requested: req.cancellations,
         description: vec![
+            format!(
+                "Identity: every query is prepared, timed and explained {} (the write probe runs as \
+                 the connecting user: it measures index and trigger maintenance, which row-level \
+                 security does not change).",
+                run_as.describe()
+            ),
             "Plans and verdicts: EXPLAIN (ANALYZE, BUFFERS, SETTINGS) of the prepared query under \
              plan_cache_mode = force_custom_plan and force_generic_plan, after one warm-up execution; \
              planning and execution time and shared buffers come from that plan."
@@ -217,6 +235,7 @@ fn measure_strategy(
     client: &mut Client,
     strategy: &Strategy,
     req: &CompareRequest,
+    run_as: &RunAs,
     plan: &WritePlan,
     checkpoint: bool,
     progress: &Progress,
@@ -229,7 +248,7 @@ fn measure_strategy(
     phase.message("analyzing");
     analyze_expression_tables(client, &built)?;
     let indexes = index_info(client, &built)?;
-    let mut runner = Runner::new(client);
+    let mut runner = Runner::new(client, run_as.clone());
     let partitions = runner.partition_map()?;
     phase.inc(1);
     let mut queries = Vec::with_capacity(req.queries.len());
@@ -374,6 +393,7 @@ fn harness_check(
     session: &Session,
     client: &mut Client,
     req: &CompareRequest,
+    run_as: &RunAs,
     strategy: &str,
     notes: &mut Vec<String>,
 ) -> Result<Option<HarnessCheck>> {
@@ -395,7 +415,7 @@ fn harness_check(
         );
         return Ok(None);
     };
-    let mut runner = Runner::new(client);
+    let mut runner = Runner::new(client, run_as.clone());
     let params = runner.params(query, &[])?;
     let prepared = runner.prepare(query)?;
     let warmup = (req.harness_runs / HARNESS_ROUNDS / 10).max(10);
@@ -414,7 +434,7 @@ fn harness_check(
                 } else {
                     let run = pgbench::run(
                         &pgbench,
-                        (&cfg, &tls),
+                        (&cfg, &tls, run_as),
                         query,
                         &params,
                         mode,

@@ -214,16 +214,22 @@ pub fn explain_plan(title: &str, p: &PlanCheck, format: Format, color: bool) -> 
 
 /// `qcheck explain --query` output: the chosen plan in full, the other one's verdicts in a line.
 pub fn explain_query(c: &QueryCheck, generic: bool, format: Format, color: bool) -> String {
+    // Who the plans were captured as: the role and tenant, or the connecting user (--as-owner).
+    let who = match (&c.role, &c.params.tenant) {
+        (Some(role), Some(tenant)) => format!("role {role}, app.tenant_id = {tenant}"),
+        (Some(role), None) => format!("role {role}"),
+        (None, _) => "the connecting user, as connected".to_string(),
+    };
     let mut out = if format == Format::Markdown {
         format!(
-            "## {}\n\n{}\n\nparams: `{}`\n\n",
+            "## {}\n\n{}\n\nparams: `{}`  \nas: {who}\n\n",
             c.name,
             c.summary,
             c.params.display()
         )
     } else {
         format!(
-            "{} — {}\nparams: {}\n\n",
+            "{} — {}\nparams: {}\nas: {who}\n\n",
             c.name,
             c.summary,
             c.params.display()
