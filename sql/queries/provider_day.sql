@@ -18,8 +18,8 @@
 -- expect: no sort
 -- expect-custom: estimate-error <= 50x
 -- note: Under row-level security (how qcheck checks by default) the estimate is held to 50x, not 10x as for the owner:
--- note: the planner multiplies the provider's selectivity by that of the policy qual tenant_id = app_tenant_id() (the
--- note: tenant's share, 1/20 at clinic scale 1) as if they were independent, so it expects 1 row where 13 come (13x;
+-- note: the planner multiplies the provider's selectivity by that of the policy's qual on tenant_id (one tenant in
+-- note: 20 at clinic scale 1) as if they were independent, so it expects 1 row where 13 come (13x;
 -- note: as owner 1.4x). A provider day holds at most 40 fifteen-minute slots and an estimate is never below 1 row,
 -- note: so the error stays under 50x at any scale. Extended statistics `CREATE STATISTICS (dependencies) ON
 -- note: provider_id, tenant_id` on each partition (not the parent: leaf scans use the leaf's statistics) remove

@@ -180,7 +180,7 @@ fn migrate_down_asks_before_deleting_rows_and_keeps_a_role_in_use() {
     let out = qcheck(&["--database-url", &url, "migrate", "down", "--yes"], &home);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("reverted migrations 0002, 0001"), "{err}");
+    assert!(err.contains("reverted migrations 0004, 0002, 0001"), "{err}");
     assert!(
         err.contains(&format!("kept role qcheck_app: {login} is")),
         "{err}"
