@@ -9,6 +9,9 @@
 //! - `QCHECK_BENCH_SCALE` (default 1: about 1,000,000 appointments; the first run seeds it, about a
 //!   minute and a half, later runs reuse it);
 //! - `QCHECK_BENCH_STRATEGY` (default `tuned`): the index strategy to benchmark;
+//! - `QCHECK_BENCH_AS_OWNER=1`: run the queries as the connecting user (`qcheck check --as-owner`)
+//!   instead of as the application (role `qcheck_app`, `app.tenant_id` set: row-level security on,
+//!   the default, as for `check`); `QCHECK_BENCH_AS_ROLE=ROLE` names another role;
 //! - `QCHECK_HOME`, `QCHECK_PG_BIN`, `DATABASE_URL`: where the database is, as for `qcheck`.
 //!
 //! One group per query with two functions, `custom` and `generic` (plan_cache_mode forced), because
@@ -18,7 +21,9 @@
 //! runner's `EXECUTE name(literals)` would add a parse of the EXECUTE statement to every iteration.
 //! Each iteration binds the next parameter set of a deterministic sample of the data
 //! (`Runner::sample`, 200 sets per query), so a figure is the mean over many providers, patients
-//! and days rather than one cached row. Executions go through `qcheck::runner`, like every query
+//! and days rather than one cached row. As the application, the sets are ordered by tenant (stable,
+//! so the sample's own order stays within a tenant) and `app.tenant_id` is set when the tenant
+//! changes, as a transaction for that tenant would start. Executions go through `qcheck::runner`, like every query
 //! qcheck sends, inside a rolled-back transaction. Criterion's HTML report lands in
 //! `target/criterion/report/index.html` as usual.
 //!
@@ -29,22 +34,28 @@ use criterion::Criterion;
 use postgres::Client;
 use qcheck::catalog::{Catalog, Query};
 use qcheck::plan::Mode;
-use qcheck::runner::{Bound, Runner, SAMPLE_SIZE};
+use qcheck::runner::{Bound, RunAs, RunAsRequest, Runner, SAMPLE_SIZE};
 
 mod common;
 
 /// One group per query: the prepared statement, its parameter sample, custom and generic plans.
-fn bench_query(c: &mut Criterion, client: &mut Client, query: &Query) -> qcheck::Result<()> {
-    let mut runner = Runner::new(client);
-    let bound: Vec<Bound> = runner
+fn bench_query(
+    c: &mut Criterion,
+    client: &mut Client,
+    run_as: &RunAs,
+    query: &Query,
+) -> qcheck::Result<()> {
+    let mut runner = Runner::new(client, run_as.clone());
+    let mut bound: Vec<Bound> = runner
         .sample(query, SAMPLE_SIZE)?
         .iter()
         .map(Bound::new)
         .collect();
+    bound.sort_by(|a, b| a.tenant().cmp(&b.tenant()));
     let prepared = runner.prepare(query)?;
     let mut group = c.benchmark_group(&query.name);
     for mode in Mode::BOTH {
-        let mut run = runner.executions(mode)?;
+        let mut run = runner.executions(mode, bound[0].tenant())?;
         let mut next = 0usize;
         group.bench_function(mode.as_str(), |b| {
             b.iter(|| {
@@ -61,8 +72,15 @@ fn bench_query(c: &mut Criterion, client: &mut Client, query: &Query) -> qcheck:
 
 fn main() {
     common::main("queries", 30, |c, _session, client| {
+        let request = RunAsRequest {
+            as_owner: common::env("QCHECK_BENCH_AS_OWNER").is_some_and(|v| v != "0"),
+            role: common::env("QCHECK_BENCH_AS_ROLE"),
+            tenant: None,
+        };
+        let run_as = RunAs::resolve(client, &request)?;
+        eprintln!("queries bench: {}", run_as.describe());
         for query in &Catalog::builtin()?.queries {
-            bench_query(c, client, query)?;
+            bench_query(c, client, &run_as, query)?;
         }
         Ok(())
     });

@@ -21,6 +21,10 @@ pub struct Params {
     pub names: Vec<String>,
     /// One value per name.
     pub values: Vec<Option<String>>,
+    /// The tenant the values belong to (the query's `-- tenant:` SQL, or `--tenant`): the
+    /// `app.tenant_id` the query ran with. `None` when it ran as the connecting user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 impl Params {
@@ -191,6 +195,10 @@ pub struct QueryCheck {
     pub generic: PlanCheck,
     /// Why the generic plan is not held to the expectations, when the query says so.
     pub generic_exempt: Option<String>,
+    /// The role both plans were captured under (`SET LOCAL ROLE`), `None` for the connecting user
+    /// as connected; the tenant is `params.tenant`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// Both plans pass.
     pub passed: bool,
 }
@@ -225,6 +233,7 @@ impl QueryCheck {
             custom,
             generic,
             generic_exempt: query.generic_exempt.clone(),
+            role: None,
         }
     }
 

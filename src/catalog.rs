@@ -5,6 +5,7 @@
 //! -- summary: A provider's appointments for one day (the calendar day view).
 //! -- params: provider_id, day <- SELECT ... (one row; picks the values from the seeded data)
 //! -- sample: SELECT ... ORDER BY md5(...) LIMIT 200 (many rows of values, in a deterministic order)
+//! -- tenant: SELECT tenant_id FROM provider WHERE id = $1 (the tenant a parameter set belongs to)
 //! -- expect: index-only-scan appointment using appointment_provider_day_idx
 //! -- expect-generic: partitions appointment <= 1
 //! -- generic: exempt <why the generic plan legitimately differs>
@@ -22,6 +23,10 @@
 //! optional: a query without one is benchmarked with its single `params:` row. Its SQL returns one
 //! column per parameter, in `params:` order, and orders its rows by something derived from the data
 //! (e.g. `ORDER BY md5(id::text)`), so the same dataset always gives the same sample.
+//!
+//! `tenant:` is SQL over the query's own `$n` (any of them) returning the tenant a parameter set
+//! belongs to: the runner sets `app.tenant_id` to it when it runs the query as the application
+//! (see [`crate::runner::role`]), for picked, sampled and `--param`-overridden values alike.
 //!
 //! After the header comes exactly one statement (a trailing `;` is fine): a query file can never run a
 //! second one, so a second statement is an error naming the line where it starts. The SQL is read
@@ -167,6 +172,9 @@ pub struct Query {
     /// `-- sample:`: SQL returning many rows of parameter values (one column per parameter, in
     /// `params:` order) in a deterministic order, for benchmarks that rotate over parameters.
     pub sample_sql: Option<String>,
+    /// `-- tenant:`: SQL over the query's `$n` returning the tenant (`app.tenant_id`) a parameter set
+    /// belongs to, one row, one column.
+    pub tenant_sql: Option<String>,
     /// `expect:`, `expect-custom:`, `expect-generic:`, `expect-citus...:` and
     /// `expect-single-node...:` lines, in file order.
     pub expects: Vec<ExpectLine>,
@@ -178,7 +186,7 @@ pub struct Query {
     pub sql: String,
 }
 
-const KEYS: &str = "name, summary, params, sample, expect, expect-custom, expect-generic, \
+const KEYS: &str = "name, summary, params, sample, tenant, expect, expect-custom, expect-generic, \
                     expect-citus[-custom|-generic], expect-single-node[-custom|-generic], generic, note";
 
 fn err(path: &Path, line: usize, msg: impl std::fmt::Display) -> Error {
@@ -231,6 +239,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
     let mut params_line = 0;
     let mut sample_sql: Option<String> = None;
     let mut sample_line = 0;
+    let mut tenant_sql: Option<String> = None;
+    let mut tenant_line = 0;
     let mut expects = Vec::new();
     let mut generic_exempt = None;
     let mut notes = Vec::new();
@@ -252,6 +262,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
                     let open = match last_key {
                         "params" => params_sql.as_mut(),
                         "sample" => sample_sql.as_mut(),
+                        "tenant" => tenant_sql.as_mut(),
                         _ => None,
                     };
                     if let Some(sql) = open {
@@ -319,6 +330,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
                         sample_line = line_no;
                         last_key = "sample";
                     }
+                    "tenant" => {
+                        if value.is_empty() {
+                            return Err(err(
+                                path,
+                                line_no,
+                                "tenant: expected `SELECT ...` over the query's $n (returns the tenant of a parameter set)",
+                            ));
+                        }
+                        tenant_sql = Some(value.to_string());
+                        tenant_line = line_no;
+                        last_key = "tenant";
+                    }
                     "generic" => {
                         let exemption = parse_generic(value, &file, line_no)
                             .map_err(|e| expect_err(path, &e))?;
@@ -347,6 +370,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
     }
     if let Some(value) = &sample_sql {
         check_header_sql(path, sample_line, "sample", value)?;
+    }
+    if let Some(value) = &tenant_sql {
+        check_header_sql(path, tenant_line, "tenant", value)?;
     }
     // Lines of the body, counted from 1, are file lines counted from `body_line`.
     let file_line = |body_relative: usize| body_line + body_relative - 1;
@@ -388,6 +414,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
             ),
         ));
     }
+    if let Some(value) = &tenant_sql {
+        let used = sql::placeholders(value)
+            .map_err(|e| err(path, tenant_line, format!("tenant: {}", e.problem)))?
+            .max;
+        if used > params.len() {
+            return Err(err(
+                path,
+                tenant_line,
+                format!(
+                    "tenant: the SQL uses ${used} but `params:` names {} parameter(s)",
+                    params.len()
+                ),
+            ));
+        }
+    }
     Ok(Query {
         name,
         summary,
@@ -395,6 +436,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Query> {
         params,
         params_sql,
         sample_sql,
+        tenant_sql,
         expects,
         generic_exempt,
         notes,
@@ -763,12 +805,45 @@ SELECT * FROM t WHERE a = $1 AND b = $2 AND c = '$9' -- $7 in a comment
     }
 
     #[test]
+    fn the_tenant_header_is_sql_over_the_parameters() {
+        let with = |line: &str| GOOD.replace("-- note: scale matters", line);
+        let q = parse(
+            Path::new("q/demo.sql"),
+            &with("-- tenant: SELECT tenant_id FROM t\n--     WHERE id = $2"),
+        )
+        .unwrap();
+        assert_eq!(
+            q.tenant_sql.as_deref(),
+            Some("SELECT tenant_id FROM t WHERE id = $2")
+        );
+        assert!(GOOD.lines().all(|l| !l.contains("tenant:")));
+        assert_eq!(
+            parse(Path::new("q/demo.sql"), GOOD).unwrap().tenant_sql,
+            None
+        );
+        let e = parse_err(&with("-- tenant: SELECT $3::uuid"));
+        assert!(
+            e.starts_with("q/demo.sql:12: tenant: the SQL uses $3 but `params:` names 2"),
+            "{e}"
+        );
+        let e = parse_err(&with("-- tenant:"));
+        assert!(
+            e.starts_with("q/demo.sql:12: tenant: expected `SELECT"),
+            "{e}"
+        );
+        let e = parse_err(&with("-- tenant: SELECT 1; SELECT 2"));
+        assert!(e.contains("tenant: expected one SELECT statement"), "{e}");
+    }
+
+    #[test]
     fn the_builtin_ten_parse() {
         let cat = Catalog::builtin().unwrap();
         assert_eq!(cat.queries.len(), 10, "{:?}", cat.names());
         for q in &cat.queries {
             assert!(!q.summary.is_empty(), "{}", q.name);
             assert!(q.params_sql.is_some(), "{}", q.name);
+            // Every built-in query runs as the application by default: it names its tenant.
+            assert!(q.tenant_sql.is_some(), "{} has no `-- tenant:`", q.name);
             assert!(!q.expects.is_empty(), "{}", q.name);
         }
     }

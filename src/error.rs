@@ -319,6 +319,17 @@ pub enum Error {
     #[error("{0}")]
     Dataset(String),
 
+    /// The queries cannot run as the role asked for (`--as-role`, or the application role by
+    /// default): it does not exist, the connecting user may not `SET ROLE` to it, or no tenant is
+    /// known for it. The message says what to do.
+    #[error("cannot check the queries as role `{role}`: {message}")]
+    RunAs {
+        /// The role.
+        role: String,
+        /// What is wrong, and what to do.
+        message: String,
+    },
+
     /// The server answered something qcheck cannot read (e.g. a WAL position in an unknown format).
     #[error("unexpected {what} from the server: `{found}`")]
     Unexpected {
@@ -521,6 +532,13 @@ mod tests {
                     stderr: "a\nb\nc\nd\n".into(),
                 },
                 "`initdb -D x` failed (exit status: 1): b | c | d",
+            ),
+            (
+                Error::RunAs {
+                    role: "app".into(),
+                    message: "no such role".into(),
+                },
+                "cannot check the queries as role `app`: no such role",
             ),
             (
                 Error::Unexpected {

@@ -1278,11 +1278,11 @@ mod tests {
         assert_eq!(tuned.indexes().count(), tuned.statements.len());
         let day = tuned.indexes().next().unwrap();
         assert_eq!(day.name, "appointment_provider_day_idx");
-        assert_eq!(day.line, 12);
+        assert_eq!(day.line, 15);
         assert_eq!(
             day.create_sql(),
             "CREATE INDEX \"appointment_provider_day_idx\" ON \"appointment\" (provider_id, scheduled_at)\n    \
-             INCLUDE (duration_min, status, patient_id, id)\n    WHERE status <> 'cancelled'"
+             INCLUDE (tenant_id, duration_min, status, patient_id, id)\n    WHERE status <> 'cancelled'"
         );
         let err = strategy("nope").unwrap_err().to_string();
         assert!(

@@ -5,6 +5,7 @@
 -- sample: SELECT appointment_id FROM (
 --       SELECT DISTINCT appointment_id FROM appointment_audit WHERE operation = 'UPDATE') s
 --     ORDER BY md5(appointment_id::text) LIMIT 200
+-- tenant: SELECT tenant_id FROM appointment_audit WHERE appointment_id = $1 LIMIT 1
 -- expect: index-access appointment_audit using appointment_audit_appointment_idx
 -- expect: no seq-scan
 -- expect: rows >= 2

@@ -8,6 +8,7 @@
 -- sample: SELECT a.provider_id, a.scheduled_at + interval '10 minutes', 30
 --     FROM appointment a WHERE a.status = 'booked'
 --     ORDER BY md5(a.id::text) LIMIT 200
+-- tenant: SELECT tenant_id FROM provider WHERE id = $1
 -- expect: no seq-scan
 -- expect: partitions appointment <= 2
 -- expect: rows >= 1

@@ -3,6 +3,7 @@
 -- params: tenant_id, mrn <- SELECT tenant_id, mrn FROM patient WHERE deleted_at IS NULL ORDER BY id LIMIT 1
 -- sample: SELECT tenant_id, mrn FROM patient WHERE deleted_at IS NULL
 --     ORDER BY md5(id::text) LIMIT 200
+-- tenant: SELECT $1::uuid
 -- expect: index-access patient using patient_live_mrn_key
 -- note: index-access, not index-scan: for one row of an estimated one or two the planner picks an Index Scan or a Bitmap Heap Scan on the same unique index depending on the seed's statistics (tiny, seed 102: bitmap); the index and a handful of buffers hold for every seed.
 -- expect: rows = 1

@@ -11,6 +11,7 @@
 --              row_number() OVER (PARTITION BY a.patient_id ORDER BY a.scheduled_at DESC, a.id DESC) AS rn
 --         FROM appointment a WHERE a.status <> 'booked') s
 --     WHERE rn = 5 ORDER BY md5(patient_id::text) LIMIT 200
+-- tenant: SELECT tenant_id FROM patient WHERE id = $1
 -- expect: index-access appointment using appointment_patient_time_idx
 -- expect: no seq-scan
 -- expect: rows <= 20

@@ -8,6 +8,7 @@
 --       SELECT a.patient_id, min(a.scheduled_at) AS first_at
 --         FROM appointment a WHERE a.status = 'booked' GROUP BY a.patient_id) s
 --     ORDER BY md5(patient_id::text) LIMIT 200
+-- tenant: SELECT tenant_id FROM patient WHERE id = $1
 -- expect: index-access appointment using appointment_patient_time_idx
 -- expect: no seq-scan
 -- expect: partitions appointment <= 7

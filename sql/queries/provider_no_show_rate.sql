@@ -11,6 +11,7 @@
 --        WHERE p.deleted_at IS NULL AND a.status = 'booked') s
 --     ORDER BY md5(provider_id::text || extract(epoch FROM day)::bigint::text)
 --     LIMIT 200
+-- tenant: SELECT tenant_id FROM provider WHERE id = $1
 -- expect: index-only-scan appointment using appointment_provider_day_idx
 -- expect: heap-fetches = 0
 -- expect: partitions appointment <= 4

@@ -9,6 +9,7 @@
 --       SELECT DISTINCT a.tenant_id, date_trunc('day', a.scheduled_at, 'UTC') AS day
 --         FROM appointment a WHERE a.status = 'booked') s
 --     ORDER BY md5(tenant_id::text || extract(epoch FROM day)::bigint::text) LIMIT 200
+-- tenant: SELECT $1::uuid
 -- expect: index-only-scan appointment using appointment_tenant_day_idx
 -- expect: heap-fetches = 0
 -- expect: partitions appointment = 1

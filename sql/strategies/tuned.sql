@@ -8,10 +8,13 @@
 
 -- Provider day view, free slots, no-show rate: a covering partial index. Cancelled appointments never
 -- show on a calendar, so they are left out (smaller index); INCLUDE carries what the view displays so
--- that the read is an index-only scan.
+-- that the read is an index-only scan. It also carries tenant_id, which no query selects: the
+-- application reads under row-level security, whose policy qual (tenant_id = app_tenant_id()) must
+-- be evaluated on every row; without the column in the index each row is fetched from the heap for
+-- it, and the index-only scan becomes an index or bitmap scan.
 CREATE INDEX appointment_provider_day_idx
     ON appointment (provider_id, scheduled_at)
-    INCLUDE (duration_min, status, patient_id, id)
+    INCLUDE (tenant_id, duration_min, status, patient_id, id)
     WHERE status <> 'cancelled';
 
 -- A patient's timeline: upcoming appointments and the history with keyset pagination.

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::args::{QuerySource, SeededDatasetArgs};
+use super::run_as::RunAsArgs;
 use super::safety::DatasetUse;
 use super::{Global, Outcome};
 use crate::analysis::{PlanCheck, QueryCheck};
@@ -17,7 +18,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::generate::{self, DatasetLock, DatasetMeta};
 use crate::plan::{Form, MAX_PLAN_FILE_BYTES, Mode, PartitionMap, Plan};
 use crate::report::{self, Format};
-use crate::runner::Runner;
+use crate::runner::{RunAs, Runner};
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
@@ -58,6 +59,8 @@ pub struct ExplainArgs {
     pub dataset: SeededDatasetArgs,
     #[command(flatten)]
     pub source: QuerySource,
+    #[command(flatten)]
+    pub run_as: RunAsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +76,8 @@ pub struct CheckArgs {
     pub dataset: SeededDatasetArgs,
     #[command(flatten)]
     pub source: QuerySource,
+    #[command(flatten)]
+    pub run_as: RunAsArgs,
     #[command(flatten)]
     pub baseline: super::diff::BaselineArgs,
 }
@@ -178,7 +183,8 @@ pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
     let query = catalog.get(args.query.as_deref().unwrap_or_default())?;
     let (session, lock) = open(g, &args.dataset, &args.source)?;
     let mut client = session.connect()?;
-    let mut runner = Runner::new(&mut client);
+    let run_as = RunAs::resolve(&mut client, &args.run_as.request())?;
+    let mut runner = Runner::new(&mut client, run_as);
     let roots = runner.partition_roots()?;
     let partitions = PartitionMap::from_catalog(roots.clone());
     let mut result = runner.check(query, &args.params, &partitions)?;
@@ -503,11 +509,39 @@ pub(super) fn offline_partitions(
     saved.map_or_else(fallback, PartitionMap::from_catalog)
 }
 
+/// The line above `check`'s table: who the plans were checked as, with which tenant, where:
+/// `Checked as role qcheck_app (row-level security on), app.tenant_id = 0c4f… (6 queries), 9a1e…
+/// (4 queries), on embedded PostgreSQL 15.18 in /root/.cache/qcheck`.
+fn checked_as(run_as: &RunAs, results: &[QueryCheck], target: &str) -> String {
+    let mut who = run_as.describe();
+    if run_as.role.is_some() && run_as.tenant.is_none() {
+        // The tenants the queries' parameters picked, most used first.
+        let mut tenants: Vec<(&str, usize)> = Vec::new();
+        for t in results.iter().filter_map(|r| r.params.tenant.as_deref()) {
+            match tenants.iter_mut().find(|(seen, _)| *seen == t) {
+                Some((_, n)) => *n += 1,
+                None => tenants.push((t, 1)),
+            }
+        }
+        tenants.sort_by_key(|t| std::cmp::Reverse(t.1));
+        if !tenants.is_empty() {
+            let list: Vec<String> = tenants
+                .iter()
+                .map(|(t, n)| format!("{t} ({n} quer{})", if *n == 1 { "y" } else { "ies" }))
+                .collect();
+            who = format!("{who} ({})", list.join(", "));
+        }
+    }
+    format!("Checked {who}, on {target}")
+}
+
 /// The JSON document of `qcheck check --format json` (on several versions, one per version).
 #[derive(serde::Serialize)]
 pub(super) struct CheckDocument<'a> {
     passed: bool,
     target: &'a str,
+    /// Who the plans were captured as (each query's tenant is in its `params`).
+    run_as: &'a RunAs,
     dataset: Option<&'a DatasetMeta>,
     queries: Vec<CheckedQuery<'a>>,
     /// With `--baseline`: the comparison's headline figures (per query under `queries`).
@@ -548,6 +582,8 @@ pub(super) struct CheckRun {
     pub(super) server: ServerIdentity,
     /// The target, described without a password.
     pub(super) target: String,
+    /// Who the plans were captured as.
+    pub(super) run_as: RunAs,
     /// With `--baseline`: the comparison.
     pub(super) comparison: Option<Comparison>,
 }
@@ -564,6 +600,7 @@ impl CheckRun {
         CheckDocument {
             passed: self.passed(),
             target: &self.target,
+            run_as: &self.run_as,
             dataset: self.dataset.as_ref(),
             queries: self
                 .results
@@ -601,7 +638,8 @@ pub(super) fn run_checks(
     let dataset = generate::current_dataset(&mut client)?;
     let server = super::diff::server_identity(&mut client)?;
     baseline.identify(dataset.as_ref(), &server)?;
-    let mut runner = Runner::new(&mut client);
+    let run_as = RunAs::resolve(&mut client, &args.run_as.request())?;
+    let mut runner = Runner::new(&mut client, run_as.clone());
     let partitions = runner.partition_map()?;
     let mut results = Vec::with_capacity(selected.len());
     for query in selected {
@@ -623,6 +661,7 @@ pub(super) fn run_checks(
         dataset,
         server,
         target,
+        run_as,
         comparison,
     })
 }
@@ -641,6 +680,12 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
     if g.format == Format::Json {
         print!("{}", report::json::document(run.document(args)));
     } else {
+        if !g.format.verdicts_only() {
+            println!("{}", checked_as(&run.run_as, &run.results, &run.target));
+            if g.format == Format::Markdown {
+                println!();
+            }
+        }
         let ci = print_ci(
             g,
             "qcheck check",

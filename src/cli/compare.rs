@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::args::DatasetArgs;
+use super::run_as::RunAsArgs;
 use super::{Global, Outcome};
 use crate::catalog::Catalog;
 use crate::compare::{self, CompareRequest, ContentionRequest};
@@ -78,6 +79,8 @@ pub struct CompareArgs {
     /// Executions per plan mode for the harness check against pgbench (0 skips it).
     #[arg(long, default_value_t = 2000, value_name = "N")]
     pub harness_runs: usize,
+    #[command(flatten)]
+    pub run_as: RunAsArgs,
 }
 
 pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
@@ -240,6 +243,7 @@ fn request(g: &Global, args: &CompareArgs) -> Result<CompareRequest> {
         cancellations: args.cancellations,
         harness_runs: args.harness_runs,
         pg_bin_dir: g.pg_bin_dir.first().cloned(),
+        run_as: args.run_as.request(),
     })
 }
 

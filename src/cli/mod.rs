@@ -21,6 +21,7 @@ mod diff;
 mod docs;
 mod migrate;
 mod partitions;
+mod run_as;
 mod safety;
 mod seed;
 mod versions;

@@ -12,7 +12,7 @@ use super::{Global, Outcome};
 use crate::db::Target;
 use crate::error::Result;
 use crate::report::{self, Format};
-use crate::runner::Runner;
+use crate::runner::{RunAs, Runner};
 
 /// Arguments of `qcheck partitions`.
 #[derive(Debug, Args)]
@@ -30,7 +30,7 @@ pub(super) fn run(g: &Global, args: &PartitionsArgs) -> Result<Outcome> {
     }
     let session = Target::resolve(&g.target_options())?.open()?;
     let mut client = session.connect()?;
-    let map = Runner::new(&mut client).partition_roots()?;
+    let map = Runner::new(&mut client, RunAs::connected()).partition_roots()?;
     drop(client);
     session.close()?;
     if g.format == Format::Markdown {

@@ -47,7 +47,7 @@ use crate::error::{DbContext, Error, Result};
 use crate::generate::{self, DatasetLock, SeedRequest};
 use crate::plan::Mode;
 use crate::progress::{Progress, Unit};
-use crate::runner::{Runner, pgbench};
+use crate::runner::{RunAs, RunAsRequest, Runner, pgbench};
 use crate::schema::{self, BuiltIndex, Strategy};
 use model::{
     Comparison, Contention, DatasetInfo, HarnessCheck, HarnessMode, IndexInfo, Latency, Method,
@@ -84,6 +84,9 @@ pub struct CompareRequest {
     pub harness_runs: usize,
     /// Where to look for pgbench (the server binaries' folder).
     pub pg_bin_dir: Option<PathBuf>,
+    /// Who the queries run as (`--as-owner`, `--as-role`, `--tenant`; default the application), as
+    /// for `check`. The write probe runs as the connecting user whatever this says.
+    pub run_as: RunAsRequest,
 }
 
 /// The contention sweep's settings.
@@ -121,6 +124,7 @@ pub fn run(
         Error::Dataset("the dataset was seeded but qcheck_meta holds no record".into())
     })?;
     let recorded = meta.strategy.clone();
+    let run_as = RunAs::resolve(&mut client, &req.run_as)?;
 
     let local = matches!(session.target, Target::Embedded(_));
     let stamp = environment::stamp(&mut client, session.target.describe(), local)?;
@@ -184,7 +188,15 @@ pub fn run(
     order.extend(req.strategies.iter().filter(|s| s.name == recorded));
     let mut results = Vec::with_capacity(order.len());
     for strategy in order {
-        let r = measure_strategy(session, &mut client, strategy, req, &probes, progress)?;
+        let r = measure_strategy(
+            session,
+            &mut client,
+            strategy,
+            req,
+            &run_as,
+            &probes,
+            progress,
+        )?;
         for n in r.1 {
             notes.push(n);
         }
@@ -217,7 +229,7 @@ pub fn run(
     let harness = if req.harness_runs == 0 {
         None
     } else {
-        harness_check(session, &mut client, req, &recorded, &mut notes)?
+        harness_check(session, &mut client, req, &run_as, &recorded, &mut notes)?
     };
 
     let dataset = DatasetInfo {
@@ -234,7 +246,7 @@ pub fn run(
     Ok(Comparison {
         stamp,
         dataset,
-        method: method(req),
+        method: method(req, &run_as),
         strategies: results,
         base: req.base.clone(),
         race,
@@ -245,8 +257,14 @@ pub fn run(
     })
 }
 
-fn method(req: &CompareRequest) -> Method {
+fn method(req: &CompareRequest, run_as: &RunAs) -> Method {
     let mut description = vec![
+        format!(
+            "Identity: every query is prepared, timed and explained {} (the write probe runs as \
+             the connecting user: it measures index and trigger maintenance, which row-level \
+             security does not change).",
+            run_as.describe()
+        ),
         "Plans and verdicts: EXPLAIN (ANALYZE, BUFFERS, SETTINGS) of the prepared query under \
          plan_cache_mode = force_custom_plan and force_generic_plan, after one warm-up execution; \
          planning and execution time and shared buffers come from that plan."
@@ -342,6 +360,7 @@ fn measure_strategy(
     client: &mut Client,
     strategy: &Strategy,
     req: &CompareRequest,
+    run_as: &RunAs,
     probes: &Probes<'_>,
     progress: &Progress,
 ) -> Result<(StrategyResult, Vec<String>)> {
@@ -355,7 +374,7 @@ fn measure_strategy(
     phase.message("analyzing");
     analyze_expression_tables(client, &built)?;
     let indexes = index_info(client, &built)?;
-    let mut runner = Runner::new(client);
+    let mut runner = Runner::new(client, run_as.clone());
     let partitions = runner.partition_map()?;
     phase.inc(1);
     let mut checked = Vec::with_capacity(req.queries.len());
@@ -609,6 +628,7 @@ fn harness_check(
     session: &Session,
     client: &mut Client,
     req: &CompareRequest,
+    run_as: &RunAs,
     strategy: &str,
     notes: &mut Vec<String>,
 ) -> Result<Option<HarnessCheck>> {
@@ -630,7 +650,7 @@ fn harness_check(
         );
         return Ok(None);
     };
-    let mut runner = Runner::new(client);
+    let mut runner = Runner::new(client, run_as.clone());
     let params = runner.params(query, &[])?;
     let prepared = runner.prepare(query)?;
     let warmup = (req.harness_runs / HARNESS_ROUNDS / 10).max(10);
@@ -649,7 +669,7 @@ fn harness_check(
                 } else {
                     let run = pgbench::run(
                         &pgbench,
-                        (&cfg, &tls),
+                        (&cfg, &tls, run_as),
                         query,
                         &params,
                         mode,

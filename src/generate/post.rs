@@ -360,7 +360,7 @@ mod tests {
             leaf_index_statement(day, "appointment_y2026m01"),
             "DROP INDEX IF EXISTS \"appointment_y2026m01_provider_day_idx\";\n\
              CREATE INDEX \"appointment_y2026m01_provider_day_idx\" ON \"appointment_y2026m01\" \
-             (provider_id, scheduled_at)\n    INCLUDE (duration_min, status, patient_id, id)\n    \
+             (provider_id, scheduled_at)\n    INCLUDE (tenant_id, duration_min, status, patient_id, id)\n    \
              WHERE status <> 'cancelled'"
         );
         // Other tables, and `appointment` in another schema, are left to the strategy.

@@ -381,9 +381,15 @@ pub fn explain_query(c: &QueryCheck, generic: bool, format: Format, layout: Layo
     } else {
         layout.width
     };
+    // Who the plans were captured as: the role and tenant, or the connecting user (--as-owner).
+    let who = match (&c.role, &c.params.tenant) {
+        (Some(role), Some(tenant)) => format!("role {role}, app.tenant_id = {tenant}"),
+        (Some(role), None) => format!("role {role}"),
+        (None, _) => "the connecting user, as connected".to_string(),
+    };
     let mut out = if format == Format::Markdown {
         format!(
-            "## {}\n\n{}\n\nparams: `{}`\n\n",
+            "## {}\n\n{}\n\nparams: `{}`  \nas: {who}\n\n",
             c.name,
             c.summary,
             c.params.display()
@@ -396,6 +402,7 @@ pub fn explain_query(c: &QueryCheck, generic: bool, format: Format, layout: Layo
             "",
             "    ",
         ));
+        head.push_str(&text::wrapped(&format!("as: {who}"), width, "", "    "));
         head.push('\n');
         head
     };

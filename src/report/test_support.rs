@@ -25,6 +25,7 @@ pub fn query_check(name: &str, custom: &str, generic: &str) -> QueryCheck {
     let params = Params {
         names: vec!["lo".into()],
         values: vec![Some("1000".into())],
+        tenant: None,
     };
     QueryCheck::analyse(
         &q,

@@ -11,7 +11,7 @@ use std::error::Error as StdError;
 
 use bytes::BytesMut;
 use postgres::types::{Format, FromSql, IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, Statement};
+use postgres::{GenericClient, Statement};
 
 use super::{query_db_error, query_error};
 use crate::analysis::Params;
@@ -48,18 +48,32 @@ impl ToSql for TextParam {
     to_sql_checked!();
 }
 
-/// A parameter set ready to bind.
+/// A parameter set ready to bind, with the tenant it belongs to.
 #[derive(Debug, Clone)]
-pub struct Bound(Vec<TextParam>);
+pub struct Bound {
+    values: Vec<TextParam>,
+    tenant: Option<String>,
+}
 
 impl Bound {
     /// The values of `params`, as text parameters.
     pub fn new(params: &Params) -> Bound {
-        Bound(params.values.iter().cloned().map(TextParam).collect())
+        Bound {
+            values: params.values.iter().cloned().map(TextParam).collect(),
+            tenant: params.tenant.clone(),
+        }
+    }
+
+    /// The tenant (`app.tenant_id`) the values belong to, when running as a role.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
     }
 
     pub(super) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.0.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+        self.values
+            .iter()
+            .map(|p| p as &(dyn ToSql + Sync))
+            .collect()
     }
 }
 
@@ -91,7 +105,7 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub(super) fn new(client: &mut Client, query: &Query) -> Result<Prepared> {
+    pub(super) fn new(client: &mut impl GenericClient, query: &Query) -> Result<Prepared> {
         let statement = client
             .prepare(&query.sql)
             .map_err(|e| query_db_error(query, "preparing", e))?;
@@ -150,7 +164,7 @@ impl Prepared {
 }
 
 /// A value as an SQL literal of unknown type (standard_conforming_strings: only `'` is special).
-fn literal(value: Option<&str>) -> String {
+pub(super) fn literal(value: Option<&str>) -> String {
     match value {
         None => "NULL".into(),
         Some(v) => format!("'{}'", v.replace('\'', "''")),

@@ -18,14 +18,21 @@
 //!   analysable (its plan and trigger times are real) and leaves no trace. A timing loop shares one
 //!   transaction: measuring adds no round trip per execution. (Sequences advanced by `nextval` are the
 //!   one thing PostgreSQL does not roll back.)
+//! - **As the application.** By default every statement of a query — its `PREPARE`, the
+//!   executions, EXPLAIN — runs after `SET LOCAL ROLE qcheck_app` and `SET LOCAL app.tenant_id` set
+//!   to the tenant of its parameters, so row-level security shapes the plan as it does for the
+//!   application ([`role`]); the `params:`/`sample:`/`tenant:` SQL that picks values runs as the
+//!   connecting user, who sees every tenant (with `--tenant`, `params:` and `sample:` run as the role
+//!   under that tenant, so they pick its rows). `--as-owner` runs everything as the connecting user.
 //! - **Typed plans.** EXPLAIN's JSON is parsed once into a [`Plan`]; reports, `--save-plan`,
 //!   `report.json` and the HTML tree all use that value.
 //!
-//! Submodules: [`exec`] (text parameters and the prepared statement), [`pgbench`] (the same query
-//! timed by pgbench, for the harness check).
+//! Submodules: [`exec`] (text parameters and the prepared statement), [`role`] (who the queries run
+//! as), [`pgbench`] (the same query timed by pgbench, for the harness check).
 
 pub mod exec;
 pub mod pgbench;
+pub mod role;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -37,29 +44,44 @@ use crate::catalog::Query;
 use crate::error::{DbContext, Error, Result};
 use crate::plan::{Mode, PartitionMap, Plan};
 pub use exec::{Bound, Prepared};
+pub use role::{RunAs, RunAsRequest};
 
 /// Parameter sets per query that the benchmarks and `compare` rotate over.
 pub const SAMPLE_SIZE: usize = 200;
 
-/// Runs catalog queries over one connection.
+/// Runs catalog queries over one connection, as one identity ([`RunAs`]).
 pub struct Runner<'c> {
     client: &'c mut Client,
+    run_as: RunAs,
 }
 
-/// An open rolled-back transaction in one plan mode, for callers that drive executions themselves
-/// (the criterion benchmarks). Dropping it rolls back.
+/// An open rolled-back transaction in one plan mode (and, running as a role, under that role), for
+/// callers that drive executions themselves (the criterion benchmarks). Dropping it rolls back.
 pub struct Executions<'t> {
     tx: Transaction<'t>,
+    /// Runs under a role: `app.tenant_id` follows each parameter set's tenant.
+    as_role: bool,
+    /// The `app.tenant_id` set in the transaction.
+    tenant: Option<String>,
 }
 
 impl Executions<'_> {
     /// One Bind/Execute round trip of `prepared` with `bound`; returns the number of rows (received
-    /// in full, as an application would, but not decoded).
+    /// in full, as an application would, but not decoded). Running as a role, a parameter set of
+    /// another tenant than the previous one first sets `app.tenant_id` (one more round trip, as an
+    /// application's transaction for that tenant starts with it); order the sets by tenant to keep
+    /// that rare.
     pub fn execute(
         &mut self,
         prepared: &Prepared,
         bound: &Bound,
     ) -> std::result::Result<usize, postgres::Error> {
+        if self.as_role && bound.tenant() != self.tenant.as_deref() {
+            let tenant = bound.tenant().unwrap_or("");
+            self.tx
+                .execute("SELECT set_config('app.tenant_id', $1, true)", &[&tenant])?;
+            self.tenant = bound.tenant().map(str::to_string);
+        }
         self.tx
             .query(prepared.statement(), &bound.refs())
             .map(|rows| rows.len())
@@ -67,10 +89,39 @@ impl Executions<'_> {
 }
 
 impl<'c> Runner<'c> {
-    /// A runner on `client`. The connection stays the caller's: the runner leaves no session state
-    /// behind except the named statements of the [`Prepared`] values it returns, closed when they drop.
-    pub fn new(client: &'c mut Client) -> Runner<'c> {
-        Runner { client }
+    /// A runner on `client` running every query as `run_as`. The connection stays the caller's: the
+    /// runner leaves no session state behind except the named statements of the [`Prepared`] values
+    /// it returns, closed when they drop (roles and settings are `SET LOCAL` to its transactions).
+    pub fn new(client: &'c mut Client, run_as: RunAs) -> Runner<'c> {
+        Runner { client, run_as }
+    }
+
+    /// Who the queries run as.
+    pub fn run_as(&self) -> &RunAs {
+        &self.run_as
+    }
+
+    /// Starts a transaction under the runner's identity with `tenant`, and `plan_cache_mode` when
+    /// `mode` is given (one round trip).
+    fn begin(
+        &mut self,
+        step: &str,
+        tenant: Option<&str>,
+        mode: Option<Mode>,
+    ) -> Result<Transaction<'_>> {
+        let mut sql = self.run_as.set_local(tenant);
+        if let Some(mode) = mode {
+            sql.push_str(&format!(
+                " SET LOCAL plan_cache_mode = {};",
+                mode.plan_cache_mode()
+            ));
+        }
+        let mut tx = self.client.transaction().db(step)?;
+        if !sql.is_empty() {
+            tx.batch_execute(&sql)
+                .db(format!("{step}: {}", sql.trim_end_matches(';')))?;
+        }
+        Ok(tx)
     }
 
     /// Picks a query's parameters: runs its `params:` SQL (first row) and applies `overrides`
@@ -113,10 +164,73 @@ impl<'c> Runner<'c> {
                 .expect("checked above");
             values[i] = Some(value.clone());
         }
-        Ok(Params {
+        self.with_tenant(query, values)
+    }
+
+    /// `values` as the query's parameters, with the tenant they belong to ([`Self::tenant_of`]).
+    fn with_tenant(&mut self, query: &Query, values: Vec<Option<String>>) -> Result<Params> {
+        let mut params = Params {
             names: query.params.clone(),
             values,
-        })
+            tenant: None,
+        };
+        params.tenant = self.tenant_of(query, &params)?;
+        Ok(params)
+    }
+
+    /// The tenant `params` belong to when the runner runs as a role: `--tenant`, else the query's
+    /// `-- tenant:` SQL with the values as literals, run as the connecting user (who sees every
+    /// tenant) in a rolled-back transaction. `None` as the connecting user.
+    fn tenant_of(&mut self, query: &Query, params: &Params) -> Result<Option<String>> {
+        let Some(role) = self.run_as.role.clone() else {
+            return Ok(None);
+        };
+        if let Some(tenant) = &self.run_as.tenant {
+            return Ok(Some(tenant.clone()));
+        }
+        let Some(sql) = query.tenant_sql.as_deref() else {
+            return Err(Error::RunAs {
+                role,
+                message: format!(
+                    "query `{}` ({}) names no tenant for its parameters, so app.tenant_id cannot be \
+                     set: add a `-- tenant: SELECT tenant_id FROM … WHERE id = $1` header line, pass \
+                     --tenant UUID, or --as-owner",
+                    query.name,
+                    query.path.display()
+                ),
+            });
+        };
+        let sql = crate::sql::replace_placeholders(sql, |n| {
+            exec::literal(params.values.get(n - 1).and_then(Option::as_deref))
+        });
+        let step = "finding the tenant of the parameters";
+        let mut tx = self.client.transaction().db(step)?;
+        let messages = tx
+            .simple_query(&sql)
+            .map_err(|e| query_db_error(query, step, e))?;
+        tx.rollback().db(step)?;
+        let tenant = messages.iter().find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(r.get(0).map(str::to_string)),
+            _ => None,
+        });
+        match tenant {
+            Some(Some(tenant)) => {
+                role::check_uuid(&tenant).map_err(|_| {
+                    query_error(
+                        query,
+                        format!("{step}: its tenant SQL returned `{tenant}`, not a uuid"),
+                    )
+                })?;
+                Ok(Some(tenant))
+            }
+            _ => Err(query_error(
+                query,
+                format!(
+                    "{step}: its tenant SQL returned no tenant for {}",
+                    params.display()
+                ),
+            )),
+        }
     }
 
     /// Up to `limit` parameter sets for benchmarks, which rotate over them so that one cached row does
@@ -134,17 +248,14 @@ impl<'c> Runner<'c> {
                 "its sample SQL returned no row — is the dataset seeded?",
             ));
         }
-        Ok(rows
-            .into_iter()
-            .map(|values| Params {
-                names: query.params.clone(),
-                values,
-            })
-            .collect())
+        rows.into_iter()
+            .map(|values| self.with_tenant(query, values))
+            .collect()
     }
 
     /// Runs a parameter-picking SQL of `query` in a rolled-back transaction; each row holds one value
-    /// per parameter.
+    /// per parameter. It runs as the connecting user, who sees every tenant's rows; with `--tenant`
+    /// as the runner's role under that tenant, so that it picks values of that tenant.
     fn rows(
         &mut self,
         query: &Query,
@@ -152,7 +263,10 @@ impl<'c> Runner<'c> {
         step: &str,
         limit: usize,
     ) -> Result<Vec<Vec<Option<String>>>> {
-        let mut tx = self.client.transaction().db(step)?;
+        let mut tx = match self.run_as.tenant.clone() {
+            Some(tenant) => self.begin(step, Some(&tenant), None)?,
+            None => self.client.transaction().db(step)?,
+        };
         let messages = tx
             .simple_query(sql)
             .map_err(|e| query_db_error(query, step, e))?;
@@ -184,16 +298,29 @@ impl<'c> Runner<'c> {
         Ok(out)
     }
 
-    /// Parses `query` once on the server as a named statement and checks its parameter count.
+    /// Parses `query` once on the server as a named statement and checks its parameter count. Under
+    /// a role, it is prepared under that role (in a rolled-back transaction; a prepared statement
+    /// outlives it), so the plan cache entry is the one later executions under the role use: one
+    /// prepared under another role would be re-planned at its first execution.
     pub fn prepare(&mut self, query: &Query) -> Result<Prepared> {
-        Prepared::new(self.client, query)
+        let mut tx = self.begin("preparing", None, None)?;
+        let prepared = Prepared::new(&mut tx, query)?;
+        tx.rollback().db("preparing")?;
+        Ok(prepared)
     }
 
-    /// Opens a rolled-back transaction in `mode` for callers that drive executions themselves.
-    pub fn executions(&mut self, mode: Mode) -> Result<Executions<'_>> {
-        let mut tx = self.client.transaction().db("starting a transaction")?;
-        set_mode(&mut tx, mode)?;
-        Ok(Executions { tx })
+    /// Opens a rolled-back transaction in `mode` for callers that drive executions themselves; under
+    /// a role, with `app.tenant_id` set to `tenant` (each [`Executions::execute`] follows its
+    /// parameter set's tenant).
+    pub fn executions(&mut self, mode: Mode, tenant: Option<&str>) -> Result<Executions<'_>> {
+        let as_role = self.run_as.role.is_some();
+        let tenant = tenant.filter(|_| as_role).map(str::to_string);
+        let tx = self.begin("starting a transaction", tenant.as_deref(), Some(mode))?;
+        Ok(Executions {
+            tx,
+            as_role,
+            tenant,
+        })
     }
 
     /// Captures the plan of one execution, `EXPLAIN (ANALYZE, BUFFERS, SETTINGS, FORMAT JSON)`, after
@@ -201,8 +328,7 @@ impl<'c> Runner<'c> {
     pub fn explain(&mut self, prepared: &Prepared, params: &Params, mode: Mode) -> Result<Plan> {
         let query = prepared.query();
         let step = format!("{mode} plan");
-        let mut tx = self.client.transaction().db(step.as_str())?;
-        set_mode(&mut tx, mode)?;
+        let mut tx = self.begin(&step, params.tenant.as_deref(), Some(mode))?;
         tx.query(prepared.statement(), &Bound::new(params).refs())
             .map_err(|e| query_db_error(query, &format!("{step}: executing"), e))?;
         let sql = format!(
@@ -237,7 +363,7 @@ impl<'c> Runner<'c> {
     ) -> Result<Vec<Duration>> {
         let query = prepared.query();
         let bound = Bound::new(params);
-        let mut run = self.executions(mode)?;
+        let mut run = self.executions(mode, params.tenant.as_deref())?;
         let mut samples = Vec::with_capacity(runs);
         for i in 0..warmup + runs {
             let start = Instant::now();
@@ -268,9 +394,9 @@ impl<'c> Runner<'c> {
         let prepared = self.prepare(query)?;
         let custom = self.explain(&prepared, &params, Mode::Custom)?;
         let generic = self.explain(&prepared, &params, Mode::Generic)?;
-        Ok(QueryCheck::analyse(
-            query, params, custom, generic, partitions,
-        ))
+        let mut checked = QueryCheck::analyse(query, params, custom, generic, partitions);
+        checked.role.clone_from(&self.run_as.role);
+        Ok(checked)
     }
 
     /// Every partition (table or index) with its direct parent, schema-qualified, read with the
@@ -292,15 +418,6 @@ impl<'c> Runner<'c> {
     pub fn partition_map(&mut self) -> Result<PartitionMap> {
         Ok(PartitionMap::from_catalog(self.partition_roots()?))
     }
-}
-
-/// `SET LOCAL plan_cache_mode`: lasts until the transaction ends.
-fn set_mode(tx: &mut Transaction<'_>, mode: Mode) -> Result<()> {
-    tx.batch_execute(&format!(
-        "SET LOCAL plan_cache_mode = {}",
-        mode.plan_cache_mode()
-    ))
-    .db("setting plan_cache_mode")
 }
 
 /// A problem with a query as written (not a server error).

@@ -1,6 +1,8 @@
 //! The harness check: does qcheck's timing loop distort what it measures? One query with fixed
 //! parameters is timed by qcheck ([`super::Runner::time`]) and by `pgbench -n -M prepared` on the same server,
-//! data and `plan_cache_mode` (through PGOPTIONS), and the report shows both and their ratio.
+//! data and `plan_cache_mode` (through PGOPTIONS), as the same identity (running as a role: `-c role=…
+//! -c app.tenant_id=…` in PGOPTIONS, so pgbench prepares and runs the statement under row-level
+//! security as qcheck does), and the report shows both and their ratio.
 //!
 //! pgbench is the reference because it is PostgreSQL's own client-side benchmark, written in C on
 //! libpq: with `-M prepared` it parses the statement once and then sends Bind/Execute/Sync per
@@ -34,6 +36,19 @@ pub fn find(bin_dir: Option<&Path>) -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
+/// A value in PGOPTIONS' `-c name=value`: spaces and backslashes escaped with a backslash, as the
+/// server splits the options string.
+fn options_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if c == '\\' || c.is_whitespace() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// pgbench variable names: the parameter's name when it is an identifier, else `pN`.
 fn variable(query: &Query, index: usize) -> String {
     match query.params.get(index) {
@@ -55,10 +70,11 @@ pub fn script(query: &Query) -> String {
 }
 
 /// Runs pgbench: `warmup + runs` transactions on one connection, the first `warmup` discarded.
-/// `server` is the connection and its TLS settings (passed as libpq's PGSSL* variables).
+/// `server` is the connection, its TLS settings (passed as libpq's PGSSL* variables) and who the
+/// query runs as.
 pub fn run(
     pgbench: &Path,
-    server: (&postgres::Config, &crate::tls::TlsSettings),
+    server: (&postgres::Config, &crate::tls::TlsSettings, &super::RunAs),
     query: &Query,
     params: &Params,
     mode: Mode,
@@ -66,7 +82,7 @@ pub fn run(
     runs: usize,
 ) -> Result<PgbenchRun> {
     // The script and pgbench's per-transaction log live in a folder removed when `tmp` drops.
-    let (cfg, tls) = server;
+    let (cfg, tls, run_as) = server;
     let tmp = tempfile::Builder::new()
         .prefix("qcheck-pgbench-")
         .tempdir()
@@ -114,6 +130,13 @@ pub fn run(
         args.push(db.to_string());
     }
     let mut options = format!("-c plan_cache_mode={}", mode.plan_cache_mode());
+    if let Some(role) = &run_as.role {
+        // The role for the whole session, so pgbench's PREPARE runs under it too.
+        options.push_str(&format!(" -c role={}", options_value(role)));
+        if let Some(tenant) = &params.tenant {
+            options.push_str(&format!(" -c app.tenant_id={}", options_value(tenant)));
+        }
+    }
     if let Some(user_options) = cfg.get_options() {
         options = format!("{user_options} {options}");
     }
@@ -233,6 +256,12 @@ pub fn parse_log(text: &str) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_values_escape_spaces_and_backslashes() {
+        assert_eq!(options_value("qcheck_app"), "qcheck_app");
+        assert_eq!(options_value("my app\\x"), "my\\ app\\\\x");
+    }
 
     #[test]
     fn placeholders_become_variables_outside_literals_and_comments() {

@@ -138,7 +138,7 @@ fn a_false_expectation_fails_the_check_and_names_itself() {
     );
     let report = stdout(&out);
     assert!(
-        report.contains("provider_day (custom)") && report.contains("provider_day.sql:16"),
+        report.contains("provider_day (custom)") && report.contains("provider_day.sql:17"),
         "{report}"
     );
     assert!(report.contains("`partitions appointment = 3`"), "{report}");
@@ -154,7 +154,7 @@ fn a_malformed_expectation_is_an_error_naming_file_and_line() {
     let err = stderr(&out);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     let file_line = format!(
-        "{}:17: invalid `-- expect: no sotr`",
+        "{}:18: invalid `-- expect: no sotr`",
         dir.join("provider_day.sql").display()
     );
     assert!(err.contains(&file_line), "{err}");
@@ -441,7 +441,13 @@ fn failures_on(db: &str, request: &qcheck::generate::SeedRequest) -> Vec<String>
     qcheck::generate::ensure_seeded(&session, request, &qcheck::progress::Progress::quiet())
         .unwrap();
     let mut client = session.connect().unwrap();
-    let mut runner = qcheck::runner::Runner::new(&mut client);
+    // As `qcheck check` runs them by default: as the application, row-level security on.
+    let run_as =
+        qcheck::runner::RunAs::resolve(&mut client, &qcheck::runner::RunAsRequest::default())
+            .unwrap();
+    assert_eq!(run_as.role.as_deref(), Some("qcheck_app"));
+    assert_eq!(run_as.rls, Some(true));
+    let mut runner = qcheck::runner::Runner::new(&mut client, run_as);
     let partitions = runner.partition_map().unwrap();
     let dataset = format!(
         "{} scale {} seed {}",
@@ -498,4 +504,167 @@ fn the_ten_hold_for_tiny_seeds_1_to_30_and_for_clinic_at_scale_a_tenth() {
         "the ten on tiny seeds 1-30 and clinic 0.1: {:?}",
         started.elapsed()
     );
+}
+
+/// The tenants of the seeded test dataset, by id.
+fn tenant_ids() -> Vec<String> {
+    let mut client = common::connect(&seeded().0);
+    client
+        .query("SELECT id::text FROM tenant ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Whether a plan (EXPLAIN JSON) carries the tenant policy's qual. Migration 0004 writes it
+/// `tenant_id = (SELECT app_tenant_id())`, which PostgreSQL plans as an InitPlan (`InitPlan N
+/// (returns $K)`, evaluated once) and a qual on its value: `tenant_id = $K` (Filter, Index Cond,
+/// Recheck Cond) or, when the query fixes the tenant itself, `($K = <tenant>)` (One-Time Filter). No
+/// query of the ten compares anything with an InitPlan's value otherwise.
+fn carries_the_tenant_policy(plan: &serde_json::Value) -> bool {
+    fn walk<'a>(node: &'a serde_json::Value, out: &mut Vec<&'a serde_json::Value>) {
+        out.push(node);
+        for child in node["Plans"].as_array().into_iter().flatten() {
+            walk(child, out);
+        }
+    }
+    let mut nodes = Vec::new();
+    walk(&plan[0]["Plan"], &mut nodes);
+    let params: Vec<String> = nodes
+        .iter()
+        .filter_map(|n| n["Subplan Name"].as_str())
+        .filter_map(|name| name.split("(returns ").nth(1))
+        .flat_map(|rest| {
+            rest.trim_end_matches(')')
+                .split(',')
+                .map(|p| p.trim().to_string())
+        })
+        .collect();
+    nodes.iter().any(|n| {
+        ["Filter", "Index Cond", "Recheck Cond", "One-Time Filter"]
+            .iter()
+            .filter_map(|key| n[*key].as_str())
+            .any(|qual| {
+                params.iter().any(|p| {
+                    qual.contains(&format!("tenant_id = {p})"))
+                        || qual.contains(&format!("({p} = "))
+                })
+            })
+    })
+}
+
+/// The plans `check` checks by default are the application's: every one of the ten, custom and
+/// generic, carries the row-level security policy's qual (see [`carries_the_tenant_policy`]), the
+/// document says who and which tenant, and `--as-owner` plans carry no such qual.
+#[test]
+fn the_ten_are_checked_as_the_application_under_row_level_security() {
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", "--profile", "tiny", "--format", "json"];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let app = check(&[]);
+    assert_eq!(app["run_as"]["role"], "qcheck_app", "{:#}", app["run_as"]);
+    assert_eq!(app["run_as"]["rls"], true);
+    assert_eq!(app["run_as"]["chosen"], "app-role");
+    let owner = check(&["--as-owner"]);
+    assert_eq!(owner["run_as"]["role"], serde_json::Value::Null);
+    assert_eq!(
+        owner["run_as"]["rls"], false,
+        "the test cluster's user is a superuser"
+    );
+
+    let tenants = tenant_ids();
+    for (doc, under_rls) in [(&app, true), (&owner, false)] {
+        let queries = doc["queries"].as_array().unwrap();
+        assert_eq!(queries.len(), 10);
+        for q in queries {
+            let name = q["name"].as_str().unwrap();
+            if under_rls {
+                assert_eq!(q["role"], "qcheck_app", "{name}");
+                let tenant = q["params"]["tenant"].as_str().unwrap_or_default();
+                assert!(
+                    tenants.iter().any(|t| t == tenant),
+                    "{name}: tenant {tenant}"
+                );
+            } else {
+                assert!(
+                    q.get("role").is_none() && q["params"].get("tenant").is_none(),
+                    "{name}"
+                );
+            }
+            for mode in ["custom", "generic"] {
+                let plan = &q[mode]["plan"];
+                assert!(plan[0]["Plan"].is_object(), "{name} {mode}: {plan}");
+                assert_eq!(
+                    carries_the_tenant_policy(plan),
+                    under_rls,
+                    "{name} ({mode}, rls {under_rls}): the policy qual in the plan?\n{plan:#}"
+                );
+            }
+        }
+    }
+
+    // The table's first line says who the plans were checked as, and with which tenants.
+    let out = run(&["check", "--profile", "tiny", "--query", "provider_day"]);
+    let text = stdout(&out);
+    assert!(
+        text.lines().next().unwrap().starts_with(
+            "Checked as role qcheck_app (row-level security on), app.tenant_id = the tenant of \
+             each query's parameters ("
+        ),
+        "{text}"
+    );
+    let out = run(&["explain", "--profile", "tiny", "--query", "provider_day"]);
+    assert!(
+        stdout(&out).contains("\nas: role qcheck_app, app.tenant_id = "),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// `--tenant` checks every query as one tenant, with parameters picked among that tenant's rows
+/// (the params SQL runs under RLS too); a role that does not exist, and a tenant that is not a
+/// uuid, are exit 2 with one line.
+#[test]
+fn one_tenant_and_refused_identities() {
+    let tenants = tenant_ids();
+    let out = run(&[
+        "check",
+        "--profile",
+        "tiny",
+        "--format",
+        "json",
+        "--tenant",
+        &tenants[2],
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for q in doc["queries"].as_array().unwrap() {
+        assert_eq!(q["params"]["tenant"], tenants[2].as_str(), "{}", q["name"]);
+    }
+    for (args, message) in [
+        (
+            vec!["--as-role", "qcheck_nobody"],
+            "cannot check the queries as role `qcheck_nobody`: the role does not exist",
+        ),
+        (vec!["--tenant", "acme"], "tenant `acme` is not a uuid"),
+    ] {
+        let mut all = vec!["check", "--profile", "tiny"];
+        all.extend(args);
+        let out = run(&all);
+        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+        let err = stderr(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(message), "{err}");
+    }
 }

@@ -87,7 +87,7 @@ fn migrations_apply_round_trip_and_leave_nothing_behind() {
     let (db, mut client) = common::fresh_db("roundtrip");
     assert_eq!(
         qcheck::schema::migrate_up(&mut client).unwrap(),
-        vec![1, 2, 3]
+        vec![1, 2, 3, 4]
     );
     assert!(
         qcheck::schema::migrate_up(&mut client).unwrap().is_empty(),
@@ -134,6 +134,29 @@ fn migrations_apply_round_trip_and_leave_nothing_behind() {
     assert!(before.contains("PARTITION BY RANGE (scheduled_at)"));
     assert!(before.contains("appointment_y2026m01_no_overlap"));
 
+    let policy = |client: &mut Client| -> String {
+        client
+            .query_one(
+                "SELECT qual FROM pg_policies WHERE tablename = 'appointment' AND policyname = 'tenant_isolation'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(
+        policy(&mut client),
+        "(tenant_id = ( SELECT app_tenant_id() AS app_tenant_id))"
+    );
+    assert_eq!(
+        qcheck::schema::migrate_down(&mut client, 2).unwrap(),
+        vec![4],
+        "down --to 2 reverts only 0004"
+    );
+    assert_eq!(
+        policy(&mut client),
+        "(tenant_id = app_tenant_id())",
+        "0004 down restores 0001's policy"
+    );
     assert_eq!(
         qcheck::schema::migrate_down(&mut client, 1).unwrap(),
         vec![3, 2],
@@ -157,7 +180,7 @@ fn migrations_apply_round_trip_and_leave_nothing_behind() {
 
     assert_eq!(
         qcheck::schema::migrate_up(&mut client).unwrap(),
-        vec![1, 2, 3]
+        vec![1, 2, 3, 4]
     );
     let after = dump(&mut client);
     let differing: Vec<(&str, &str)> = before

@@ -6,7 +6,7 @@ use std::path::Path;
 use postgres::Client;
 use qcheck::catalog::{self, Query};
 use qcheck::plan::{Mode, PartitionMap};
-use qcheck::runner::Runner;
+use qcheck::runner::{RunAs, Runner};
 
 use crate::common;
 
@@ -36,18 +36,18 @@ fn checksum(client: &mut Client) -> String {
         .get(0)
 }
 
-/// `qcheck check --queries DIR` against database `db`.
-fn check_folder(db: &str, dir: &Path) -> std::process::Output {
-    common::qcheck(
-        &[
-            "--database-url",
-            &common::url(db),
-            "check",
-            "--queries",
-            dir.to_str().unwrap(),
-        ],
-        dir,
-    )
+/// `qcheck check --queries DIR [extra]` against database `db`.
+fn check_folder(db: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
+    let url = common::url(db);
+    let mut args = vec![
+        "--database-url",
+        &url,
+        "check",
+        "--queries",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    common::qcheck(&args, dir)
 }
 
 fn query(text: &str) -> Query {
@@ -63,7 +63,7 @@ fn an_update_query_is_analysed_and_leaves_no_trace() {
          -- expect: no seq-scan\n\
          UPDATE tenant SET name = name || ' (renamed)', updated_at = now() WHERE id = $1 RETURNING id"
     ));
-    let mut runner = Runner::new(&mut client);
+    let mut runner = Runner::new(&mut client, RunAs::connected());
     let checked = runner
         .check(
             &q,
@@ -98,10 +98,25 @@ fn an_insert_query_file_run_by_the_binary_leaves_no_trace() {
          INSERT INTO tenant (id, name) VALUES (gen_random_uuid(), $1)",
     )
     .unwrap();
-    let out = check_folder(&db, &dir);
+    // Adding a tenant is the owner's job, not the application's (RLS: a tenant row must be the
+    // session's own tenant): --as-owner.
+    let out = check_folder(&db, &dir, &["--as-owner"]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(common::stdout(&out).contains("add_tenant"));
     assert_eq!(checksum(&mut client), before, "the INSERT persisted");
+    // As the application (the default on qcheck's model), a query file must say whose rows it
+    // reads: without a `-- tenant:` line it is refused with what to do, and nothing runs.
+    let out = check_folder(&db, &dir, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stdout(&out));
+    let err = common::stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot check the queries as role `qcheck_app`: query `add_tenant`")
+            && err.contains("add a `-- tenant:")
+            && err.contains("--as-owner"),
+        "{err}"
+    );
+    assert_eq!(checksum(&mut client), before);
 }
 
 #[test]
@@ -117,7 +132,7 @@ fn a_file_with_two_statements_is_refused_and_runs_neither() {
         ),
     )
     .unwrap();
-    let out = check_folder(&db, &dir);
+    let out = check_folder(&db, &dir, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
     let err = common::stderr(&out);
     assert!(err.contains("two.sql"), "{err}");
@@ -132,7 +147,7 @@ fn a_failing_statement_names_the_query_and_the_server_error() {
         "-- name: broken\n-- summary: Divides by zero.\n-- params: n <- SELECT 0\n\
          SELECT 1 / $1::int",
     );
-    let err = Runner::new(&mut client)
+    let err = Runner::new(&mut client, RunAs::connected())
         .check(
             &q,
             &[],

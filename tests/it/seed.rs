@@ -354,7 +354,7 @@ fn the_provider_day_index_scan_has_zero_heap_fetches_right_after_seeding() {
     let per_leaf = count(
         &mut c,
         "SELECT max(n) FROM (SELECT count(*) AS n FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid
-          WHERE t.relname ~ '^appointment_y' AND x.indnatts = 6 GROUP BY t.oid) s",
+          WHERE t.relname ~ '^appointment_y' AND x.indnatts = 7 GROUP BY t.oid) s",
     );
     assert_eq!(per_leaf, 1, "one covering day-view index per leaf");
 }
