@@ -53,6 +53,20 @@ BEGIN
 END
 $$;
 
+-- Citus refuses a subquery in a distributed table's policy, so the policies go back to 0001's form
+-- (`app_tenant_id()` per row, not 0004's once-per-statement `(SELECT app_tenant_id())`): on Citus the
+-- tenant filter is pushed into each shard query anyway.
+ALTER POLICY tenant_isolation ON tenant
+    USING (id = app_tenant_id()) WITH CHECK (id = app_tenant_id());
+ALTER POLICY tenant_isolation ON provider
+    USING (tenant_id = app_tenant_id()) WITH CHECK (tenant_id = app_tenant_id());
+ALTER POLICY tenant_isolation ON patient
+    USING (tenant_id = app_tenant_id()) WITH CHECK (tenant_id = app_tenant_id());
+ALTER POLICY tenant_isolation ON appointment
+    USING (tenant_id = app_tenant_id()) WITH CHECK (tenant_id = app_tenant_id());
+ALTER POLICY tenant_isolation ON appointment_audit
+    USING (tenant_id = app_tenant_id()) WITH CHECK (tenant_id = app_tenant_id());
+
 SELECT create_reference_table('tenant');
 SELECT create_distributed_table('provider', 'tenant_id');
 SELECT create_distributed_table('patient', 'tenant_id', colocate_with => 'provider');

@@ -681,7 +681,12 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
         print!("{}", report::json::document(run.document(args)));
     } else {
         if !g.format.verdicts_only() {
-            println!("{}", checked_as(&run.run_as, &run.results, &run.target));
+            let line = checked_as(&run.run_as, &run.results, &run.target);
+            if g.format == Format::Markdown {
+                println!("{line}");
+            } else {
+                print!("{}", report::text::wrapped(&line, width, "", "    "));
+            }
             if g.format == Format::Markdown {
                 println!();
             }

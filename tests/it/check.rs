@@ -611,8 +611,15 @@ fn the_ten_are_checked_as_the_application_under_row_level_security() {
     // The table's first line says who the plans were checked as, and with which tenants.
     let out = run(&["check", "--profile", "tiny", "--query", "provider_day"]);
     let text = stdout(&out);
+    // The line wraps to the terminal width (continuation lines indented): read it unwrapped.
+    let line = text
+        .lines()
+        .take_while(|l| !l.starts_with("query"))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(
-        text.lines().next().unwrap().starts_with(
+        line.starts_with(
             "Checked as role qcheck_app (row-level security on), app.tenant_id = the tenant of \
              each query's parameters ("
         ),

@@ -29,7 +29,7 @@ fn migrate_then_psql_then_down_on_the_embedded_cluster() {
     let out = qcheck(&["--pg-bin-dir", &bin_dir, "migrate"], &home);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("applied migrations 0001, 0002, 0004"),
+        stderr(&out).contains("applied migrations 0001, 0002, 0003, 0004"),
         "{}",
         stderr(&out)
     );
