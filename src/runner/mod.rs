@@ -478,9 +478,9 @@ impl<'c> Runner<'c> {
 
 /// Why a query has no generic plan on Citus (see [`citus_refuses_generic`]).
 pub const CITUS_NO_GENERIC: &str = "Citus refuses a generic plan of this query (`could not create \
-     distributed plan`: its planner cannot defer the parameters of a subquery); a prepared statement \
-     keeps running custom plans there (pg_prepared_statements: 0 generic), so the plan shown for \
-     generic is the custom plan";
+     distributed plan`: it defers parameters only for a router query without a subquery); a \
+     prepared statement keeps running custom plans there (pg_prepared_statements: 0 generic), so \
+     the plan shown for generic is the custom plan";
 
 /// Whether `e` is Citus refusing to plan a statement with unknown parameters (SQLSTATE 0A000,
 /// `could not create distributed plan`): Citus plans a router query with a subquery, or a

@@ -579,6 +579,17 @@ fn the_ten_pass_through_the_coordinator_with_their_distributed_expectations() {
             assert!(citus_lines > 0, "{name} declares expect-citus lines");
         }
     }
+    // Citus refuses only provider_free_slots' generic plan (its subquery), and the report says so.
+    let exempt: Vec<(&str, &str)> = queries
+        .iter()
+        .filter_map(|q| Some((q["name"].as_str()?, q["generic_exempt"].as_str()?)))
+        .collect();
+    assert_eq!(exempt.len(), 1, "{exempt:?}");
+    assert_eq!(exempt[0].0, "provider_free_slots");
+    assert!(
+        exempt[0].1.contains("could not create distributed plan"),
+        "{exempt:?}"
+    );
     // The same through --database-url to the coordinator: a user's own Citus cluster.
     let url = t.cluster.url(qcheck::cluster::DATABASE);
     let mut args = vec![
@@ -641,4 +652,30 @@ fn a_wrong_expect_citus_line_fails_the_check_naming_its_file_and_line() {
     );
     assert!(report.contains("`tasks = 2`"), "{report}");
     assert!(report.contains("0 of 1 queries pass"), "{report}");
+}
+
+#[test]
+fn a_role_that_cannot_log_in_to_the_workers_is_refused_before_any_query_runs() {
+    let Some(t) = topology() else { return };
+    let _dataset = seeded_dataset(t);
+    let mut args = vec![
+        "--citus-workers",
+        "2",
+        "check",
+        "--query",
+        "patient_by_mrn",
+        "--as-role",
+        "qcheck_app",
+    ];
+    args.extend(DATASET);
+    let out = common::qcheck(&args, &t.home);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stdout(&out));
+    let err = common::stderr(&out);
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.contains("qcheck_app") && last.contains("cannot log in"),
+        "{err}"
+    );
+    assert!(last.contains("LOGIN IN ROLE qcheck_app"), "{err}");
+    assert!(common::stdout(&out).is_empty(), "{}", common::stdout(&out));
 }
