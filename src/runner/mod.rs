@@ -32,6 +32,8 @@
 //!   pasted unquoted into the JSON. So before the first plan of a session the runner runs one plain
 //!   `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT 1` ([`CITUS_EXPLAIN_OPTIONS`]), whose options
 //!   Citus then uses for every task plan of the session. The same holds on a user's own coordinator.
+//!   A generic plan Citus refuses (`could not create distributed plan`) is reported exempt with the
+//!   reason ([`CITUS_NO_GENERIC`]): Citus keeps such a prepared statement on custom plans.
 //! - **Typed plans.** EXPLAIN's JSON is parsed once into a [`Plan`]; reports, `--save-plan`,
 //!   `report.json` and the HTML tree all use that value.
 //!
