@@ -157,7 +157,7 @@ fn a_tuned_baseline_passes_against_itself_and_fails_against_fk_only() {
     );
     assert!(text.contains("provider_day (custom): CHANGED"), "{text}");
     assert!(
-        text.contains("- -> Index Only Scan using appointment_provider_day_idx on appointment"),
+        text.contains("-    -> Index Only Scan using appointment_provider_day_idx on appointment"),
         "{text}"
     );
     assert!(
