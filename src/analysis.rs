@@ -237,6 +237,16 @@ impl QueryCheck {
         }
     }
 
+    /// The server has no generic plan of the query (Citus refuses one; see
+    /// `runner::CITUS_NO_GENERIC`): the generic check holds the custom plan, which its prepared
+    /// statement runs instead, exempt with `reason`, so the report says why instead of checking a
+    /// plan that never runs.
+    pub fn generic_refused(&mut self, reason: &str) {
+        self.generic.exempt = true;
+        self.generic_exempt = Some(reason.to_string());
+        self.passed = self.custom.passed();
+    }
+
     /// Lets undecided verdicts pass (`--allow-undecided`), in both plans.
     pub fn allow_undecided(&mut self) {
         self.custom.allow_undecided = true;

@@ -227,8 +227,25 @@ pub fn prepare_database(coordinator: &Cluster, dbname: &str) -> Result<()> {
                 .db(format!("registering the Citus worker on {host}"))?;
         }
     }
+    // Citus connects to the workers as the current role, and the application role is NOLOGIN: the
+    // runner checks the plans as a login member of it (see `runner::role`). The embedded topology
+    // has one; on a user's own cluster the application's login role is theirs to name.
+    client
+        .batch_execute(&format!(
+            "DO $$ BEGIN CREATE ROLE {app} NOLOGIN;
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+             DO $$ BEGIN CREATE ROLE {login} LOGIN IN ROLE {app};
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+            app = crate::schema::APP_ROLE,
+            login = CITUS_APP_LOGIN,
+        ))
+        .db(format!("creating the login role {CITUS_APP_LOGIN}"))?;
     Ok(())
 }
+
+/// The embedded topology's login member of the application role, which the runner checks the
+/// queries as on Citus ([`prepare_database`]).
+pub const CITUS_APP_LOGIN: &str = "qcheck_citus_app";
 
 /// What a server is, as far as Citus goes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

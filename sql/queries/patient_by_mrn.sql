@@ -8,6 +8,8 @@
 -- note: index-access, not index-scan: for one row of an estimated one or two the planner picks an Index Scan or a Bitmap Heap Scan on the same unique index depending on the seed's statistics (tiny, seed 102: bitmap); the index and a handful of buffers hold for every seed.
 -- expect: rows = 1
 -- expect: shared-buffers <= 8
+-- expect-citus: router
+-- expect-citus: tasks = 1
 SELECT p.id, p.given_name, p.family_name, p.birth_date
   FROM patient p
  WHERE p.tenant_id = $1

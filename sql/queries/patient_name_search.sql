@@ -7,6 +7,8 @@
 -- tenant: SELECT $1::uuid
 -- expect: rows <= 20
 -- expect: shared-buffers <= 300
+-- expect-citus: router
+-- expect-citus: tasks = 1
 -- note: As the application (row-level security on) the trigram index cannot serve this search: ILIKE (texticlike) is
 -- note: not LEAKPROOF, and PostgreSQL never evaluates a non-leakproof qual, not even as an index condition, before
 -- note: the policy's qual. (Declaring it leakproof would be false: its errors depend on the pattern argument, which a

@@ -14,6 +14,9 @@
 -- expect: heap-fetches = 0
 -- expect: partitions appointment = 1
 -- expect: no spill
+-- expect-citus: router
+-- expect-citus: tasks = 1
+-- expect-citus: aggregate-pushdown
 SELECT a.status, count(*) AS appointments, sum(a.duration_min) AS minutes
   FROM appointment a
  WHERE a.tenant_id = $1

@@ -308,3 +308,53 @@ fn a_task_plan_in_text_inside_json_is_refused_saying_how_to_capture_it() {
     let e = read_plans(&text).expect_err("not JSON");
     insta::assert_snapshot!(e.to_string());
 }
+
+/// The plans qcheck's runner checked on its embedded Citus topology (`runner/`, captured by
+/// `capture-runner.sh`): every query file's own lines, Citus and single-node scoped, hold offline on
+/// them with the coordinator's map, as `check --citus-workers 2` found; each is one task on one
+/// worker (router) whose task plan the checks read.
+#[test]
+fn the_ten_as_the_runner_captured_them_on_citus_pass_their_own_lines() {
+    let runner = dir().join("runner");
+    let text = std::fs::read_to_string(runner.join("partitions.json")).unwrap();
+    let map = PartitionMap::from_catalog(serde_json::from_str(&text).unwrap());
+    let builtin = catalog::Catalog::builtin().unwrap();
+    let mut checked = 0;
+    for q in &builtin.queries {
+        for mode in [crate::plan::Mode::Custom, crate::plan::Mode::Generic] {
+            let file = runner.join(format!("{}_{mode}.json", q.name));
+            if !file.exists() {
+                // Citus has no generic plan of provider_free_slots (the runner reports it exempt).
+                assert_eq!(
+                    (q.name.as_str(), mode),
+                    ("provider_free_slots", crate::plan::Mode::Generic)
+                );
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap();
+            let (_, mut plans) = read_plans(&text).unwrap_or_else(|e| panic!("{file:?}: {e}"));
+            let c = PlanCheck::analyse(
+                plans.remove(0),
+                Some(mode),
+                &crate::analysis::expectations_for(q, mode),
+                &map,
+                false,
+            );
+            let failed: Vec<String> = c
+                .verdicts
+                .iter()
+                .filter(|v| !v.passed)
+                .map(|v| format!("{} {}: {}", status(v), v.text, v.found))
+                .collect();
+            assert!(failed.is_empty(), "{} ({mode}): {failed:#?}", q.name);
+            assert!(c.facts.distributed(), "{} ({mode})", q.name);
+            assert!(
+                c.verdicts.iter().any(|v| v.text == "router" && v.passed),
+                "{} ({mode})",
+                q.name
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 19);
+}

@@ -24,6 +24,16 @@
 //!   application ([`role`]); the `params:`/`sample:`/`tenant:` SQL that picks values runs as the
 //!   connecting user, who sees every tenant (with `--tenant`, `params:` and `sample:` run as the role
 //!   under that tenant, so they pick its rows). `--as-owner` runs everything as the connecting user.
+//! - **Citus.** On a Citus coordinator the plan shows every task's plan
+//!   (`SET LOCAL citus.explain_all_tasks = on` in the EXPLAIN's transaction), so that checks read
+//!   the plans that really scan the shards, not one task of many. Citus explains the tasks of
+//!   `EXPLAIN ... EXECUTE` with the options of the session's last *plain* EXPLAIN (its hook does not
+//!   see EXPLAIN of a prepared statement), which in a new session are its defaults: TEXT format,
+//!   pasted unquoted into the JSON. So before the first plan of a session the runner runs one plain
+//!   `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT 1` ([`CITUS_EXPLAIN_OPTIONS`]), whose options
+//!   Citus then uses for every task plan of the session. The same holds on a user's own coordinator.
+//!   A generic plan Citus refuses (`could not create distributed plan`) is reported exempt with the
+//!   reason ([`CITUS_NO_GENERIC`]): Citus keeps such a prepared statement on custom plans.
 //! - **Typed plans.** EXPLAIN's JSON is parsed once into a [`Plan`]; reports, `--save-plan`,
 //!   `report.json` and the HTML tree all use that value.
 //!
@@ -46,6 +56,10 @@ use crate::plan::{Mode, PartitionMap, Plan};
 pub use exec::{Bound, Prepared};
 pub use role::{RunAs, RunAsRequest};
 
+/// Run once per session on a Citus coordinator before the first `EXPLAIN ... EXECUTE`: Citus
+/// explains the task plans of the later ones with these options (see the module doc).
+pub const CITUS_EXPLAIN_OPTIONS: &str = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT 1";
+
 /// Parameter sets per query that the benchmarks and `compare` rotate over.
 pub const SAMPLE_SIZE: usize = 200;
 
@@ -53,6 +67,9 @@ pub const SAMPLE_SIZE: usize = 200;
 pub struct Runner<'c> {
     client: &'c mut Client,
     run_as: RunAs,
+    /// Whether the database is a Citus coordinator, once the first EXPLAIN asked (and, when it is,
+    /// [`CITUS_EXPLAIN_OPTIONS`] ran in the session).
+    citus: Option<bool>,
 }
 
 /// An open rolled-back transaction in one plan mode (and, running as a role, under that role), for
@@ -91,14 +108,40 @@ impl Executions<'_> {
 impl<'c> Runner<'c> {
     /// A runner on `client` running every query as `run_as`. The connection stays the caller's: the
     /// runner leaves no session state behind except the named statements of the [`Prepared`] values
-    /// it returns, closed when they drop (roles and settings are `SET LOCAL` to its transactions).
+    /// it returns, closed when they drop (roles and settings are `SET LOCAL` to its transactions),
+    /// and on a Citus coordinator the EXPLAIN options Citus recorded ([`CITUS_EXPLAIN_OPTIONS`]).
     pub fn new(client: &'c mut Client, run_as: RunAs) -> Runner<'c> {
-        Runner { client, run_as }
+        Runner {
+            client,
+            run_as,
+            citus: None,
+        }
     }
 
     /// Who the queries run as.
     pub fn run_as(&self) -> &RunAs {
         &self.run_as
+    }
+
+    /// Whether the database is a Citus coordinator; the first call on a coordinator also runs
+    /// [`CITUS_EXPLAIN_OPTIONS`], so that the session's task plans come as JSON.
+    fn citus_explain(&mut self) -> Result<bool> {
+        if let Some(citus) = self.citus {
+            return Ok(citus);
+        }
+        let step = "preparing EXPLAIN on Citus";
+        let citus = self
+            .client
+            .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'citus'", &[])
+            .db(step)?
+            .is_some();
+        if citus {
+            self.client
+                .simple_query(CITUS_EXPLAIN_OPTIONS)
+                .db(format!("{step}: {CITUS_EXPLAIN_OPTIONS}"))?;
+        }
+        self.citus = Some(citus);
+        Ok(citus)
     }
 
     /// Starts a transaction under the runner's identity with `tenant`, and `plan_cache_mode` when
@@ -328,7 +371,12 @@ impl<'c> Runner<'c> {
     pub fn explain(&mut self, prepared: &Prepared, params: &Params, mode: Mode) -> Result<Plan> {
         let query = prepared.query();
         let step = format!("{mode} plan");
+        let citus = self.citus_explain()?;
         let mut tx = self.begin(&step, params.tenant.as_deref(), Some(mode))?;
+        if citus {
+            tx.batch_execute("SET LOCAL citus.explain_all_tasks = on")
+                .db(format!("{step}: showing every Citus task"))?;
+        }
         tx.query(prepared.statement(), &Bound::new(params).refs())
             .map_err(|e| query_db_error(query, &format!("{step}: executing"), e))?;
         let sql = format!(
@@ -393,7 +441,17 @@ impl<'c> Runner<'c> {
         let params = self.params(query, overrides)?;
         let prepared = self.prepare(query)?;
         let custom = self.explain(&prepared, &params, Mode::Custom)?;
-        let generic = self.explain(&prepared, &params, Mode::Generic)?;
+        let generic = match self.explain(&prepared, &params, Mode::Generic) {
+            Err(e) if self.citus == Some(true) && citus_refuses_generic(&e) => None,
+            generic => Some(generic?),
+        };
+        let Some(generic) = generic else {
+            let mut checked =
+                QueryCheck::analyse(query, params, custom.clone(), custom, partitions);
+            checked.generic_refused(CITUS_NO_GENERIC);
+            checked.role.clone_from(&self.run_as.role);
+            return Ok(checked);
+        };
         let mut checked = QueryCheck::analyse(query, params, custom, generic, partitions);
         checked.role.clone_from(&self.run_as.role);
         Ok(checked)
@@ -418,6 +476,28 @@ impl<'c> Runner<'c> {
     pub fn partition_map(&mut self) -> Result<PartitionMap> {
         Ok(PartitionMap::from_catalog(self.partition_roots()?))
     }
+}
+
+/// Why a query has no generic plan on Citus (see [`citus_refuses_generic`]).
+pub const CITUS_NO_GENERIC: &str = "Citus refuses a generic plan of this query (`could not create \
+     distributed plan`: it defers parameters only for a router query without a subquery); a \
+     prepared statement keeps running custom plans there (pg_prepared_statements: 0 generic), so \
+     the plan shown for generic is the custom plan";
+
+/// Whether `e` is Citus refusing to plan a statement with unknown parameters (SQLSTATE 0A000,
+/// `could not create distributed plan`): Citus plans a router query with a subquery, or a
+/// multi-shard query, only with the values known; under `plan_cache_mode = auto` it keeps such a
+/// prepared statement on custom plans, so an application never runs a generic plan of it.
+fn citus_refuses_generic(e: &Error) -> bool {
+    let Error::QueryDb { source, .. } = e else {
+        return false;
+    };
+    source.as_db_error().is_some_and(|db| {
+        *db.code() == postgres::error::SqlState::FEATURE_NOT_SUPPORTED
+            && db
+                .message()
+                .starts_with("could not create distributed plan")
+    })
 }
 
 /// A problem with a query as written (not a server error).

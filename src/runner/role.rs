@@ -18,12 +18,25 @@
 //! plan cache entry checked the one that runs. `app.tenant_id` is read when the policy's qual runs
 //! (`app_tenant_id()` is STABLE), so one prepared statement serves every tenant, as in an
 //! application's connection pool.
+//!
+//! On a Citus coordinator the role must be able to log in: Citus opens its connections to the
+//! workers as the current role, so a task run under `SET ROLE qcheck_app` (`NOLOGIN`) fails on the
+//! worker with "role is not permitted to log in". There the default is a login member of
+//! `qcheck_app` (plans depend on the role only through its policies and privileges, which members
+//! share); without one, and for a `--as-role` that cannot log in, qcheck stops before running
+//! anything and says how to create one ([`CITUS_LOGIN_HINT`]).
 
 use postgres::Client;
 use serde::Serialize;
 
 use crate::error::{DbContext, Error, Result};
 use crate::schema::{APP_ROLE, quote_ident};
+
+/// What to do when no role that can log in to the Citus workers is known.
+pub const CITUS_LOGIN_HINT: &str = "on Citus the queries run as a role that can log in, because \
+     Citus connects to the workers as the current role: create a login member of qcheck_app \
+     (CREATE ROLE qcheck_citus_app LOGIN IN ROLE qcheck_app) or name your application's login role \
+     with --as-role ROLE, or pass --as-owner";
 
 /// What the command line asks for (`--as-owner`, `--as-role`, `--tenant`), before it is checked
 /// against the database.
@@ -88,12 +101,13 @@ impl RunAs {
         let row = client
             .query_one(
                 "SELECT session_user::text, to_regrole($1) IS NOT NULL,
-                        to_regclass('qcheck_migration') IS NOT NULL AND to_regclass('appointment') IS NOT NULL",
+                        to_regclass('qcheck_migration') IS NOT NULL AND to_regclass('appointment') IS NOT NULL,
+                        EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
                 &[&APP_ROLE],
             )
             .db("finding the role to run the queries as")?;
-        let (user, app_role_exists, model): (String, bool, bool) =
-            (row.get(0), row.get(1), row.get(2));
+        let (user, app_role_exists, model, citus): (String, bool, bool, bool) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
         if let Some(tenant) = &req.tenant {
             check_uuid(tenant)?;
         }
@@ -113,6 +127,10 @@ impl RunAs {
                  database): name the application's role with --as-role ROLE"
             )));
         }
+        let role = match role {
+            Some(role) if citus => Some(citus_login(client, role, chosen)?),
+            role => role,
+        };
         let rls = match &role {
             Some(role) => probe(client, role, req.tenant.as_deref(), model)?,
             None if model => Some(
@@ -174,6 +192,35 @@ impl RunAs {
             ));
         }
         sql
+    }
+}
+
+/// On a Citus coordinator, the role to run as that can log in to the workers: `role` itself when it
+/// can, else (the default application role only) its first login member by name that neither is a
+/// superuser nor bypasses row-level security, so that the plans are the application's.
+fn citus_login(client: &mut Client, role: String, chosen: Chosen) -> Result<String> {
+    let row = client
+        .query_opt(
+            "SELECT r.rolcanlogin,
+                    (SELECT m.rolname FROM pg_auth_members a JOIN pg_roles m ON m.oid = a.member
+                      WHERE a.roleid = r.oid AND m.rolcanlogin AND NOT m.rolsuper AND NOT m.rolbypassrls
+                      ORDER BY m.rolname LIMIT 1)
+               FROM pg_roles r WHERE r.rolname = $1",
+            &[&role],
+        )
+        .db("looking for a role that can log in to the Citus workers")?;
+    let Some(row) = row else {
+        // A role that does not exist: `probe` says so.
+        return Ok(role);
+    };
+    let (can_login, member): (bool, Option<String>) = (row.get(0), row.get(1));
+    match (can_login, member) {
+        (true, _) => Ok(role),
+        (false, Some(member)) if chosen == Chosen::AppRole => Ok(member),
+        _ => Err(Error::RunAs {
+            role,
+            message: format!("it cannot log in; {CITUS_LOGIN_HINT}"),
+        }),
     }
 }
 

@@ -68,8 +68,10 @@ fn a_tuned_baseline_passes_against_itself_and_fails_against_fk_only() {
     assert!(saved.contains("\"format\": \"qcheck baseline\""), "{saved}");
     assert!(
         saved.contains(
-            "{\"depth\": 1, \"node\": \"Index Only Scan using appointment_provider_day_idx on appointment\""
+            "{\"depth\": 2, \"node\": \"Index Only Scan using appointment_provider_day_idx on appointment\""
         ),
+        // depth 2: under the Result that gates the scan on the one-time filter `$3 = app_tenant_id()`
+        // the planner derives from `tenant_id = $3` and the tenant policy's qual.
         "one line per node, partitions folded to their table: {saved}"
     );
 
@@ -155,7 +157,7 @@ fn a_tuned_baseline_passes_against_itself_and_fails_against_fk_only() {
     );
     assert!(text.contains("provider_day (custom): CHANGED"), "{text}");
     assert!(
-        text.contains("- -> Index Only Scan using appointment_provider_day_idx on appointment"),
+        text.contains("-    -> Index Only Scan using appointment_provider_day_idx on appointment"),
         "{text}"
     );
     assert!(

@@ -61,21 +61,7 @@ fn all_ten_queries_pass_on_the_test_dataset() {
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)));
     let queries = doc["queries"].as_array().unwrap();
     assert_eq!(queries.len(), 10);
-    let failures: Vec<String> = queries
-        .iter()
-        .flat_map(|q| {
-            ["custom", "generic"].into_iter().flat_map(move |mode| {
-                q[mode]["verdicts"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter(|v| v["passed"] == false)
-                    .map(move |v| {
-                        format!("{} ({mode}) {}: found {}", q["name"], v["text"], v["found"])
-                    })
-            })
-        })
-        .collect();
+    let failures = common::failures(&doc);
     assert!(failures.is_empty(), "{failures:#?}");
     assert_eq!(doc["passed"], true);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -523,3 +523,159 @@ fn seeding_through_the_coordinator_loads_the_same_rows_as_single_node_and_reache
         "of {shards} shards"
     );
 }
+
+/// The seed test's dataset (tiny, seed 4242, `tuned`), so that whichever test runs first seeds it
+/// and the others read it; held shared until the guard drops.
+fn seeded_dataset(t: &Topology) -> qcheck::generate::DatasetLock {
+    let request = qcheck::generate::SeedRequest::new("tiny", 1.0, 4242, "tuned").unwrap();
+    let progress = qcheck::progress::Progress::quiet();
+    qcheck::generate::hold_dataset(&t.session, &request, &progress)
+        .unwrap()
+        .0
+}
+
+const DATASET: [&str; 6] = ["--profile", "tiny", "--seed", "4242", "--strategy", "tuned"];
+
+#[test]
+fn the_ten_pass_through_the_coordinator_with_their_distributed_expectations() {
+    let Some(t) = topology() else { return };
+    let _dataset = seeded_dataset(t);
+    let mut args = vec!["--citus-workers", "2", "check", "--format", "json"];
+    args.extend(DATASET);
+    let out = common::qcheck(&args, &t.home);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", common::stdout(&out), common::stderr(&out)));
+    let queries = doc["queries"].as_array().unwrap();
+    assert_eq!(queries.len(), 10);
+    assert!(
+        common::failures(&doc).is_empty(),
+        "{:#?}",
+        common::failures(&doc)
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    // Every query's custom and generic plan were checked against its Citus lines, on the task
+    // plans: each declares `tasks` and reads `appointment`/`patient`/`appointment_audit` through
+    // the index it names on the shard.
+    let builtin = qcheck::catalog::Catalog::builtin().unwrap();
+    for q in queries {
+        let name = q["name"].as_str().unwrap();
+        let file = builtin.get(name).unwrap();
+        for mode in ["custom", "generic"] {
+            let texts: Vec<&str> = q[mode]["verdicts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["text"].as_str().unwrap())
+                .collect();
+            assert!(
+                texts.iter().any(|t| t.starts_with("tasks ")),
+                "{name} ({mode}): {texts:?}"
+            );
+            let citus_lines = file
+                .expects
+                .iter()
+                .filter(|l| l.key().starts_with("expect-citus"))
+                .count();
+            assert!(citus_lines > 0, "{name} declares expect-citus lines");
+        }
+    }
+    // Citus refuses only provider_free_slots' generic plan (its subquery), and the report says so.
+    let exempt: Vec<(&str, &str)> = queries
+        .iter()
+        .filter_map(|q| Some((q["name"].as_str()?, q["generic_exempt"].as_str()?)))
+        .collect();
+    assert_eq!(exempt.len(), 1, "{exempt:?}");
+    assert_eq!(exempt[0].0, "provider_free_slots");
+    assert!(
+        exempt[0].1.contains("could not create distributed plan"),
+        "{exempt:?}"
+    );
+    // The same through --database-url to the coordinator: a user's own Citus cluster.
+    let url = t.cluster.url(qcheck::cluster::DATABASE);
+    let mut args = vec![
+        "--database-url",
+        url.as_str(),
+        "check",
+        "--query",
+        "provider_day",
+        "--query",
+        "tenant_day_by_status",
+    ];
+    args.extend(DATASET);
+    let out = common::qcheck(&args, &t.home);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        common::stdout(&out),
+        common::stderr(&out)
+    );
+    assert!(
+        common::stdout(&out).contains("2 of 2 queries pass"),
+        "{}",
+        common::stdout(&out)
+    );
+}
+
+#[test]
+fn a_wrong_expect_citus_line_fails_the_check_naming_its_file_and_line() {
+    let Some(t) = topology() else { return };
+    let _dataset = seeded_dataset(t);
+    let original = include_str!("../../sql/queries/tenant_day_by_status.sql");
+    let right = "-- expect-citus: tasks = 1";
+    let line = 1 + original
+        .lines()
+        .position(|l| l == right)
+        .expect("tenant_day_by_status declares `tasks = 1` on Citus");
+    let dir = common::temp_home("citus-wrong");
+    let file = dir.join("tenant_day_by_status.sql");
+    std::fs::write(&file, original.replace(right, "-- expect-citus: tasks = 2")).unwrap();
+    let mut args = vec![
+        "--citus-workers",
+        "2",
+        "check",
+        "--queries",
+        dir.to_str().unwrap(),
+    ];
+    args.extend(DATASET);
+    let out = common::qcheck(&args, &t.home);
+    let report = common::stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{report}\n{}",
+        common::stderr(&out)
+    );
+    assert!(
+        report.contains(&format!("tenant_day_by_status.sql:{line}")),
+        "{report}"
+    );
+    assert!(report.contains("`tasks = 2`"), "{report}");
+    assert!(report.contains("0 of 1 queries pass"), "{report}");
+}
+
+#[test]
+fn a_role_that_cannot_log_in_to_the_workers_is_refused_before_any_query_runs() {
+    let Some(t) = topology() else { return };
+    let _dataset = seeded_dataset(t);
+    let mut args = vec![
+        "--citus-workers",
+        "2",
+        "check",
+        "--query",
+        "patient_by_mrn",
+        "--as-role",
+        "qcheck_app",
+    ];
+    args.extend(DATASET);
+    let out = common::qcheck(&args, &t.home);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stdout(&out));
+    let err = common::stderr(&out);
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.contains("qcheck_app") && last.contains("cannot log in"),
+        "{err}"
+    );
+    assert!(last.contains("LOGIN IN ROLE qcheck_app"), "{err}");
+    assert!(common::stdout(&out).is_empty(), "{}", common::stdout(&out));
+}

@@ -146,3 +146,24 @@ pub fn stdout(out: &std::process::Output) -> String {
 pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// The failed (or undecided) verdicts of a `check --format json` report, one line each.
+pub fn failures(doc: &serde_json::Value) -> Vec<String> {
+    doc["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|q| {
+            ["custom", "generic"].into_iter().flat_map(move |mode| {
+                q[mode]["verdicts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|v| v["passed"] != true)
+                    .map(move |v| {
+                        format!("{} ({mode}) {}: found {}", q["name"], v["text"], v["found"])
+                    })
+            })
+        })
+        .collect()
+}
