@@ -435,11 +435,12 @@ pub fn explain_query(c: &QueryCheck, generic: bool, format: Format, layout: Layo
     out
 }
 
-/// The schema findings under `check`'s table (see [`SchemaFinding`]): one `FAIL` line each with the
-/// SQL that fixes it, wrapped to `width` (Markdown: a list). Empty when there are none.
+/// The schema findings under `check`'s table (see [`SchemaFinding`]): after a blank line, one `FAIL`
+/// line each with the SQL that fixes it, wrapped to `width` (Markdown: a list). Empty when there
+/// are none.
 pub fn findings(findings: &[SchemaFinding], format: Format, width: usize) -> String {
     let mut out = String::new();
-    if format == Format::Markdown && !findings.is_empty() {
+    if !findings.is_empty() {
         out.push('\n');
     }
     for f in findings {
