@@ -1056,8 +1056,8 @@ pub struct StrategyDrift {
 pub struct ChangedIndex {
     /// The index name.
     pub name: String,
-    /// The parts that differ: `unique`, `method`, `keys`, `include`, `nulls not distinct`,
-    /// `predicate`.
+    /// The parts that differ: `table`, `unique`, `method`, `keys`, `include`, `nulls not
+    /// distinct`, `predicate`.
     pub differs: Vec<&'static str>,
 }
 

@@ -200,7 +200,8 @@ fn key(
 }
 
 /// What differs between an index in the database and its definition in a strategy file, by
-/// part: `unique`, `method`, `keys`, `include`, `nulls not distinct`, `predicate`. Empty when they
+/// part: `table` (alone: the index is on another table), `unique`, `method`, `keys`, `include`,
+/// `nulls not distinct`, `predicate`. Empty when they
 /// are the same index; `None` when the file's definition is not a form [`IndexDef::parts`] reads
 /// or the index does not exist. Reads only.
 pub fn index_differences(client: &mut Client, def: &IndexDef) -> Result<Option<Vec<&'static str>>> {
@@ -223,12 +224,13 @@ pub fn index_differences(client: &mut Client, def: &IndexDef) -> Result<Option<V
                                  AS u(oid, n) JOIN pg_opclass o ON o.oid = u.oid ORDER BY n),
                     array(SELECT o.opcdefault FROM unnest(i.indclass::oid[]) WITH ORDINALITY
                                  AS u(oid, n) JOIN pg_opclass o ON o.oid = u.oid ORDER BY n),
-                    i.indoption::int2[]::int[]
+                    i.indoption::int2[]::int[],
+                    i.indrelid IS NOT DISTINCT FROM to_regclass($2)
                FROM pg_index i
                JOIN pg_class c ON c.oid = i.indexrelid
                JOIN pg_am am ON am.oid = c.relam
               WHERE i.indexrelid = to_regclass($1)",
-            &[&index],
+            &[&index, &def.table.to_sql()],
         )
         .db(format!("reading the definition of index {}", def.name))?;
     let Some(row) = row else {
@@ -246,6 +248,10 @@ pub fn index_differences(client: &mut Client, def: &IndexDef) -> Result<Option<V
     let (keys, include) = columns.split_at(nkeys.min(columns.len()));
 
     let mut differs = Vec::new();
+    if !row.get::<_, bool>(9) {
+        // On another table: nothing else is worth comparing.
+        return Ok(Some(vec!["table"]));
+    }
     if unique != def.unique {
         differs.push("unique");
     }
