@@ -272,35 +272,36 @@ pub fn index_differences(client: &mut Client, def: &IndexDef) -> Result<Option<V
         });
     let same_include = include.len() == parts.include.len();
     let same_predicate = predicate.is_some() == parts.predicate.is_some();
-    // The expressions of both sides, canonicalised by PostgreSQL in one round trip each.
-    if same_keys || same_include || same_predicate {
-        let file: Vec<String> = parts
-            .keys
-            .iter()
-            .map(|k| k.expr.clone())
-            .chain(parts.include.iter().cloned())
-            .chain(parts.predicate.iter().map(|p| format!("({p})")))
-            .collect();
-        let there: Vec<String> = columns
-            .iter()
-            .cloned()
-            .chain(predicate.iter().map(|p| format!("({p})")))
-            .collect();
-        let file = canonical(client, def, &file)?;
-        let there = canonical(client, def, &there)?;
-        let (fk, fi) = (parts.keys.len(), parts.include.len());
-        let (tk, ti) = (keys.len(), include.len());
-        if !(same_keys && file.get(..fk) == there.get(..tk)) {
-            differs.push("keys");
-        }
-        if !(same_include && file.get(fk..fk + fi) == there.get(tk..tk + ti)) {
-            differs.push("include");
-        }
-        if !(same_predicate && file.get(fk + fi..) == there.get(tk + ti..)) {
-            differs.push("predicate");
-        }
-    } else {
+    // The expressions of both sides, canonicalised by PostgreSQL in one round trip each. The
+    // file's may not even resolve on this table (a column it names is not there): then they are
+    // certainly not what the index holds.
+    let file: Vec<String> = parts
+        .keys
+        .iter()
+        .map(|k| k.expr.clone())
+        .chain(parts.include.iter().cloned())
+        .chain(parts.predicate.iter().map(|p| format!("({p})")))
+        .collect();
+    let there: Vec<String> = columns
+        .iter()
+        .cloned()
+        .chain(predicate.iter().map(|p| format!("({p})")))
+        .collect();
+    let there = canonical(client, def, &there)?;
+    let Ok(file) = canonical(client, def, &file) else {
         differs.extend(["keys", "include", "predicate"]);
+        return Ok(Some(differs));
+    };
+    let (fk, fi) = (parts.keys.len(), parts.include.len());
+    let (tk, ti) = (keys.len(), include.len());
+    if !(same_keys && file.get(..fk) == there.get(..tk)) {
+        differs.push("keys");
+    }
+    if !(same_include && file.get(fk..fk + fi) == there.get(tk..tk + ti)) {
+        differs.push("include");
+    }
+    if !(same_predicate && file.get(fk + fi..) == there.get(tk + ti..)) {
+        differs.push("predicate");
     }
     Ok(Some(differs))
 }

@@ -393,4 +393,30 @@ fn an_index_redefined_under_its_name_is_changed_drift() {
     );
     assert!(schema::strategy_drift(&mut c).unwrap().is_clean());
     assert!(definition(&mut c, "appointment_provider_day_idx").contains("INCLUDE (tenant_id,"));
+
+    // A definition of the same name on another table, or over a column the table lacks.
+    let differences = |c: &mut Client, sql: &str| {
+        let stmt = &qcheck::sql::split_statements(sql).unwrap()[0];
+        let def = schema::IndexDef::parse(stmt).unwrap().unwrap();
+        schema::index_differences(c, &def).unwrap()
+    };
+    assert_eq!(
+        differences(
+            &mut c,
+            "CREATE INDEX appointment_provider_day_idx ON patient (id)"
+        ),
+        Some(vec!["table"])
+    );
+    assert_eq!(
+        differences(
+            &mut c,
+            "CREATE INDEX appointment_provider_day_idx ON appointment (provider_id, nope) \
+             INCLUDE (tenant_id, duration_min, status, patient_id, id) WHERE status <> 'cancelled'"
+        ),
+        Some(vec!["keys", "include", "predicate"])
+    );
+    assert_eq!(
+        differences(&mut c, "CREATE INDEX no_such_idx ON appointment (id)"),
+        None
+    );
 }
