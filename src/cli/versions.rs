@@ -22,10 +22,10 @@
 //! save a baseline on the old version and check the new one against it (`--baseline`), which
 //! works here per version too.
 
-use super::check::{CheckArgs, CheckRun, open_on, run_checks};
-use super::{Command, Global, Outcome};
 use std::collections::BTreeMap;
 
+use super::check::{CheckArgs, CheckRun, open_on, run_checks};
+use super::{Command, Global, Outcome};
 use crate::baseline::{Baseline, BaselineFile};
 use crate::cluster::Cluster;
 use crate::db::{Target, TargetOptions};
