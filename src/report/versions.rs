@@ -103,7 +103,8 @@ pub fn render(runs: &[VersionRun], diffs: &[Comparison], format: Format, color: 
     out
 }
 
-/// The last line: each version's pass count, and how many plans differ from the previous version.
+/// The last line: each version's pass count (and schema findings), and how many plans differ from
+/// the previous version.
 pub fn headline(runs: &[VersionRun], diffs: &[Comparison]) -> String {
     let mut parts: Vec<String> = runs
         .iter()
@@ -114,8 +115,13 @@ pub fn headline(runs: &[VersionRun], diffs: &[Comparison]) -> String {
                 Some(_) => ", same as the baseline",
                 None => "",
             };
+            let findings = match r.findings.len() {
+                0 => String::new(),
+                1 => ", 1 schema finding (FAIL)".into(),
+                n => format!(", {n} schema findings (FAIL)"),
+            };
             format!(
-                "{}: {passed} of {} queries pass{baseline}",
+                "{}: {passed} of {} queries pass{findings}{baseline}",
                 r.label,
                 r.checks.len()
             )
@@ -299,6 +305,34 @@ mod tests {
             last,
             "PostgreSQL 15.20: 2 of 2 queries pass; PostgreSQL 18.4: 1 of 2 queries pass; \
              2 of 4 plans differ between PostgreSQL 15.20 and PostgreSQL 18.4"
+        );
+    }
+
+    #[test]
+    fn a_versions_schema_findings_show_in_its_section_and_the_headline() {
+        use test_support::{INDEX_ONLY, query_check};
+        let checks = vec![query_check("day", INDEX_ONLY, INDEX_ONLY)];
+        let findings = [crate::analysis::SchemaFinding::unguarded_partition(
+            "appointment_y2090m01",
+        )];
+        let runs = [VersionRun {
+            label: "PostgreSQL 18.4",
+            bin_dir: "bin",
+            checks: &checks,
+            findings: &findings,
+            baseline: None,
+        }];
+        let out = render(&runs, &[], Format::Table, false);
+        assert!(
+            out.contains(
+                "FAIL partition appointment_y2090m01 of appointment has no exclusion constraint"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.trim_end()
+                .ends_with("PostgreSQL 18.4: 1 of 1 queries pass, 1 schema finding (FAIL)"),
+            "{out}"
         );
     }
 }
