@@ -271,3 +271,45 @@ pub fn expectations_for(query: &Query, mode: Mode) -> Vec<&ExpectLine> {
         .filter(|e| e.applies_to(mode))
         .collect()
 }
+
+/// A promise of the data model that the checked database does not keep, found by `check` next to
+/// the plans rather than in them. A plan can be perfect on a schema that lets two patients book one
+/// provider's slot; `check` gates on both, so a broken promise fails it (exit 1) like a failed
+/// expectation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchemaFinding {
+    /// What kind of promise is broken: `unguarded-partition`.
+    pub kind: &'static str,
+    /// The object concerned: for `unguarded-partition`, the leaf partition of `appointment`.
+    pub subject: String,
+    /// What is wrong and what it means for the data, one sentence.
+    pub message: String,
+    /// The SQL that fixes it, to run on the database `check` ran on.
+    pub fix: String,
+}
+
+impl SchemaFinding {
+    /// A leaf partition of `appointment` without the exclusion constraint that keeps one provider's
+    /// live appointments from overlapping (see `schema::unguarded_partitions`).
+    pub fn unguarded_partition(leaf: &str) -> SchemaFinding {
+        SchemaFinding {
+            kind: "unguarded-partition",
+            subject: leaf.to_string(),
+            message: format!(
+                "partition {leaf} of appointment has no exclusion constraint: double bookings in \
+                 its month are not refused"
+            ),
+            fix: guard_fix(leaf),
+        }
+    }
+}
+
+/// The statement that gives a leaf of `appointment` its exclusion constraint (migration 0001's
+/// function, which builds it and fails with 23P01 naming the overlap if the leaf already holds
+/// double bookings).
+pub fn guard_fix(leaf: &str) -> String {
+    format!(
+        "SELECT add_appointment_partition_exclusion('{}')",
+        leaf.replace('\'', "''")
+    )
+}

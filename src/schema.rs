@@ -19,6 +19,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{DbContext, Error, Result};
 use crate::sql::{LexError, Statement, Token};
 
+mod definition;
+pub use definition::{IndexKey, IndexParts, index_differences};
+
 static MIGRATIONS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/sql/migrations");
 static STRATEGIES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/sql/strategies");
 
@@ -1043,12 +1046,38 @@ pub struct StrategyDrift {
     pub missing: Vec<String>,
     /// Recorded indexes PostgreSQL marks invalid (`pg_index.indisvalid = false`).
     pub invalid: Vec<String>,
+    /// Strategy indexes present under their name whose definition is not the strategy file's
+    /// (see [`index_differences`]).
+    pub changed: Vec<ChangedIndex>,
+}
+
+/// A strategy index whose definition in the database is not the one its strategy file gives.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChangedIndex {
+    /// The index name.
+    pub name: String,
+    /// The parts that differ: `table`, `unique`, `method`, `keys`, `include`, `nulls not
+    /// distinct`, `predicate`.
+    pub differs: Vec<&'static str>,
 }
 
 impl StrategyDrift {
     /// Nothing to report.
     pub fn is_clean(&self) -> bool {
-        self.stray.is_empty() && self.missing.is_empty() && self.invalid.is_empty()
+        self.stray.is_empty()
+            && self.missing.is_empty()
+            && self.invalid.is_empty()
+            && self.changed.is_empty()
+    }
+
+    /// The recorded indexes to build again: missing, invalid or changed ones.
+    pub fn to_rebuild(&self) -> Vec<String> {
+        self.missing
+            .iter()
+            .chain(&self.invalid)
+            .cloned()
+            .chain(self.changed.iter().map(|c| c.name.clone()))
+            .collect()
     }
 
     /// One line per kind of drift, e.g. `3 indexes not part of strategy tuned: a, b, c`.
@@ -1083,6 +1112,25 @@ impl StrategyDrift {
                 self.invalid.join(", ")
             ));
         }
+        if !self.changed.is_empty() {
+            let names: Vec<String> = self
+                .changed
+                .iter()
+                .map(|c| {
+                    let verb = if c.differs.len() == 1 {
+                        "differs"
+                    } else {
+                        "differ"
+                    };
+                    format!("{} ({} {verb})", c.name, c.differs.join(", "))
+                })
+                .collect();
+            out.push(format!(
+                "{} of strategy {strategy} changed (defined otherwise in sql/strategies/{strategy}.sql): {}",
+                n(&names),
+                names.join(", ")
+            ));
+        }
         out
     }
 }
@@ -1104,7 +1152,8 @@ fn migration_index_names() -> Vec<String> {
 /// only. See [`StrategyDrift`].
 pub fn strategy_drift(client: &mut Client) -> Result<StrategyDrift> {
     let mut drift = StrategyDrift::default();
-    let recorded: Vec<(String, String)> = if bookkeeping_exists(client)?
+    // (index, strategy, parent index for a recorded leaf index)
+    let recorded: Vec<(String, String, Option<String>)> = if bookkeeping_exists(client)?
         && client
             .query_one(
                 "SELECT to_regclass('qcheck_strategy_index') IS NOT NULL",
@@ -1115,12 +1164,13 @@ pub fn strategy_drift(client: &mut Client) -> Result<StrategyDrift> {
     {
         client
             .query(
-                "SELECT index_name, strategy FROM qcheck_strategy_index ORDER BY index_name",
+                "SELECT index_name, strategy, to_jsonb(q)->>'parent' FROM qcheck_strategy_index q
+                  ORDER BY index_name",
                 &[],
             )
             .db("reading qcheck_strategy_index")?
             .iter()
-            .map(|r| (r.get(0), r.get(1)))
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect()
     } else {
         Vec::new()
@@ -1163,9 +1213,30 @@ pub fn strategy_drift(client: &mut Client) -> Result<StrategyDrift> {
         }
         present.push(name);
     }
+    // A strategy recorded under a name qcheck no longer ships has no definition to compare with.
+    if let Some(strategy) = drift.strategy.as_deref().and_then(|n| strategy(n).ok()) {
+        for def in strategy.indexes() {
+            if !present.contains(&def.name) || drift.invalid.contains(&def.name) {
+                continue;
+            }
+            if let Some(differs) = index_differences(client, def)?.filter(|d| !d.is_empty()) {
+                drift.changed.push(ChangedIndex {
+                    name: def.name.clone(),
+                    differs,
+                });
+            }
+        }
+    }
+    // The leaf indexes of a changed index went with the index it replaced; rebuilding the index
+    // builds them, so they are not listed apart.
+    let changed = |parent: &Option<String>| {
+        parent
+            .as_ref()
+            .is_some_and(|p| drift.changed.iter().any(|c| &c.name == p))
+    };
     drift.missing = recorded
         .iter()
-        .filter(|r| !present.contains(&r.0))
+        .filter(|r| !present.contains(&r.0) && !changed(&r.2))
         .map(|r| r.0.clone())
         .collect();
     Ok(drift)

@@ -14,6 +14,13 @@
 //! (planning and execution time of the one EXPLAIN ANALYZE run) change on every run: they sit in
 //! their own `latency_ms` section at the end, for the reader, and are never compared.
 //!
+//! One file can hold the baselines of several PostgreSQL versions (`qcheck check` given several
+//! `--pg-bin-dir` and `--save-baseline`): `"schema_version": 2` and a `versions` object keyed by
+//! server major version (`"15"`, `"18"`), each entry the single-version layout without `format` and
+//! `schema_version` ([`BaselineFile`]). A single-version file keeps `"schema_version": 1` and
+//! the layout it always had, so files committed before still load, and a qcheck that reads only
+//! version 1 refuses a several-version file as "written by a newer qcheck" instead of misreading it.
+//!
 //! Pure: values in, values and text out; the `cli` reads and writes the files. See [`compare`] for
 //! what counts as a change.
 
@@ -38,8 +45,12 @@ pub use compare::{
 /// The value of the `format` key that marks a baseline file.
 pub const FORMAT: &str = "qcheck baseline";
 
-/// The version of the baseline file's layout; a reader refuses a newer one.
+/// The version of the baseline file's layout for one server; a reader refuses a newer one.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// The version of the layout of a file holding several PostgreSQL versions' baselines (see the
+/// module docs).
+pub const VERSIONS_SCHEMA_VERSION: u32 = 2;
 
 /// The key under which a plan that came from a file (not a query run in both modes) is kept.
 pub const PLAN_KEY: &str = "plan";
@@ -150,8 +161,8 @@ pub enum BaselineError {
     Malformed(String),
     /// Written by a newer qcheck.
     #[error(
-        "written by a newer qcheck (schema_version {found}; this one reads {SCHEMA_VERSION}): \
-         update qcheck, or save the baseline again with this one"
+        "written by a newer qcheck (schema_version {found}; this one reads up to \
+         {VERSIONS_SCHEMA_VERSION}): update qcheck, or save the baseline again with this one"
     )]
     Newer {
         /// The file's schema_version.
@@ -243,15 +254,7 @@ impl Baseline {
                  --save-baseline`)"
             )));
         }
-        let version = value
-            .get("schema_version")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        if version > u64::from(SCHEMA_VERSION) {
-            return Err(BaselineError::Newer {
-                found: u32::try_from(version).unwrap_or(u32::MAX),
-            });
-        }
+        refuse_newer(&value, SCHEMA_VERSION)?;
         serde_json::from_value(value).map_err(|e| BaselineError::Malformed(e.to_string()))
     }
 
@@ -276,11 +279,121 @@ impl Baseline {
     }
 }
 
+/// Refuses a document whose `schema_version` is above `max`: a newer layout is never misread.
+fn refuse_newer(value: &Value, max: u32) -> Result<(), BaselineError> {
+    let found = value
+        .get("schema_version")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    if found > u64::from(max) {
+        return Err(BaselineError::Newer {
+            found: u32::try_from(found).unwrap_or(u32::MAX),
+        });
+    }
+    Ok(())
+}
+
+/// A baseline file: one server's baseline, or one per PostgreSQL major version.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BaselineFile {
+    /// `"schema_version": 1`: one server's plans (also compared with other versions' plans: the
+    /// upgrade flow).
+    One(Box<Baseline>),
+    /// `"schema_version": 2`: by server major version.
+    PerVersion(BTreeMap<u32, Baseline>),
+}
+
+impl BaselineFile {
+    /// Reads a baseline file's text, of either layout.
+    pub fn parse(text: &str) -> Result<BaselineFile, BaselineError> {
+        let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
+            .map_err(|e| BaselineError::Malformed(e.to_string()))?;
+        let Some(versions) = value
+            .get("versions")
+            .filter(|_| Baseline::looks_like(&value))
+        else {
+            return Baseline::parse(text).map(|b| BaselineFile::One(Box::new(b)));
+        };
+        refuse_newer(&value, VERSIONS_SCHEMA_VERSION)?;
+        let malformed = |why: String| BaselineError::Malformed(format!("versions: {why}"));
+        let Some(entries) = versions.as_object() else {
+            return Err(malformed(
+                "expected an object keyed by major version".into(),
+            ));
+        };
+        let mut out = BTreeMap::new();
+        for (key, entry) in entries {
+            let major: u32 = key.parse().map_err(|_| {
+                malformed(format!("key \"{key}\" is not a PostgreSQL major version"))
+            })?;
+            let mut entry = entry.clone();
+            let Some(fields) = entry.as_object_mut() else {
+                return Err(malformed(format!("\"{key}\" is not an object")));
+            };
+            fields.insert("format".into(), FORMAT.into());
+            fields.insert("schema_version".into(), SCHEMA_VERSION.into());
+            let baseline: Baseline =
+                serde_json::from_value(entry).map_err(|e| malformed(format!("\"{key}\": {e}")))?;
+            if let Some(server) = baseline.server.as_ref().filter(|s| s.major != major) {
+                return Err(malformed(format!(
+                    "\"{key}\" holds plans of PostgreSQL {}",
+                    server.version
+                )));
+            }
+            out.insert(major, baseline);
+        }
+        Ok(BaselineFile::PerVersion(out))
+    }
+
+    /// The baseline to compare a server of major version `major` with: the one baseline of a
+    /// single-version file, else that version's entry (`None` when the file has none).
+    pub fn for_major(&self, major: u32) -> Option<&Baseline> {
+        match self {
+            BaselineFile::One(b) => Some(b.as_ref()),
+            BaselineFile::PerVersion(by_major) => by_major.get(&major),
+        }
+    }
+
+    /// The major versions a several-version file holds, in order (empty for a single-version one).
+    pub fn majors(&self) -> Vec<u32> {
+        match self {
+            BaselineFile::One(_) => Vec::new(),
+            BaselineFile::PerVersion(by_major) => by_major.keys().copied().collect(),
+        }
+    }
+
+    /// The text of a file holding `baselines` by major version (see the module docs). Ends with a
+    /// newline.
+    pub fn versions_to_json(baselines: &BTreeMap<u32, Baseline>) -> String {
+        let versions: serde_json::Map<String, Value> = baselines
+            .iter()
+            .map(|(major, b)| {
+                let mut entry = serde_json::to_value(b).expect("a baseline serializes");
+                if let Some(fields) = entry.as_object_mut() {
+                    fields.remove("format");
+                    fields.remove("schema_version");
+                }
+                (major.to_string(), entry)
+            })
+            .collect();
+        let value = serde_json::json!({
+            "format": FORMAT,
+            "schema_version": VERSIONS_SCHEMA_VERSION,
+            "versions": versions,
+        });
+        let mut out = String::new();
+        write_value(&mut out, &value, 0, true);
+        out.push('\n');
+        out
+    }
+}
+
 /// Keys in the order they are written, wherever they appear (the sections, then what a reader
 /// looks at first); keys not listed follow, sorted.
-const KEY_ORDER: [&str; 30] = [
+const KEY_ORDER: [&str; 31] = [
     "format",
     "schema_version",
+    "versions",
     "dataset",
     "server",
     "queries",

@@ -223,3 +223,60 @@ fn identities_say_what_differs() {
     assert!(notes.is_empty());
     assert!(data.unwrap().contains("the rows differ"));
 }
+
+#[test]
+fn one_file_holds_every_versions_baseline_and_single_server_files_still_load() {
+    let server = |version: &str, major| ServerIdentity {
+        version: version.into(),
+        major,
+    };
+    let mut pg15 = of(HASH_JOIN_15);
+    pg15.server = Some(server("15.18", 15));
+    let mut pg18 = of(HASH_JOIN_18);
+    pg18.server = Some(server("18.4", 18));
+    let by_major: BTreeMap<u32, Baseline> = [(18, pg18.clone()), (15, pg15.clone())].into();
+    let text = BaselineFile::versions_to_json(&by_major);
+    // Versions in order, each entry the single-server layout (server first, one line).
+    let head: Vec<&str> = text.lines().take(5).collect();
+    assert_eq!(
+        head,
+        [
+            "{",
+            "  \"format\": \"qcheck baseline\",",
+            "  \"schema_version\": 2,",
+            "  \"versions\": {",
+            "    \"15\": {",
+        ],
+        "{text}"
+    );
+    assert!(text.contains("\n      \"server\": {\"version\": \"15.18\", \"major\": 15},\n"));
+    assert!(text.find("\"15\": {").unwrap() < text.find("\"18\": {").unwrap());
+    let file = BaselineFile::parse(&text).unwrap();
+    assert_eq!(file, BaselineFile::PerVersion(by_major));
+    assert_eq!(file.majors(), [15, 18]);
+    assert_eq!(file.for_major(18), Some(&pg18));
+    assert_eq!(file.for_major(17), None);
+    // The file a single-server --save-baseline writes is unchanged, and is every version's.
+    let single = pg15.to_json();
+    assert!(single.contains("\"schema_version\": 1,"));
+    let file = BaselineFile::parse(&single).unwrap();
+    assert_eq!(file, BaselineFile::One(Box::new(pg15.clone())));
+    assert_eq!(file.for_major(18), Some(&pg15));
+    assert!(file.majors().is_empty());
+    // A qcheck that reads only single-server files refuses it rather than misread it.
+    assert!(matches!(
+        Baseline::parse(&text),
+        Err(BaselineError::Newer { found: 2 })
+    ));
+    // An entry must hold the plans of the version it is filed under.
+    let wrong = text.replacen("\"15\": {", "\"16\": {", 1);
+    let err = BaselineFile::parse(&wrong).unwrap_err().to_string();
+    assert!(
+        err.contains("versions: \"16\" holds plans of PostgreSQL 15.18"),
+        "{err}"
+    );
+    assert!(matches!(
+        BaselineFile::parse(&text.replace("\"schema_version\": 2", "\"schema_version\": 3")),
+        Err(BaselineError::Newer { found: 3 })
+    ));
+}

@@ -10,7 +10,7 @@ use super::args::{QuerySource, SeededDatasetArgs};
 use super::run_as::RunAsArgs;
 use super::safety::DatasetUse;
 use super::{Global, Outcome};
-use crate::analysis::{PlanCheck, QueryCheck};
+use crate::analysis::{PlanCheck, QueryCheck, SchemaFinding};
 use crate::baseline::{Comparison, ServerIdentity};
 use crate::catalog::{ExpectLine, Query};
 use crate::db::{Session, Target};
@@ -89,24 +89,25 @@ fn parse_param(s: &str) -> std::result::Result<(String, String), String> {
         .ok_or_else(|| format!("expected NAME=VALUE, got `{s}`"))
 }
 
-/// Prints a verdict report in `--format junit` or `github`; false (nothing printed) for the other
-/// formats. GitHub:
+/// Prints a verdict report (with `findings`, see [`SchemaFinding`]) in `--format junit` or
+/// `github`; false (nothing printed) for the other formats. GitHub:
 /// the annotations, then `text` (the table output) for the log, and `summary` (Markdown, under a
 /// `## qcheck check` heading) appended to the file `GITHUB_STEP_SUMMARY` names, when it is set.
 fn print_ci(
     g: &Global,
     suite: &str,
     cases: &[report::junit::Case],
+    findings: &[SchemaFinding],
     text: impl FnOnce() -> String,
     summary: impl FnOnce() -> String,
 ) -> Result<bool> {
     match g.format {
-        Format::Junit => print!("{}", report::junit::render(suite, cases)),
+        Format::Junit => print!("{}", report::junit::render(suite, cases, findings)),
         Format::Github => {
             let workspace = std::env::current_dir().ok();
             print!(
                 "{}",
-                report::github::annotations(cases, workspace.as_deref())
+                report::github::annotations(cases, findings, workspace.as_deref())
             );
             print!("{}", text());
             if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
@@ -211,6 +212,7 @@ pub(super) fn explain(g: &Global, args: &ExplainArgs) -> Result<Outcome> {
         g,
         "qcheck explain",
         &cases,
+        &[],
         || report::check::explain_query(&result, args.generic, Format::Table, layout),
         || report::check::explain_query(&result, args.generic, Format::Markdown, layout),
     )? {
@@ -420,6 +422,7 @@ fn explain_offline(g: &Global, plan_file: &Path, args: &ExplainArgs) -> Result<O
         g,
         "qcheck explain",
         &cases,
+        &[],
         || rendered(Format::Table),
         || rendered(Format::Markdown),
     )? {
@@ -544,6 +547,8 @@ pub(super) struct CheckDocument<'a> {
     run_as: &'a RunAs,
     dataset: Option<&'a DatasetMeta>,
     queries: Vec<CheckedQuery<'a>>,
+    /// Promises of the data model the database does not keep (each fails the check).
+    schema_findings: &'a [SchemaFinding],
     /// With `--baseline`: the comparison's headline figures (per query under `queries`).
     #[serde(skip_serializing_if = "Option::is_none")]
     baseline: Option<BaselineSummary<'a>>,
@@ -574,6 +579,10 @@ struct BaselineSummary<'a> {
 pub(super) struct CheckRun {
     /// One per selected query, in order.
     pub(super) results: Vec<QueryCheck>,
+    /// Promises of the data model the database does not keep: leaves of `appointment` without
+    /// their exclusion constraint (read with `schema::unguarded_partitions`, as `migrate status`
+    /// does).
+    pub(super) findings: Vec<SchemaFinding>,
     /// The server's partition map (folds partitions in signatures).
     pub(super) partitions: PartitionMap,
     /// The dataset record, when the database has one.
@@ -589,9 +598,12 @@ pub(super) struct CheckRun {
 }
 
 impl CheckRun {
-    /// Every expectation held and, with `--baseline`, no plan changed.
+    /// Every expectation held, the schema keeps its promises and, with `--baseline`, no plan
+    /// changed.
     pub(super) fn passed(&self) -> bool {
-        self.results.iter().all(|r| r.passed) && self.comparison.as_ref().is_none_or(|c| c.passed)
+        self.results.iter().all(|r| r.passed)
+            && self.findings.is_empty()
+            && self.comparison.as_ref().is_none_or(|c| c.passed)
     }
 
     /// The run as `check --format json` writes it.
@@ -610,6 +622,7 @@ impl CheckRun {
                     baseline: comparison.and_then(|c| c.query(&check.name)),
                 })
                 .collect(),
+            schema_findings: &self.findings,
             baseline: comparison.map(|c| {
                 let (changed_plans, compared_plans) = c.changed_plans();
                 BaselineSummary {
@@ -649,6 +662,11 @@ pub(super) fn run_checks(
         }
         results.push(checked);
     }
+    // Read-only, like everything `check` does on a server the user named.
+    let findings = crate::schema::unguarded_partitions(&mut client)?
+        .iter()
+        .map(|leaf| SchemaFinding::unguarded_partition(leaf))
+        .collect();
     // A user's own Citus coordinator says so (version, workers) in the target line.
     let target = crate::topology::describe_connected(&session.target, &mut client)?;
     drop(client);
@@ -657,6 +675,7 @@ pub(super) fn run_checks(
     let comparison = baseline.finish(&results, &partitions)?;
     Ok(CheckRun {
         results,
+        findings,
         partitions,
         dataset,
         server,
@@ -695,13 +714,21 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
             g,
             "qcheck check",
             &report::junit::Case::of_queries(&run.results),
-            || report::check::summary_in(&run.results, Format::Table, width),
-            || report::check::summary(&run.results, Format::Markdown),
+            &run.findings,
+            || {
+                report::check::summary_in(&run.results, Format::Table, width)
+                    + &report::check::findings(&run.findings, Format::Table, width)
+            },
+            || {
+                report::check::summary(&run.results, Format::Markdown)
+                    + &report::check::findings(&run.findings, Format::Markdown, width)
+            },
         )?;
         if !ci {
             print!(
-                "{}",
-                report::check::summary_in(&run.results, g.format, width)
+                "{}{}",
+                report::check::summary_in(&run.results, g.format, width),
+                report::check::findings(&run.findings, g.format, width)
             );
         }
         // The baseline comparison follows the verdicts, except in JUnit, whose output must stay

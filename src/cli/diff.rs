@@ -11,7 +11,9 @@ use clap::Args;
 
 use super::{Global, Outcome};
 use crate::analysis::QueryCheck;
-use crate::baseline::{self, Baseline, Comparison, DatasetIdentity, ServerIdentity, Threshold};
+use crate::baseline::{
+    self, Baseline, BaselineFile, Comparison, DatasetIdentity, ServerIdentity, Threshold,
+};
 use crate::error::{DbContext, Error, IoContext, Result};
 use crate::generate::DatasetMeta;
 use crate::plan::{MAX_PLAN_FILE_BYTES, PartitionMap, Plan};
@@ -91,12 +93,30 @@ pub struct DiffArgs {
     pub thresholds: ThresholdArgs,
 }
 
-/// Reads a baseline file.
-pub(super) fn read_baseline(path: &Path) -> Result<Baseline> {
+/// Reads a baseline file, of either layout (one server, or several PostgreSQL versions).
+pub(super) fn read_baseline(path: &Path) -> Result<BaselineFile> {
     let text = crate::files::read_text(path, MAX_PLAN_FILE_BYTES, "a baseline")?;
-    Baseline::parse(&text).map_err(|e| Error::Baseline {
+    BaselineFile::parse(&text).map_err(|e| Error::Baseline {
         path: path.to_path_buf(),
         message: e.to_string(),
+    })
+}
+
+/// Refuses a several-version baseline file that has no entry for PostgreSQL `major`: a version
+/// nobody saved plans for would pass unchecked, so the gate says so instead (exit 2).
+pub(super) fn require_version(path: &Path, file: &BaselineFile, major: u32) -> Result<()> {
+    if file.for_major(major).is_some() {
+        return Ok(());
+    }
+    let held: Vec<String> = file.majors().iter().map(u32::to_string).collect();
+    Err(Error::Baseline {
+        path: path.to_path_buf(),
+        message: format!(
+            "holds the plans of PostgreSQL {}, not {major}: save it again with a --pg-bin-dir for \
+             every version to check (`qcheck check --pg-bin-dir OLD --pg-bin-dir NEW \
+             --save-baseline FILE`), or check only the versions it holds",
+            held.join(", ")
+        ),
     })
 }
 
@@ -104,6 +124,10 @@ pub(super) fn read_baseline(path: &Path) -> Result<Baseline> {
 /// after it.
 pub(super) struct Hooks<'a> {
     args: &'a BaselineArgs,
+    /// The `--baseline` file as read.
+    file: Option<BaselineFile>,
+    /// The baseline this run is compared with: the file's, or its entry for the server's major
+    /// version (known once connected).
     before: Option<Baseline>,
     dataset: Option<DatasetIdentity>,
     server: Option<ServerIdentity>,
@@ -124,10 +148,11 @@ pub(super) fn refuse_unused_thresholds(args: &BaselineArgs) -> Result<()> {
 impl<'a> Hooks<'a> {
     /// Reads `--baseline` before anything runs, so a bad file fails first.
     pub(super) fn read(args: &'a BaselineArgs) -> Result<Hooks<'a>> {
-        let before = args.baseline.as_deref().map(read_baseline).transpose()?;
+        let file = args.baseline.as_deref().map(read_baseline).transpose()?;
         Ok(Hooks {
             args,
-            before,
+            file,
+            before: None,
             dataset: None,
             server: None,
         })
@@ -149,6 +174,10 @@ impl<'a> Hooks<'a> {
         }
         self.server = Some(server.clone());
         self.dataset = dataset.map(identity_of);
+        if let (Some(file), Some(path)) = (&self.file, &self.args.baseline) {
+            require_version(path, file, server.major)?;
+            self.before = file.for_major(server.major).cloned();
+        }
         if let (Some(before), Some(path)) = (&self.before, &self.args.baseline) {
             let now = Baseline::new(self.dataset.clone(), self.server.clone());
             if let (_, Some(why)) = baseline::compare::identity(before, &now) {
@@ -254,12 +283,22 @@ impl Side {
             serde_json::from_str::<serde_json::Value>(text.trim_start_matches('\u{feff}'))
                 .is_ok_and(|v| Baseline::looks_like(&v));
         if looks_like_baseline {
-            return Baseline::parse(&text)
-                .map(Side::Baseline)
-                .map_err(|e| Error::Baseline {
-                    path: path.to_path_buf(),
-                    message: e.to_string(),
-                });
+            let bad = |message: String| Error::Baseline {
+                path: path.to_path_buf(),
+                message,
+            };
+            return match BaselineFile::parse(&text).map_err(|e| bad(e.to_string()))? {
+                BaselineFile::One(b) => Ok(Side::Baseline(*b)),
+                f @ BaselineFile::PerVersion(_) => {
+                    let held: Vec<String> = f.majors().iter().map(u32::to_string).collect();
+                    Err(bad(format!(
+                        "holds the baselines of PostgreSQL {}: `qcheck diff` compares two \
+                         single-server baselines; check a version against it with `qcheck \
+                         check --pg-bin-dir DIR --baseline FILE`",
+                        held.join(", ")
+                    )))
+                }
+            };
         }
         let plans = crate::plan::parse_plans(&text).map_err(|source| Error::PlanFile {
             path: path.to_path_buf(),

@@ -128,9 +128,9 @@ pub(super) fn run(g: &Global, action: &MigrateCommand, yes: bool) -> Result<Outc
                 if !s.unguarded_partitions.is_empty() {
                     println!(
                         "unguarded partitions of appointment (no exclusion constraint: double bookings \
-                         in their months are not refused): {}; add it with SELECT \
-                         add_appointment_partition_exclusion('<partition>')",
-                        s.unguarded_partitions.join(", ")
+                         in their months are not refused): {}; add it with {}",
+                        s.unguarded_partitions.join(", "),
+                        crate::analysis::guard_fix("<partition>")
                     );
                 }
             }

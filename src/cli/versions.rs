@@ -4,9 +4,16 @@
 //! [`crate::cluster`]), so the same dataset (profile, scale, seed, strategy) is seeded on each —
 //! deterministically, so the rows are the same (the dataset digest says so, and a comparison of
 //! different rows carries a note) — and the queries are checked on each in turn, one server
-//! running at a time. The plans of every later version are compared with the first version's
+//! running at a time, in version order whatever the order of the flags. Each version's plans are
+//! compared with the previous version's (15 → 17 → 18: each step of an upgrade path on its own)
 //! through the baseline code (signatures, thresholds, tree diff), exactly as `qcheck diff` of two
 //! baselines would compare them.
+//!
+//! Baselines: `--save-baseline FILE` writes one file holding every version's plans, keyed by major
+//! version (see [`crate::baseline::BaselineFile`]); `--baseline FILE` compares each version with
+//! its own entry of such a file — a version the file does not hold is an error (exit 2) before any
+//! server starts, so a version nobody saved plans for never passes unchecked — or, with a
+//! single-server file, every version with that one baseline (the upgrade flow).
 //!
 //! The exit code is the worst over the versions: 1 when an expectation failed on any version (or,
 //! with `--baseline`, a plan changed against the baseline on any version), 2 on any error. Plan
@@ -15,12 +22,14 @@
 //! save a baseline on the old version and check the new one against it (`--baseline`), which
 //! works here per version too.
 
+use std::collections::BTreeMap;
+
 use super::check::{CheckArgs, CheckRun, open_on, run_checks};
 use super::{Command, Global, Outcome};
-use crate::baseline::Baseline;
+use crate::baseline::{Baseline, BaselineFile};
 use crate::cluster::Cluster;
 use crate::db::{Target, TargetOptions};
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::report::Format;
 use crate::report::versions::{VersionRun, render};
 
@@ -106,19 +115,22 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
             g.pg_bin_dir.len()
         )));
     }
-    if let Some(path) = &args.baseline.save_baseline {
-        return Err(Error::Usage(format!(
-            "--save-baseline {} records one server's plans, and --pg-bin-dir is given {} times: \
-             save the baseline with one --pg-bin-dir (the old version), then check every version \
-             against it with --baseline",
-            path.display(),
-            g.pg_bin_dir.len()
-        )));
-    }
     let catalog = args.source.catalog()?;
     let selected = catalog.select(&args.names)?;
     args.dataset.request()?;
-    let clusters = clusters(g)?;
+    let mut clusters = clusters(g)?;
+    clusters.sort_by_key(|c| c.bin.major);
+    if let Some(path) = &args.baseline.baseline {
+        let file = super::diff::read_baseline(path)?;
+        for cluster in &clusters {
+            super::diff::require_version(path, &file, cluster.bin.major)?;
+        }
+    }
+    // Each version is compared with the file's entry for it; the file is written once, at the end.
+    let per_version = super::diff::BaselineArgs {
+        save_baseline: None,
+        ..args.baseline.clone()
+    };
     let mut versions = Vec::with_capacity(clusters.len());
     for cluster in clusters {
         let cluster_version = cluster.bin.version.clone();
@@ -128,7 +140,7 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
             eprintln!("qcheck: {label} ({bin_dir})");
         }
         // Read per version: each comparison records the identity of its own run.
-        let mut hooks = super::diff::Hooks::read(&args.baseline)?;
+        let mut hooks = super::diff::Hooks::read(&per_version)?;
         let (session, lock) = open_on(g, &Target::Embedded(cluster), &args.dataset, &args.source)?;
         let run = run_checks(session, lock, args, &selected, &mut hooks)?;
         versions.push(Version {
@@ -138,7 +150,23 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
             run,
         });
     }
-    let diffs = diffs(&versions, args);
+    let baselines = baselines(&versions);
+    if let Some(path) = &args.baseline.save_baseline {
+        let by_major: BTreeMap<u32, Baseline> = versions
+            .iter()
+            .map(|v| v.run.server.major)
+            .zip(baselines.iter().cloned())
+            .collect();
+        std::fs::write(path, BaselineFile::versions_to_json(&by_major)).at(path)?;
+        let majors: Vec<String> = by_major.keys().map(u32::to_string).collect();
+        eprintln!(
+            "qcheck: baseline written to {} (PostgreSQL {}; {} plans each)",
+            path.display(),
+            majors.join(", "),
+            baselines.first().map_or(0, Baseline::plan_count)
+        );
+    }
+    let diffs = diffs(&versions, &baselines, args);
     if g.format == Format::Json {
         print!("{}", json(&versions, &diffs, args));
     } else {
@@ -148,6 +176,7 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
                 label: &v.label,
                 bin_dir: &v.bin_dir,
                 checks: &v.run.results,
+                findings: &v.run.findings,
                 baseline: v.run.comparison.as_ref(),
             })
             .collect();
@@ -160,9 +189,9 @@ pub(super) fn check(g: &Global, args: &CheckArgs) -> Result<Outcome> {
     })
 }
 
-/// Every later version's plans compared with the first version's.
-fn diffs(versions: &[Version], args: &CheckArgs) -> Vec<crate::baseline::Comparison> {
-    let baselines: Vec<Baseline> = versions
+/// Each version's plans as a baseline, in version order.
+fn baselines(versions: &[Version]) -> Vec<Baseline> {
+    versions
         .iter()
         .map(|v| {
             Baseline::capture(
@@ -172,20 +201,21 @@ fn diffs(versions: &[Version], args: &CheckArgs) -> Vec<crate::baseline::Compari
                 Some(v.run.server.clone()),
             )
         })
-        .collect();
+        .collect()
+}
+
+/// Each version's plans compared with the previous version's (`baselines[i]` is `versions[i]`'s).
+fn diffs(
+    versions: &[Version],
+    baselines: &[Baseline],
+    args: &CheckArgs,
+) -> Vec<crate::baseline::Comparison> {
     let thresholds = args.baseline.thresholds.thresholds();
     baselines
-        .iter()
-        .zip(versions)
-        .skip(1)
-        .map(|(after, v)| {
-            super::diff::compare_sides(
-                &baselines[0],
-                after,
-                &versions[0].label,
-                &v.label,
-                thresholds,
-            )
+        .windows(2)
+        .zip(versions.windows(2))
+        .map(|(b, v)| {
+            super::diff::compare_sides(&b[0], &b[1], &v[0].label, &v[1].label, thresholds)
         })
         .collect()
 }
@@ -201,7 +231,7 @@ struct VersionDocument<'a> {
     check: super::check::CheckDocument<'a>,
 }
 
-/// A later version's plans compared with the first's.
+/// A version's plans compared with the previous version's.
 #[derive(serde::Serialize)]
 struct VersionDiff<'a> {
     from: &'a str,
@@ -236,12 +266,12 @@ fn json(versions: &[Version], diffs: &[crate::baseline::Comparison], args: &Chec
             .collect(),
         version_diffs: diffs
             .iter()
-            .zip(versions.iter().skip(1))
+            .zip(versions.windows(2))
             .map(|(c, v)| {
                 let (changed_plans, compared_plans) = c.changed_plans();
                 VersionDiff {
-                    from: &versions[0].number,
-                    to: &v.number,
+                    from: &v[0].number,
+                    to: &v[1].number,
                     changed_plans,
                     compared_plans,
                     judged: false,

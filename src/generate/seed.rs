@@ -345,12 +345,7 @@ fn ensure_locked(
                     drift.stray.join(", ")
                 ));
             }
-            let incomplete: Vec<String> = drift
-                .missing
-                .iter()
-                .chain(&drift.invalid)
-                .cloned()
-                .collect();
+            let incomplete = drift.to_rebuild();
             let same =
                 current.strategy == strategy.name && applied.as_deref() == Some(&strategy.name);
             if same && incomplete.is_empty() {
@@ -368,7 +363,7 @@ fn ensure_locked(
             }
             if same {
                 repairs.push(format!(
-                    "rebuilt strategy {}: {} missing or invalid: {}",
+                    "rebuilt strategy {}: {} missing, invalid or changed: {}",
                     strategy.name,
                     plural(incomplete.len(), "index", "indexes"),
                     incomplete.join(", ")

@@ -1,7 +1,7 @@
 //! Rendering of `qcheck explain` (one plan: tree, verdicts, tips) and `qcheck check` (a summary row
 //! per query) for the terminal and Markdown. JSON is the serialized `outcome` types themselves.
 
-use crate::analysis::{PlanCheck, QueryCheck};
+use crate::analysis::{PlanCheck, QueryCheck, SchemaFinding};
 use crate::expect::Verdict;
 use crate::report::text::{self, Align};
 use crate::report::tree::{Mark, render_tree};
@@ -432,6 +432,25 @@ pub fn explain_query(c: &QueryCheck, generic: bool, format: Format, layout: Layo
         "    ",
     ));
     out.push_str(&format!("\nResult: {}\n", fmt::pass_fail(c.passed)));
+    out
+}
+
+/// The schema findings under `check`'s table (see [`SchemaFinding`]): after a blank line, one `FAIL`
+/// line each with the SQL that fixes it, wrapped to `width` (Markdown: a list). Empty when there
+/// are none.
+pub fn findings(findings: &[SchemaFinding], format: Format, width: usize) -> String {
+    let mut out = String::new();
+    if !findings.is_empty() {
+        out.push('\n');
+    }
+    for f in findings {
+        if format == Format::Markdown {
+            out.push_str(&format!("- **FAIL** {}; fix: `{}`\n", f.message, f.fix));
+        } else {
+            let line = format!("FAIL {}; fix: {}", f.message, f.fix);
+            out.push_str(&text::wrapped(&line, width, "", "    "));
+        }
+    }
     out
 }
 

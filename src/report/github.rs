@@ -4,7 +4,9 @@
 //! - `::error file=…,line=N,title=…::…` for each failed expectation (and each undecided one, unless
 //!   `--allow-undecided`);
 //! - `::warning file=…,line=N,title=…::…` for an undecided expectation that was allowed, and
-//!   `::warning file=…,title=…::…` for each warning-level tip.
+//!   `::warning file=…,title=…::…` for each warning-level tip;
+//! - `::error title=…::…` for each schema finding (a broken promise of the data model, which has no
+//!   line in a query file), with the SQL that fixes it.
 //!
 //! Values are escaped as GitHub's toolkit does: `%`, `\r`, `\n` in the message, and also `:` and `,`
 //! in properties. File paths are made relative to the workspace (the current folder, which the
@@ -13,7 +15,8 @@
 
 use std::path::Path;
 
-use crate::report::junit::Case;
+use crate::analysis::SchemaFinding;
+use crate::report::junit::{Case, finding_message};
 use crate::tips::Severity;
 
 /// A message (the part after `::`), escaped: `%`, `\r`, `\n`.
@@ -46,9 +49,16 @@ fn command(level: &str, file: &str, line: Option<usize>, title: &str, message: &
     )
 }
 
-/// The annotations for `cases`, one line each; paths relative to `workspace`.
-pub fn annotations(cases: &[Case], workspace: Option<&Path>) -> String {
+/// The annotations for `cases` and `findings`, one line each; paths relative to `workspace`.
+pub fn annotations(cases: &[Case], findings: &[SchemaFinding], workspace: Option<&Path>) -> String {
     let mut out = String::new();
+    for f in findings {
+        out.push_str(&format!(
+            "::error title={}::{}\n",
+            escape_property(&format!("schema: {}", f.subject)),
+            escape_data(&finding_message(f))
+        ));
+    }
     for case in cases {
         for v in case.failures() {
             let what = if v.undecided { "undecided" } else { "failed" };
@@ -116,6 +126,13 @@ mod tests {
             query_check("patient_count", INDEX_ONLY, INDEX_ONLY),
             query_check("patient_range", SEQ_SCAN, INDEX_ONLY),
         ];
-        insta::assert_snapshot!(annotations(&Case::of_queries(&checks), None));
+        insta::assert_snapshot!(annotations(&Case::of_queries(&checks), &[], None));
+        let finding = SchemaFinding::unguarded_partition("appointment_y2026m03");
+        assert_eq!(
+            annotations(&[], &[finding], None),
+            "::error title=schema%3A appointment_y2026m03::partition appointment_y2026m03 of \
+             appointment has no exclusion constraint: double bookings in its month are not \
+             refused; fix: SELECT add_appointment_partition_exclusion('appointment_y2026m03')\n"
+        );
     }
 }

@@ -7,7 +7,10 @@
 //!   `undecided`, unless undecided verdicts are allowed (`--allow-undecided`);
 //! - a plan whose only misses are allowed undecided verdicts, and a generic plan the query declares
 //!   exempt, is `<skipped>` with the reason: the gate passed it without proving it;
-//! - the plan's shape and its tips are the test case's `<system-out>`.
+//! - the plan's shape and its tips are the test case's `<system-out>`;
+//! - each schema finding (a broken promise of the data model, e.g. a partition of `appointment`
+//!   without its exclusion constraint) is a test case `schema: <subject>` of class `schema` with a
+//!   failure of type `schema` whose message says what is wrong and the SQL that fixes it.
 //!
 //! Pure: the XML is written into memory with quick-xml, which escapes text and attributes.
 
@@ -16,7 +19,7 @@ use std::io;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
-use crate::analysis::{PlanCheck, QueryCheck};
+use crate::analysis::{PlanCheck, QueryCheck, SchemaFinding};
 use crate::expect::Verdict;
 use crate::tips::Severity;
 
@@ -168,18 +171,20 @@ fn xml_safe(s: &str) -> String {
         .collect()
 }
 
-/// The JUnit XML report of `cases` as one test suite named `suite` (`qcheck check`).
-pub fn render(suite: &str, cases: &[Case]) -> String {
-    write(suite, cases).expect("writing XML into memory cannot fail")
+/// The JUnit XML report of `cases` and `findings` as one test suite named `suite` (`qcheck check`).
+pub fn render(suite: &str, cases: &[Case], findings: &[SchemaFinding]) -> String {
+    write(suite, cases, findings).expect("writing XML into memory cannot fail")
 }
 
-fn write(suite: &str, cases: &[Case]) -> io::Result<String> {
-    let tests = cases.len().to_string();
-    let failures = cases
-        .iter()
-        .filter(|c| !c.failures().is_empty())
-        .count()
-        .to_string();
+/// The one-line failure message of a schema finding: what is wrong, and the SQL that fixes it.
+pub fn finding_message(f: &SchemaFinding) -> String {
+    format!("{}; fix: {}", f.message, f.fix)
+}
+
+fn write(suite: &str, cases: &[Case], findings: &[SchemaFinding]) -> io::Result<String> {
+    let tests = (cases.len() + findings.len()).to_string();
+    let failures =
+        (cases.iter().filter(|c| !c.failures().is_empty()).count() + findings.len()).to_string();
     let skipped = cases
         .iter()
         .filter(|c| c.skipped().is_some())
@@ -209,6 +214,9 @@ fn write(suite: &str, cases: &[Case]) -> io::Result<String> {
                 .write_inner_content(|w| {
                     for case in cases {
                         write_case(w, case)?;
+                    }
+                    for finding in findings {
+                        write_finding(w, finding)?;
                     }
                     Ok(())
                 })?;
@@ -262,6 +270,23 @@ fn write_case(w: &mut Writer<Vec<u8>>, case: &Case) -> io::Result<()> {
     Ok(())
 }
 
+fn write_finding(w: &mut Writer<Vec<u8>>, f: &SchemaFinding) -> io::Result<()> {
+    let name = xml_safe(&format!("schema: {}", f.subject));
+    let message = xml_safe(&finding_message(f));
+    w.create_element("testcase")
+        .with_attribute(("name", name.as_str()))
+        .with_attribute(("classname", "schema"))
+        .with_attribute(("time", "0.000000"))
+        .write_inner_content(|w| {
+            w.create_element("failure")
+                .with_attribute(("message", message.as_str()))
+                .with_attribute(("type", "schema"))
+                .write_text_content(BytesText::new(&message))?;
+            Ok(())
+        })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,7 +298,7 @@ mod tests {
             query_check("patient_count", INDEX_ONLY, INDEX_ONLY),
             query_check("patient_range", SEQ_SCAN, INDEX_ONLY),
         ];
-        let xml = render("qcheck check", &Case::of_queries(&checks));
+        let xml = render("qcheck check", &Case::of_queries(&checks), &[]);
         insta::assert_snapshot!(xml);
     }
 
@@ -286,7 +311,7 @@ mod tests {
         let [custom, _] = Case::of_query(&c);
         assert_eq!(custom.failures().len(), 1);
         assert!(custom.skipped().is_none());
-        let xml = render("s", &[custom]);
+        let xml = render("s", &[custom], &[]);
         assert!(xml.contains(r#"type="undecided""#), "{xml}");
         assert!(xml.contains("needs: a partition map"), "{xml}");
         c.allow_undecided();
@@ -297,6 +322,25 @@ mod tests {
             Some("1 expectation undecided, allowed by --allow-undecided: `no seq-scan`")
         );
         assert!(generic.skipped().is_none());
+    }
+
+    #[test]
+    fn a_schema_finding_is_a_failed_test_case_naming_its_fix() {
+        let checks = vec![query_check("patient_count", INDEX_ONLY, INDEX_ONLY)];
+        let finding = SchemaFinding::unguarded_partition("appointment_y2026m03");
+        let xml = render("qcheck check", &Case::of_queries(&checks), &[finding]);
+        assert!(xml.contains(r#"tests="3" failures="1""#), "{xml}");
+        assert!(
+            xml.contains(r#"<testcase name="schema: appointment_y2026m03" classname="schema""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                "double bookings in its month are not refused; fix: SELECT \
+                 add_appointment_partition_exclusion(&apos;appointment_y2026m03&apos;)"
+            ),
+            "{xml}"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Rendering of `qcheck check` on several PostgreSQL versions (`--pg-bin-dir` given more than
 //! once): a section per version (its check table, and its baseline comparison with `--baseline`),
 //! one table across the versions — per query, each version's verdict and whether each plan
-//! changed from the first version —, then every changed plan's tree diff.
+//! changed from the previous version (versions in order: 15 → 17 → 18) —, then every changed
+//! plan's tree diff.
 //!
 //! The plan differences come from the baseline comparison ([`crate::baseline::compare`]): the
 //! same signatures, thresholds and tree diff as `check --baseline` and `qcheck diff`, rendered by
@@ -11,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use crate::analysis::QueryCheck;
+use crate::analysis::{QueryCheck, SchemaFinding};
 use crate::baseline::{Comparison, PlanComparison};
 use crate::report::{Format, diff, fmt, table};
 
@@ -24,12 +25,14 @@ pub struct VersionRun<'a> {
     pub bin_dir: &'a str,
     /// The checked queries, in order.
     pub checks: &'a [QueryCheck],
+    /// What the version's database breaks of the data model (see [`SchemaFinding`]).
+    pub findings: &'a [SchemaFinding],
     /// With `--baseline`: this version's comparison with the baseline file.
     pub baseline: Option<&'a Comparison>,
 }
 
-/// The whole report in the table or Markdown format. `diffs[i]` compares the first version's
-/// plans with those of `runs[i + 1]` (see [`crate::baseline::compare::compare`]).
+/// The whole report in the table or Markdown format. `diffs[i]` compares the plans of `runs[i]`
+/// with those of `runs[i + 1]` (see [`crate::baseline::compare::compare`]).
 pub fn render(runs: &[VersionRun], diffs: &[Comparison], format: Format, color: bool) -> String {
     let md = format == Format::Markdown;
     let mut out = String::new();
@@ -40,19 +43,21 @@ pub fn render(runs: &[VersionRun], diffs: &[Comparison], format: Format, color: 
             let _ = writeln!(out, "{} ({})", run.label, run.bin_dir);
         }
         out.push_str(&super::check::summary(run.checks, format));
+        out.push_str(&super::check::findings(run.findings, format, usize::MAX));
         if let Some(c) = run.baseline {
             out.push('\n');
             out.push_str(&diff::comparison(c, format, color));
         }
         out.push('\n');
     }
-    let Some(first) = runs.first() else {
+    if runs.is_empty() {
         return out;
-    };
+    }
+    let path: Vec<&str> = runs.iter().map(|r| r.label).collect();
     let title = format!(
-        "each plan compared with {}'s (shape, shared buffers beyond {}, rows \
-         beyond {}; timing is not compared); differences are reported, not judged",
-        first.label,
+        "each plan compared with the previous version's, {} (shape, shared buffers beyond {}, \
+         rows beyond {}; timing is not compared); differences are reported, not judged",
+        path.join(" → "),
         diffs.first().map_or_else(
             || crate::baseline::Thresholds::default().buffers,
             |d| d.thresholds.buffers
@@ -98,7 +103,8 @@ pub fn render(runs: &[VersionRun], diffs: &[Comparison], format: Format, color: 
     out
 }
 
-/// The last line: each version's pass count, and how many plans differ from the first version.
+/// The last line: each version's pass count (and schema findings), and how many plans differ from
+/// the previous version.
 pub fn headline(runs: &[VersionRun], diffs: &[Comparison]) -> String {
     let mut parts: Vec<String> = runs
         .iter()
@@ -109,8 +115,13 @@ pub fn headline(runs: &[VersionRun], diffs: &[Comparison]) -> String {
                 Some(_) => ", same as the baseline",
                 None => "",
             };
+            let findings = match r.findings.len() {
+                0 => String::new(),
+                1 => ", 1 schema finding (FAIL)".into(),
+                n => format!(", {n} schema findings (FAIL)"),
+            };
             format!(
-                "{}: {passed} of {} queries pass{baseline}",
+                "{}: {passed} of {} queries pass{findings}{baseline}",
                 r.label,
                 r.checks.len()
             )
@@ -129,7 +140,7 @@ pub fn headline(runs: &[VersionRun], diffs: &[Comparison]) -> String {
 }
 
 /// The table across versions: per query, each version's verdict, then per later version and plan
-/// mode whether the plan changed from the first version's.
+/// mode whether the plan changed from the previous version's.
 fn across(runs: &[VersionRun], diffs: &[Comparison]) -> (Vec<String>, Vec<Vec<String>>) {
     let modes = ["custom", "generic"];
     let mut header = vec!["query".to_string()];
@@ -262,12 +273,14 @@ mod tests {
                 label: "PostgreSQL 15.20",
                 bin_dir: "/usr/lib/postgresql/15/bin",
                 checks: &checks15,
+                findings: &[],
                 baseline: None,
             },
             VersionRun {
                 label: "PostgreSQL 18.4",
                 bin_dir: "target/pg18/bin",
                 checks: &checks18,
+                findings: &[],
                 baseline: None,
             },
         ];
@@ -292,6 +305,34 @@ mod tests {
             last,
             "PostgreSQL 15.20: 2 of 2 queries pass; PostgreSQL 18.4: 1 of 2 queries pass; \
              2 of 4 plans differ between PostgreSQL 15.20 and PostgreSQL 18.4"
+        );
+    }
+
+    #[test]
+    fn a_versions_schema_findings_show_in_its_section_and_the_headline() {
+        use test_support::{INDEX_ONLY, query_check};
+        let checks = vec![query_check("day", INDEX_ONLY, INDEX_ONLY)];
+        let findings = [crate::analysis::SchemaFinding::unguarded_partition(
+            "appointment_y2090m01",
+        )];
+        let runs = [VersionRun {
+            label: "PostgreSQL 18.4",
+            bin_dir: "bin",
+            checks: &checks,
+            findings: &findings,
+            baseline: None,
+        }];
+        let out = render(&runs, &[], Format::Table, false);
+        assert!(
+            out.contains(
+                "FAIL partition appointment_y2090m01 of appointment has no exclusion constraint"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.trim_end()
+                .ends_with("PostgreSQL 18.4: 1 of 1 queries pass, 1 schema finding (FAIL)"),
+            "{out}"
         );
     }
 }

@@ -91,6 +91,15 @@ pub fn migrated_db(tag: &str) -> (String, Client) {
     (name, client)
 }
 
+/// The one value of a one-row, one-column query with one text parameter.
+pub fn value<T: for<'a> postgres::types::FromSql<'a>>(
+    c: &mut postgres::Client,
+    sql: &str,
+    param: &str,
+) -> T {
+    c.query_one(sql, &[&param]).unwrap().get(0)
+}
+
 /// Another connection to a test database.
 pub fn connect(dbname: &str) -> Client {
     cluster().session.connect_to(dbname).unwrap()

@@ -6,6 +6,8 @@
 //! - `baseline`: `check --save-baseline/--baseline` and `qcheck diff` (tuned against fk-only);
 //! - `citus`: the embedded Citus topology (`--citus-workers 2`) and the model distributed by tenant;
 //! - `check`: `qcheck check` / `qcheck explain` end to end on the `tiny` dataset;
+//! - `guard`: `check` fails on a partition of `appointment` without its exclusion constraint, in
+//!   every format, and writes nothing to fix it;
 //! - `ci`: JUnit, GitHub annotations, JSON documents against `schema/`, output at 100 columns,
 //!   clap errors, completions and man pages, the re-seed note;
 //! - `offline`: `explain --plan` on saved and production plans (modes, maps, undecided, bad files);
@@ -27,6 +29,7 @@ mod citus;
 mod cli;
 mod common;
 mod compare;
+mod guard;
 mod interrupt;
 mod lifecycle;
 mod model;

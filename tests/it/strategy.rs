@@ -1,6 +1,7 @@
 //! Strategy bookkeeping against a real PostgreSQL: every index a switch builds is recorded before it
-//! is built, `qcheck migrate status` names the indexes that do not match the recorded strategy, and
-//! `qcheck seed` repairs them (drops the strays, rebuilds the missing).
+//! is built, `qcheck migrate status` names the indexes that do not match the recorded strategy (by
+//! name, and by definition for an index replaced under the same name), and `qcheck seed` repairs
+//! them (drops the strays, rebuilds the missing and the changed).
 
 use std::collections::BTreeMap;
 
@@ -149,9 +150,7 @@ fn drift_by_hand(c: &mut Client) {
 }
 
 fn index_exists(c: &mut Client, name: &str) -> bool {
-    c.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
-        .unwrap()
-        .get(0)
+    common::value(c, "SELECT to_regclass($1) IS NOT NULL", name)
 }
 
 /// On a server the user named, `check`, `explain` and `compare` do not check plans on indexes that
@@ -259,11 +258,165 @@ fn check_on_the_embedded_cluster_repairs_a_drifted_dataset_and_says_so() {
     );
     assert!(
         said.contains(
-            "qcheck: rebuilt strategy tuned: 1 index missing or invalid: patient_name_trgm_idx"
+            "qcheck: rebuilt strategy tuned: 1 index missing, invalid or changed: patient_name_trgm_idx"
         ),
         "{said}"
     );
     assert!(!index_exists(&mut c, "by_hand_idx"));
     assert!(index_exists(&mut c, "patient_name_trgm_idx"));
     assert!(schema::strategy_drift(&mut c).unwrap().is_clean());
+
+    // An index replaced under its name by another definition is rebuilt as the strategy says.
+    redefine_by_hand(&mut c);
+    let said = check();
+    assert!(
+        said.contains(
+            "qcheck: rebuilt strategy tuned: 2 indexes missing, invalid or changed: \
+             appointment_provider_day_idx, patient_name_trgm_idx"
+        ),
+        "{said}"
+    );
+    assert!(schema::strategy_drift(&mut c).unwrap().is_clean());
+    assert!(definition(&mut c, "appointment_provider_day_idx").contains("INCLUDE (tenant_id,"));
+}
+
+/// Two strategy indexes replaced under their own names by other definitions: the day view's
+/// without `tenant_id` in its INCLUDE (as on a dataset seeded before tuned gained it), the name
+/// search's on another expression and with a predicate.
+fn redefine_by_hand(c: &mut Client) {
+    c.batch_execute(
+        "DROP INDEX appointment_provider_day_idx;
+         CREATE INDEX appointment_provider_day_idx ON appointment (provider_id, scheduled_at)
+             INCLUDE (duration_min, status, patient_id, id) WHERE status <> 'cancelled';
+         DROP INDEX patient_name_trgm_idx;
+         CREATE INDEX patient_name_trgm_idx ON patient
+             USING gin ((given_name || ' ' || family_name) gin_trgm_ops) WHERE deleted_at IS NULL;",
+    )
+    .unwrap();
+}
+
+fn definition(c: &mut Client, index: &str) -> String {
+    common::value(c, "SELECT pg_get_indexdef(to_regclass($1))", index)
+}
+
+/// Indexes are compared by definition, not only by name: one replaced under its name is "changed"
+/// in `migrate status` (text and JSON), refused on a server the user named (exit 2, the seed
+/// command), and rebuilt by that command. The strategy's own indexes, written as its file writes
+/// them, are the same definition as PostgreSQL stores them.
+#[test]
+fn an_index_redefined_under_its_name_is_changed_drift() {
+    let (name, mut c) = common::fresh_db("redefined");
+    let url = common::url(&name);
+    let home = common::temp_home("redefined");
+    seed_cli(&url, &home);
+    assert!(schema::strategy_drift(&mut c).unwrap().is_clean());
+    for s in schema::strategies().unwrap() {
+        for def in s.indexes() {
+            if index_exists(&mut c, &def.name) && s.name == "tuned" {
+                assert_eq!(
+                    schema::index_differences(&mut c, def).unwrap(),
+                    Some(vec![]),
+                    "{}",
+                    def.name
+                );
+            }
+        }
+    }
+    redefine_by_hand(&mut c);
+    let drift = schema::strategy_drift(&mut c).unwrap();
+    assert!(
+        drift.stray.is_empty() && drift.missing.is_empty(),
+        "{drift:?}"
+    );
+    assert_eq!(
+        drift.changed,
+        [
+            schema::ChangedIndex {
+                name: "appointment_provider_day_idx".into(),
+                differs: vec!["include"],
+            },
+            schema::ChangedIndex {
+                name: "patient_name_trgm_idx".into(),
+                differs: vec!["keys", "predicate"],
+            },
+        ]
+    );
+    let line = "2 indexes of strategy tuned changed (defined otherwise in \
+                sql/strategies/tuned.sql): appointment_provider_day_idx (include differs), \
+                patient_name_trgm_idx (keys, predicate differ)";
+    assert!(
+        status_cli(&url, &home).contains(line),
+        "{}",
+        status_cli(&url, &home)
+    );
+    let out = common::qcheck(
+        &[
+            "--database-url",
+            &url,
+            "--format",
+            "json",
+            "migrate",
+            "status",
+        ],
+        &home,
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::ci::assert_valid("migrate-status", &doc);
+    assert_eq!(
+        doc["drift"]["changed"][0],
+        serde_json::json!({"name": "appointment_provider_day_idx", "differs": ["include"]})
+    );
+
+    let out = common::qcheck(
+        &["--database-url", &url, "check", "--profile", "tiny"],
+        &home,
+    );
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(line), "{err}");
+    assert!(
+        err.contains("run `qcheck seed --profile tiny --scale 1 --seed 42 --strategy tuned"),
+        "{err}"
+    );
+    assert!(
+        !definition(&mut c, "appointment_provider_day_idx").contains("tenant_id"),
+        "check wrote nothing"
+    );
+
+    let said = seed_cli(&url, &home);
+    assert!(
+        said.contains(
+            "rebuilt strategy tuned: 2 indexes missing, invalid or changed: \
+             appointment_provider_day_idx, patient_name_trgm_idx"
+        ),
+        "{said}"
+    );
+    assert!(schema::strategy_drift(&mut c).unwrap().is_clean());
+    assert!(definition(&mut c, "appointment_provider_day_idx").contains("INCLUDE (tenant_id,"));
+
+    // A definition of the same name on another table, or over a column the table lacks.
+    let differences = |c: &mut Client, sql: &str| {
+        let stmt = &qcheck::sql::split_statements(sql).unwrap()[0];
+        let def = schema::IndexDef::parse(stmt).unwrap().unwrap();
+        schema::index_differences(c, &def).unwrap()
+    };
+    assert_eq!(
+        differences(
+            &mut c,
+            "CREATE INDEX appointment_provider_day_idx ON patient (id)"
+        ),
+        Some(vec!["table"])
+    );
+    assert_eq!(
+        differences(
+            &mut c,
+            "CREATE INDEX appointment_provider_day_idx ON appointment (provider_id, nope) \
+             INCLUDE (tenant_id, duration_min, status, patient_id, id) WHERE status <> 'cancelled'"
+        ),
+        Some(vec!["keys", "include", "predicate"])
+    );
+    assert_eq!(
+        differences(&mut c, "CREATE INDEX no_such_idx ON appointment (id)"),
+        None
+    );
 }

@@ -1,6 +1,7 @@
 //! The ten queries on PostgreSQL 15 and 18: `check` given two `--pg-bin-dir` seeds `tiny` on both
 //! embedded clusters, passes the ten on both and reports the plan that differs; the upgrade flow
-//! (`--save-baseline` on 15, `--baseline` on 18) fails naming it; several `--pg-bin-dir` are
+//! (`--save-baseline` on 15, `--baseline` on 18) fails naming it; one baseline file holds both
+//! versions' plans and each version is compared with its own entry; several `--pg-bin-dir` are
 //! refused where they cannot apply.
 //!
 //! PostgreSQL 15 is the binaries every test uses (`common::pg_bin`: Debian's in CI). PostgreSQL 18
@@ -144,7 +145,7 @@ fn the_ten_pass_on_postgresql_15_and_18_and_the_plans_that_differ_are_named() {
     for needle in [
         "PostgreSQL 15.",
         "\nPostgreSQL 18.4 (",
-        "Across versions: each plan compared with PostgreSQL 15.",
+        "Across versions: each plan compared with the previous version's, PostgreSQL 15.",
         "a major-version upgrade",
         "→ PostgreSQL 18.4: tenant_day_by_status (custom): CHANGED",
         "- GroupAggregate",
@@ -157,6 +158,20 @@ fn the_ten_pass_on_postgresql_15_and_18_and_the_plans_that_differ_are_named() {
     // The upgrade flow: a baseline saved on 15 fails on 18 (exit 1) naming the changed plan.
     let pg15_json = home.join("pg15.json");
     let pg15_json = pg15_json.to_str().unwrap();
+    let on_18_against = |baseline: &str| {
+        qcheck(
+            &[
+                "--pg-bin-dir",
+                &pg18,
+                "check",
+                "--profile",
+                "tiny",
+                "--baseline",
+                baseline,
+            ],
+            &home_arg,
+        )
+    };
     let out = qcheck(
         &[
             "--pg-bin-dir",
@@ -170,18 +185,7 @@ fn the_ten_pass_on_postgresql_15_and_18_and_the_plans_that_differ_are_named() {
         &home_arg,
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = qcheck(
-        &[
-            "--pg-bin-dir",
-            &pg18,
-            "check",
-            "--profile",
-            "tiny",
-            "--baseline",
-            pg15_json,
-        ],
-        &home_arg,
-    );
+    let out = on_18_against(pg15_json);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
     assert!(text.contains("a major-version upgrade"), "{text}");
@@ -202,6 +206,82 @@ fn the_ten_pass_on_postgresql_15_and_18_and_the_plans_that_differ_are_named() {
     assert_eq!(doc["versions"][0]["baseline"]["passed"], true);
     assert_eq!(doc["versions"][1]["baseline"]["passed"], false);
     assert_eq!(doc["versions"][1]["baseline"]["changed_plans"], 1);
+
+    // One file for both versions, whatever order the flags come in: each version is checked
+    // against its own plans and passes; a single-version check picks its own entry.
+    let both_json = home.join("both.json");
+    let both_json = both_json.to_str().unwrap();
+    let reversed = |more: &[&str]| {
+        let mut args = vec!["--pg-bin-dir", &pg18, "--pg-bin-dir", &pg15, "check"];
+        args.extend_from_slice(more);
+        args.extend_from_slice(&["--profile", "tiny"]);
+        qcheck(&args, &home_arg)
+    };
+    let out = reversed(&["--save-baseline", both_json, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "baseline written to {both_json} (PostgreSQL 15, 18; 20 plans each)"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let doc = json(&out);
+    let majors: Vec<_> = doc["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["major"].clone())
+        .collect();
+    assert_eq!(majors, [15, 18], "in version order");
+    let diff = &doc["version_diffs"][0];
+    assert!(diff["from"].as_str().unwrap().starts_with("15."), "{diff}");
+    assert_eq!(diff["to"], "18.4");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(both_json).unwrap()).unwrap();
+    assert_eq!(file["schema_version"], 2);
+    let keys: Vec<&String> = file["versions"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["15", "18"]);
+    assert_eq!(file["versions"]["18"]["server"]["major"], 18);
+
+    let out = on_both(&["--baseline", both_json, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    for v in doc["versions"].as_array().unwrap() {
+        assert_eq!(v["baseline"]["passed"], true, "{}", v["version"]);
+        assert_eq!(v["baseline"]["changed_plans"], 0, "{}", v["version"]);
+        assert_eq!(
+            v["baseline"]["notes"],
+            serde_json::json!([]),
+            "{}",
+            v["version"]
+        );
+    }
+    let out = on_18_against(both_json);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // A version the file does not hold is an error before anything runs, not a silent pass.
+    let mut only15 = file.clone();
+    only15["versions"].as_object_mut().unwrap().remove("18");
+    let only15_json = home.join("only15.json");
+    std::fs::write(&only15_json, only15.to_string()).unwrap();
+    let out = on_both(&["--baseline", only15_json.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("holds the plans of PostgreSQL 15, not 18: save it again"),
+        "{err}"
+    );
+
+    // `qcheck diff` compares single-server baselines and says so.
+    let out = qcheck(&["diff", pg15_json, both_json], &home_arg);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("holds the baselines of PostgreSQL 15, 18: `qcheck diff` compares"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -233,10 +313,6 @@ fn several_pg_bin_dirs_are_refused_where_they_cannot_apply() {
     refused(
         &with(&["check", "--profile", "tiny"]),
         &format!("are both PostgreSQL {}", pg.major),
-    );
-    refused(
-        &with(&["check", "--save-baseline", "b.json"]),
-        "--save-baseline b.json records one server's plans",
     );
     refused(
         &with(&["--database-url", "postgresql://nobody@nowhere/x", "check"]),
