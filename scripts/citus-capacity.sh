@@ -20,7 +20,7 @@ echo
 echo "| topology | seed wall s | appointments/s | qcheck's own phases |"
 echo "|---|---:|---:|---|"
 for n in 0 "${WORKERS[@]}"; do
-    qc "$n" cluster destroy --yes > /dev/null 2>&1 || true
+    qc "$n" cluster destroy >&2
     qc "$n" cluster start > /dev/null
     start=$(date +%s.%N)
     qc "$n" seed --profile "$PROFILE" --scale "$SCALE" --seed "$SEED" --format json > "$WORK/seed-$n.json"
