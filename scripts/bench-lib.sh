@@ -38,15 +38,16 @@ sql() { psql -X -At -v ON_ERROR_STOP=1 "$1" -c "$2"; }
 
 BENCH_DIR=$(mktemp -d)
 trap 'rm -rf "$BENCH_DIR"' EXIT
-B_QUERY=() B_LABEL=() B_URL=() B_OPTS=() B_SCRIPT=() B_VARS=() B_MODE=()
+B_QUERY=() B_LABEL=() B_URL=() B_OPTS=() B_SCRIPT=() B_VARS=() B_MODE=() B_BEFORE=()
 
 # bench_add QUERY LABEL URL PGOPTIONS SCRIPT_FILE [VARIABLES] [MODE]: VARIABLES are `name=value`
 # words (values without spaces) the script reads as :name, bound as parameters of the prepared
 # statement; MODE is pgbench's query mode, `prepared` unless told (`simple` sends the values as
-# literals in the query text, as a Citus coordinator sends a router query to its worker).
+# literals in the query text, as a Citus coordinator sends a router query to its worker); BEFORE is
+# a shell command run before each of the variant's runs (e.g. re-pointing a Citus node).
 bench_add() {
     B_QUERY+=("$1") B_LABEL+=("$2") B_URL+=("$3") B_OPTS+=("$4") B_SCRIPT+=("$5") B_VARS+=("${6:-}")
-    B_MODE+=("${7:-prepared}")
+    B_MODE+=("${7:-prepared}") B_BEFORE+=("${8:-}")
 }
 
 # bench_run ROUNDS SECONDS
@@ -55,6 +56,7 @@ bench_run() {
     for ((r = 1; r <= $1; r++)); do
         for ((i = 0; i < n; i++)); do
             echo "round $r/$1: ${B_QUERY[$i]} ${B_LABEL[$i]}" >&2
+            [[ -n ${B_BEFORE[$i]} ]] && eval "${B_BEFORE[$i]}" >&2
             local vars=()
             for v in ${B_VARS[$i]}; do vars+=(-D "$v"); done
             (cd "$BENCH_DIR" && PGOPTIONS="${B_OPTS[$i]}" pgbench -n -M "${B_MODE[$i]}" -c 1 -T "$2" "${vars[@]}" \
