@@ -339,12 +339,17 @@ fn method(req: &CompareRequest, run_as: &RunAs) -> Method {
             "Write cost: first the same writes once, unmeasured and rolled back, then VACUUM (so every \
              strategy writes into a warm cache); then {} passes, the median reported with every pass as the \
              spread, each: CHECKPOINT, and in one transaction the bookings (INSERT of 30-minute appointments \
-             into free slots found beforehand, so no exclusion violation) one round trip each through the \
+             into free slots found beforehand, so no exclusion violation, each with an id of the \
+             dataset's scheme ({}, as the application mints it)) one round trip each through the \
              audit and boundary triggers and every constraint and index; WAL = pg_current_wal_insert_lsn() \
              after minus before; ROLLBACK. The same again for the cancellations (UPDATE of booked future \
              appointments to cancelled). After every pass, VACUUM of the touched tables, so the next pass \
              and the next strategy find an all-visible heap.",
-            req.rounds.max(1)
+            req.rounds.max(1),
+            match req.dataset.profile.spec.ids.appointment {
+                crate::dataset::IdKind::V4 => "v4, random",
+                crate::dataset::IdKind::V7 => "v7, time-ordered",
+            }
         ),
     ];
     if let Some(c) = &req.contention {

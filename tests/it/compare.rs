@@ -461,6 +461,18 @@ fn bad_arguments_exit_2_with_one_line() {
         (vec!["--collision-share", "1.5"], "--collision-share"),
         (vec!["--contention-clients", "0"], "--contention-clients"),
         (vec!["--scale", "0"], "invalid --scale 0"),
+        (
+            vec!["--topology", "multi"],
+            "expected `single` or `citus-N` with N from 1 to 8",
+        ),
+        (
+            vec!["--topology", "single,citus-1,single"],
+            "--topology single is given twice",
+        ),
+        (
+            vec!["--topology", "single,citus-1"],
+            "--topology compares qcheck's embedded topologies, but a server is named",
+        ),
     ] {
         let mut args = vec![
             "--database-url",
