@@ -412,10 +412,15 @@ fn demote(markdown: &str) -> String {
 /// `report.md` across targets.
 pub fn markdown(tc: &TargetComparison) -> String {
     let mut out = format!("# {}\n\n**{}.**\n\n", title(tc), headline(tc));
-    for n in all_notes(tc) {
-        let _ = writeln!(out, "- note: {n}");
+    let notes = all_notes(tc);
+    if !notes.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} notes (queries left out, skipped measurements) are [at the end](#notes).\n",
+            notes.len()
+        );
     }
-    out.push_str("\n## Targets\n\n");
+    out.push_str("## Targets\n\n");
     let (h, rows) = summary_rows(tc);
     out.push_str(&markdown_table(&h, &rows));
     let _ = writeln!(
@@ -470,6 +475,12 @@ pub fn markdown(tc: &TargetComparison) -> String {
         ));
         out.push('\n');
     }
+    if !notes.is_empty() {
+        out.push_str("\n## Notes\n\n");
+        for n in &notes {
+            let _ = writeln!(out, "- {n}");
+        }
+    }
     for t in &tc.targets {
         let _ = writeln!(out, "\n## Target {}\n", t.name);
         let one = super::markdown(&t.comparison);
@@ -497,8 +508,18 @@ fn html_table(out: &mut String, header: &[String], rows: &[Vec<String>], numeric
 pub fn html(tc: &TargetComparison) -> String {
     let mut out = String::with_capacity(512 * 1024);
     let _ = writeln!(out, "<p class=\"headline\">{}.</p>", escape(&headline(tc)));
-    for n in all_notes(tc) {
-        let _ = writeln!(out, "<p class=\"stamp\">note: {}</p>", escape(&n));
+    let notes = all_notes(tc);
+    if !notes.is_empty() {
+        // Collapsed: a list of left-out queries must not push the figures off the first screen.
+        let _ = write!(
+            out,
+            "<details><summary>{} notes (queries left out, skipped measurements)</summary>",
+            notes.len()
+        );
+        for n in &notes {
+            let _ = write!(out, "<p class=\"stamp\">{}</p>", escape(n));
+        }
+        out.push_str("</details>\n");
     }
     out.push_str("<nav>");
     for (i, t) in tc.targets.iter().enumerate() {
@@ -662,6 +683,8 @@ mod tests {
             "## Target single",
             "## Target citus-2",
             "### Strategies",
+            "2 notes (queries left out, skipped measurements) are [at the end](#notes).",
+            "## Notes\n\n- single: a note\n- citus-2: a note\n",
         ] {
             assert!(md.contains(needle), "{needle:?} in\n{md}");
         }
@@ -674,6 +697,7 @@ mod tests {
         assert!(page.starts_with("<!doctype html>") && page.trim_end().ends_with("</html>"));
         assert!(page.contains("id=\"t1-latency\"") && page.contains("href=\"#t1-latency\""));
         assert!(page.contains("Plan differences between targets"));
+        assert!(page.contains("<details><summary>2 notes"));
         let v: serde_json::Value = serde_json::from_str(&json(&tc)).unwrap();
         assert_eq!(v["kind"], "topology");
         assert_eq!(v["targets"][1]["name"], "citus-2");
