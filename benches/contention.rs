@@ -185,7 +185,15 @@ fn main() {
             return Err(qcheck::Error::Usage(reason));
         }
         contention::cleanup(client)?;
-        let setup = Setup::find(client)?;
+        // Bookings get ids of the seeded profile's scheme, as the application's would.
+        let profile = qcheck::generate::current_dataset(client)?
+            .map(|m| m.profile)
+            .unwrap_or_default();
+        let ids = qcheck::dataset::Profile::resolve(&profile)?
+            .spec
+            .ids
+            .appointment;
+        let setup = Setup::find(client, ids, qcheck::schema::APP_ROLE)?;
         let rows = sweep(c, session, &setup, client)?;
         let rounds = race(c, session, &setup, client)?;
         report(&setup, &rows, &rounds);

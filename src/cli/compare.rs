@@ -1,5 +1,12 @@
 //! `qcheck compare`: measure index strategies side by side and write the report (Markdown, HTML,
 //! JSON) into a folder. A report is not a gate: it exits 0 whatever the verdicts, 2 on error.
+//!
+//! Targets are the second axis: `--pg-bin-dir` given more than once runs the comparison on the
+//! embedded cluster of each PostgreSQL version, `--topology single,citus-1,...` on the single node
+//! and each embedded Citus topology; one server runs at a time, each seeded with the same dataset,
+//! and the report puts them side by side with the plan differences between them
+//! ([`crate::compare::targets`]). Every target is located (binaries, versions, the Citus
+//! extension) before any server starts, so a wrong folder or a missing extension fails first.
 
 use std::path::{Path, PathBuf};
 
@@ -9,9 +16,12 @@ use super::args::DatasetArgs;
 use super::run_as::RunAsArgs;
 use super::{Global, Outcome};
 use crate::catalog::Catalog;
+use crate::compare::model::Comparison;
+use crate::compare::targets::{TargetComparison, TargetKind, TargetRun, Topology};
 use crate::compare::{self, CompareRequest, ContentionRequest};
-use crate::db::Target;
+use crate::db::{Target, TargetOptions};
 use crate::error::{Error, IoContext, Result};
+use crate::report::compare::targets as targets_report;
 use crate::report::{self, Format, fmt};
 use crate::schema;
 
@@ -79,14 +89,98 @@ pub struct CompareArgs {
     /// Executions per plan mode for the harness check against pgbench (0 skips it).
     #[arg(long, default_value_t = 2000, value_name = "N")]
     pub harness_runs: usize,
+    /// Topologies to compare the strategies on, comma-separated or repeated, in order (the first
+    /// is what the others are compared with): `single` (the embedded single node) and `citus-N`
+    /// (the embedded Citus topology with N workers, as --citus-workers N starts it), e.g.
+    /// `--topology single,citus-1,citus-2`. Each is seeded with the same dataset.
+    #[arg(
+        long = "topology",
+        value_delimiter = ',',
+        value_name = "single|citus-N"
+    )]
+    pub topologies: Vec<String>,
     #[command(flatten)]
     pub run_as: RunAsArgs,
 }
 
-pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
-    let request = request(g, args)?;
-    let progress = g.progress();
-    let target = Target::resolve(&g.target_options())?;
+/// One server the comparison runs on, and how the report names it.
+struct Named {
+    name: String,
+    target: Target,
+}
+
+/// The targets the options ask for: several PostgreSQL versions, several topologies, or the one
+/// target every command uses. Located before any server starts.
+fn targets(g: &Global, args: &CompareArgs) -> Result<(TargetKind, Vec<Named>)> {
+    let mut topologies: Vec<Topology> = Vec::new();
+    for t in &args.topologies {
+        let t = Topology::parse(t, crate::topology::MAX_WORKERS).map_err(Error::Usage)?;
+        if topologies.contains(&t) {
+            return Err(Error::Usage(format!("--topology {t} is given twice")));
+        }
+        topologies.push(t);
+    }
+    if topologies.is_empty() {
+        if g.pg_bin_dir.len() < 2 {
+            let target = Target::resolve(&g.target_options())?;
+            let name = target.describe();
+            return Ok((TargetKind::Version, vec![Named { name, target }]));
+        }
+        let clusters = super::versions::clusters(g)?;
+        let named = clusters
+            .into_iter()
+            .map(|c| Named {
+                name: format!("PostgreSQL {}", c.bin.version),
+                target: Target::Embedded(c),
+            })
+            .collect();
+        return Ok((TargetKind::Version, named));
+    }
+    if g.pg_bin_dir.len() > 1 {
+        return Err(Error::Usage(format!(
+            "--topology with --pg-bin-dir given {} times: Citus runs on one PostgreSQL version \
+             (the one it is built for); compare versions and topologies in two runs",
+            g.pg_bin_dir.len()
+        )));
+    }
+    if let Some(n) = g.citus_workers {
+        return Err(Error::Usage(format!(
+            "--topology and --citus-workers {n} both choose the topology: name it in --topology \
+             (e.g. --topology single,citus-{n})"
+        )));
+    }
+    if let Target::Server(..) = Target::resolve(&g.target_options())? {
+        return Err(Error::Usage(
+            "--topology compares qcheck's embedded topologies, but a server is named \
+             (--database-url, DATABASE_URL or a PG* variable such as PGHOST): unset it, or \
+             compare on your own server without --topology"
+                .into(),
+        ));
+    }
+    let mut named = Vec::with_capacity(topologies.len());
+    for t in topologies {
+        let opts = TargetOptions {
+            citus_workers: t.workers(),
+            ..g.target_options()
+        };
+        named.push(Named {
+            name: t.to_string(),
+            target: Target::Embedded(Target::embedded_cluster(&opts)?),
+        });
+    }
+    Ok((TargetKind::Topology, named))
+}
+
+/// The comparison on one target: its server started (and stopped again when qcheck started it),
+/// the dataset seeded under the exclusive lock, the strategies measured; the plans' baselines
+/// stamped with the server's version so the comparison across targets names an upgrade.
+fn compare_on(
+    g: &Global,
+    args: &CompareArgs,
+    request: &CompareRequest,
+    target: &Target,
+    progress: &crate::progress::Progress,
+) -> Result<Comparison> {
     let session = target.open()?;
     // The strategies compared are built and dropped in turn (the recorded one is restored), but the
     // dataset itself is seeded on a server the user named only by `qcheck seed`.
@@ -100,27 +194,96 @@ pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
         schema::DEFAULT_STRATEGY,
         super::safety::DatasetUse::Compare,
     )?;
-    let comparison = compare::run(&session, &mut lock, &request, &progress)?;
+    let server = super::diff::server_identity(lock.client())?;
+    let mut comparison = compare::run(&session, &mut lock, request, progress)?;
     drop(lock);
     session.close()?;
+    for s in &mut comparison.strategies {
+        s.baseline.server = Some(server.clone());
+    }
+    Ok(comparison)
+}
 
-    let md = report::compare::markdown(&comparison);
-    let json = report::compare::json(&comparison);
-    std::fs::create_dir_all(&args.out).at(&args.out)?;
-    write(&args.out.join("report.md"), &md)?;
-    write(
-        &args.out.join("report.html"),
-        &report::compare::html(&comparison),
-    )?;
-    write(&args.out.join("report.json"), &json)?;
+pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
+    let request = request(g, args)?;
+    let progress = g.progress();
+    let (kind, named) = targets(g, args)?;
+    if let [one] = named.as_slice() {
+        let comparison = compare_on(g, args, &request, &one.target, &progress)?;
+        return report_one(g, args, &comparison);
+    }
+    let start = std::time::Instant::now();
+    let mut runs = Vec::with_capacity(named.len());
+    for n in named {
+        if g.format != Format::Json {
+            eprintln!("qcheck: comparing on {} ({})", n.name, n.target.describe());
+        }
+        runs.push(TargetRun {
+            comparison: compare_on(g, args, &request, &n.target, &progress)?,
+            name: n.name,
+        });
+    }
+    let tc = TargetComparison::new(
+        kind,
+        runs,
+        crate::baseline::Thresholds::default(),
+        start.elapsed().as_secs_f64(),
+    );
+    let md = targets_report::markdown(&tc);
+    let json = targets_report::json(&tc);
+    write_reports(&args.out, &md, &targets_report::html(&tc), &json)?;
+    match g.format {
+        Format::Json => print!("{json}"),
+        Format::Markdown => print!("{md}"),
+        Format::Table | Format::Junit | Format::Github => {
+            println!("{}.", targets_report::headline(&tc));
+            let (header, rows) = targets_report::summary_rows(&tc);
+            println!("{}", report::table(Format::Table, &header, &rows));
+            for d in &tc.diffs {
+                println!(
+                    "{} → {}, strategy `{}`: {} of {} plans differ",
+                    d.from, d.to, d.strategy, d.changed_plans, d.compared_plans
+                );
+            }
+            for t in &tc.targets {
+                for n in &t.comparison.notes {
+                    println!("note: {}: {n}", t.name);
+                }
+            }
+            for n in &tc.notes {
+                println!("note: {n}");
+            }
+            println!(
+                "report: {} (.md, .json) in {}",
+                args.out.join("report.html").display(),
+                fmt::duration_s(tc.wall_seconds)
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// The three report files into `out` (created if missing).
+fn write_reports(out: &Path, md: &str, html: &str, json: &str) -> Result<()> {
+    std::fs::create_dir_all(out).at(out)?;
+    write(&out.join("report.md"), md)?;
+    write(&out.join("report.html"), html)?;
+    write(&out.join("report.json"), json)
+}
+
+/// The report of a comparison on one target.
+fn report_one(g: &Global, args: &CompareArgs, comparison: &Comparison) -> Result<Outcome> {
+    let md = report::compare::markdown(comparison);
+    let json = report::compare::json(comparison);
+    write_reports(&args.out, &md, &report::compare::html(comparison), &json)?;
 
     match g.format {
         Format::Json => print!("{json}"),
         Format::Markdown => print!("{md}"),
         // junit and github are refused for every command but check and explain (cli::run).
         Format::Table | Format::Junit | Format::Github => {
-            println!("{}.", report::compare::noise::headline(&comparison));
-            let (header, rows) = report::compare::summary_rows(&comparison);
+            println!("{}.", report::compare::noise::headline(comparison));
+            let (header, rows) = report::compare::summary_rows(comparison);
             println!("{}", report::table(Format::Table, &header, &rows));
             if let Some(h) = &comparison.harness {
                 for m in &h.modes {

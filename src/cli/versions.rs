@@ -33,7 +33,8 @@ use crate::error::{Error, IoContext, Result};
 use crate::report::Format;
 use crate::report::versions::{VersionRun, render};
 
-/// Refuses several `--pg-bin-dir` for the commands that run on one server (all but `check`).
+/// Refuses several `--pg-bin-dir` for the commands that run on one server (all but `check` and
+/// `compare`).
 pub(super) fn refuse_several(g: &Global, command: &Command) -> Result<()> {
     let n = g.pg_bin_dir.len();
     if n < 2 {
@@ -45,25 +46,19 @@ pub(super) fn refuse_several(g: &Global, command: &Command) -> Result<()> {
              on one PostgreSQL version (the one Citus is built for); give one --pg-bin-dir"
         )));
     }
-    if matches!(command, Command::Check(_)) {
+    if matches!(command, Command::Check(_) | Command::Compare(_)) {
         return Ok(());
     }
-    let why = if matches!(command, Command::Compare(_)) {
-        "`qcheck compare` compares index strategies on one server: run it once per --pg-bin-dir \
-         (one report per PostgreSQL version), or compare the versions' plans with `qcheck check` \
-         given every --pg-bin-dir"
-    } else {
-        "only `qcheck check` runs on several PostgreSQL versions; give this command one"
-    };
     Err(Error::Usage(format!(
-        "--pg-bin-dir is given {n} times: {why}"
+        "--pg-bin-dir is given {n} times: only `qcheck check` and `qcheck compare` run on several \
+         PostgreSQL versions; give this command one"
     )))
 }
 
 /// The embedded clusters of the `--pg-bin-dir` folders, in order: located (and their versions
 /// read) before any server starts, so a wrong folder, two folders of one major version or a
 /// server named instead fail first.
-fn clusters(g: &Global) -> Result<Vec<Cluster>> {
+pub(super) fn clusters(g: &Global) -> Result<Vec<Cluster>> {
     if let Target::Server(..) = Target::resolve(&g.target_options())? {
         return Err(Error::Usage(
             "several --pg-bin-dir check the embedded clusters of several PostgreSQL versions, \

@@ -2,9 +2,13 @@
 //!
 //! Two measurements, both through the application's own path: every client is one thread with one
 //! connection, `SET ROLE qcheck_app` and `app.actor` set once, and per booking a transaction of
-//! `BEGIN`, `set_config('app.tenant_id', tenant, true)` (so row-level security applies, as the README
-//! tells applications to connect), one prepared `INSERT` into `appointment` (the audit and boundary
-//! triggers and the exclusion constraints run as for any booking) and `COMMIT`.
+//! `BEGIN`, `SET LOCAL app.tenant_id = 'tenant'` (so row-level security applies, as the README
+//! tells applications to connect; `SET LOCAL` and not `set_config(…, true)`, because only the former
+//! reaches the shards' policies on Citus, and the same statement on every target keeps them
+//! comparable), one prepared `INSERT` into `appointment` (the audit and boundary triggers and the
+//! exclusion constraints run as for any booking) and `COMMIT`. On a Citus coordinator the role is a
+//! LOGIN member of `qcheck_app` instead (Citus connects to the workers as the current role, and
+//! `qcheck_app` cannot log in): [`Setup::find`] takes it.
 //!
 //! - **The sweep** ([`run_level`]): `clients` connections book for a fixed time (or a fixed count, for
 //!   the criterion bench). Providers are drawn from a Zipf distribution over the live providers ranked
@@ -46,6 +50,7 @@ type Calendar = HashMap<Uuid, Vec<(DateTime<Utc>, DateTime<Utc>)>>;
 
 /// What one race client saw: when it started and finished, and its outcome.
 type RaceResult = Result<(Instant, Instant, Outcome, Option<String>)>;
+use crate::dataset::IdKind;
 use crate::db::Session;
 use crate::error::{DbContext, Error, Result};
 use crate::generate::rng::{Stream, Zipf, key};
@@ -74,8 +79,6 @@ const RECENT: usize = 32;
 /// Windows a run's throughput is also counted in (its spread).
 const WINDOWS: usize = 4;
 
-const SET_TENANT: &str = "SELECT set_config('app.tenant_id', $1, true)";
-
 const INSERT: &str = "
 INSERT INTO appointment (id, tenant_id, provider_id, patient_id, scheduled_at, duration_min, status, reason, booked_via)
 VALUES ($1, $2, $3, $4, $5, $6, 'booked', 'qcheck contention probe', 'portal')";
@@ -101,6 +104,11 @@ pub struct Setup {
     /// The race: provider index and month boundary (None when no boundary in the future part of
     /// the data has the five shapes free).
     race: Option<(usize, DateTime<Utc>)>,
+    /// The dataset's appointment id scheme: every booking's id is minted with it at insert time
+    /// ([`super::writes::mint_id`]).
+    ids: IdKind,
+    /// The role the clients book as (`SET ROLE`): `qcheck_app`, or on Citus a LOGIN member of it.
+    role: String,
 }
 
 /// Why the contention runs cannot run on this connection's role, if they cannot.
@@ -127,8 +135,9 @@ pub fn unavailable(client: &mut Client) -> Result<Option<String>> {
 }
 
 impl Setup {
-    /// Reads providers, patients and the booked calendar, and computes the free slots.
-    pub fn find(client: &mut Client) -> Result<Setup> {
+    /// Reads providers, patients and the booked calendar, and computes the free slots; bookings
+    /// get ids of the dataset's scheme `ids` and are made as `role`.
+    pub fn find(client: &mut Client, ids: IdKind, role: &str) -> Result<Setup> {
         let span = client
             .query_one(
                 "SELECT date_trunc('day', coalesce(min(scheduled_at) FILTER (WHERE status = 'booked'),
@@ -149,7 +158,8 @@ impl Setup {
             .query(
                 "SELECT p.id, p.tenant_id
                    FROM provider p
-                   LEFT JOIN appointment a ON a.provider_id = p.id AND a.status = 'booked'
+                   LEFT JOIN appointment a
+                     ON a.tenant_id = p.tenant_id AND a.provider_id = p.id AND a.status = 'booked'
                   WHERE p.deleted_at IS NULL
                   GROUP BY p.id, p.tenant_id
                   ORDER BY count(a.id) DESC, p.id",
@@ -251,6 +261,8 @@ impl Setup {
             providers,
             patients,
             race,
+            ids,
+            role: role.to_string(),
         })
     }
 
@@ -371,37 +383,31 @@ struct Attempt {
     outcome: Outcome,
 }
 
-/// A client connection set up as the application's: the role, the actor, the two statements.
+/// A client connection set up as the application's: the role, the actor, the booking statement.
 struct AppClient {
     client: crate::db::Conn,
-    set_tenant: Statement,
     insert: Statement,
 }
 
 impl AppClient {
-    fn connect(session: &Session) -> Result<AppClient> {
+    fn connect(session: &Session, role: &str) -> Result<AppClient> {
         let mut client = session.connect()?;
         client
             .batch_execute(&format!(
-                "SET ROLE qcheck_app; SET application_name = 'qcheck contention'; SET app.actor = '{REASON}'"
+                "SET ROLE {}; SET application_name = 'qcheck contention'; SET app.actor = '{REASON}'",
+                crate::schema::quote_ident(role)
             ))
-            .db("connecting a contention client as qcheck_app")?;
-        let set_tenant = client
-            .prepare(SET_TENANT)
-            .db("preparing the tenant setting")?;
+            .db(format!("connecting a contention client as {role}"))?;
         let insert = client.prepare(INSERT).db("preparing the booking")?;
-        Ok(AppClient {
-            client,
-            set_tenant,
-            insert,
-        })
+        Ok(AppClient { client, insert })
     }
 
     /// One booking transaction; the outcome and its message when it failed otherwise.
     fn book(&mut self, b: &Booking) -> (Outcome, Option<String>) {
         let result = (|| {
             let mut tx = self.client.transaction()?;
-            tx.execute(&self.set_tenant, &[&b.tenant_id.to_string()])?;
+            // A uuid's text is hex and dashes: safe as a literal.
+            tx.batch_execute(&format!("SET LOCAL app.tenant_id = '{}'", b.tenant_id))?;
             tx.execute(
                 &self.insert,
                 &[
@@ -437,7 +443,7 @@ fn booking(
     let patients = &setup.patients[p.tenant];
     let patient = patients[usize::try_from(rng.below(patients.len() as u64)).unwrap_or(0)];
     Booking {
-        id: uuid::Builder::from_random_bytes(rng.uuid()).into_uuid(),
+        id: super::writes::mint_id(setup.ids, rng, std::time::SystemTime::now()),
         tenant_id: p.tenant_id,
         provider_id: p.id,
         patient_id: patient,
@@ -529,7 +535,7 @@ pub fn run_level(
                 let (recent, claimed, exhausted, barrier, rng_key) =
                     (&recent, &claimed, &exhausted, &barrier, &rng_key);
                 scope.spawn(move || -> Result<(Vec<Attempt>, Tally)> {
-                    let connected = AppClient::connect(session);
+                    let connected = AppClient::connect(session, &setup.role);
                     barrier.wait();
                     let mut app = connected?;
                     let mut rng = Stream::new(rng_key, c as u64);
@@ -652,7 +658,7 @@ pub fn race(
             .map(|c| {
                 let (barrier, rng_key) = (&barrier, &rng_key);
                 scope.spawn(move || {
-                    let connected = AppClient::connect(session);
+                    let connected = AppClient::connect(session, &setup.role);
                     let mut rng = Stream::new(rng_key, c as u64);
                     let (offset, minutes) = RACE_SHAPES[c % RACE_SHAPES.len()];
                     let b = booking(

@@ -29,11 +29,21 @@
 //!
 //! Submodules: [`model`] (the pure result types), [`writes`] (booking and cancellation cost),
 //! [`contention`] (bookings under concurrent clients, and the collision race), [`environment`] (the
-//! report's stamp).
+//! report's stamp), [`targets`] (the same comparison on several PostgreSQL versions or topologies,
+//! side by side).
+//!
+//! On a Citus coordinator (the embedded topology or a user's own) the experiment is the same,
+//! through the coordinator: what an application sees. Two figures need every node, not the
+//! coordinator alone: WAL per write (`pg_current_wal_insert_lsn()` is per node: summed over the
+//! coordinator and the workers, after a CHECKPOINT on each) and sizes (summed over the shards with
+//! `citus_relation_size` instead of the coordinator's empty shell tables). The application's
+//! identity there is a LOGIN member of `qcheck_app` ([`crate::topology::CITUS_APP_LOGIN`]), and a query Citus cannot
+//! plan is left out of that target with a note rather than ending the comparison.
 
 pub mod contention;
 pub mod environment;
 pub mod model;
+pub mod targets;
 pub mod writes;
 
 use std::path::PathBuf;
@@ -41,6 +51,7 @@ use std::time::Instant;
 
 use postgres::Client;
 
+use crate::baseline::Baseline;
 use crate::catalog::Query;
 use crate::db::{Session, Target};
 use crate::error::{DbContext, Error, Result};
@@ -120,13 +131,23 @@ pub fn run(
         .filter(|s| schema::strategy(s).is_ok())
         .unwrap_or_else(|| req.strategies[req.strategies.len() - 1].name.clone());
     let seeded = generate::ensure_seeded_under(session, lock, &seed, progress)?;
+    let seed_seconds =
+        (seeded.status == generate::SeedStatus::Seeded).then_some(seeded.total_seconds);
     let meta = generate::current_dataset(&mut client)?.ok_or_else(|| {
         Error::Dataset("the dataset was seeded but qcheck_meta holds no record".into())
     })?;
     let recorded = meta.strategy.clone();
-    let run_as = RunAs::resolve(&mut client, &req.run_as)?;
-
     let local = matches!(session.target, Target::Embedded(_));
+    let citus = crate::topology::detect(&mut client)?;
+    let (run_as, app_role) = if citus.is_some() {
+        citus_identity(&mut client, &req.run_as)?
+    } else {
+        (
+            RunAs::resolve(&mut client, &req.run_as)?,
+            schema::APP_ROLE.to_string(),
+        )
+    };
+
     let stamp = environment::stamp(&mut client, session.target.describe(), local)?;
     // Indexes made or dropped by hand were repaired first: say so in the report.
     let mut notes: Vec<String> = seeded
@@ -134,9 +155,18 @@ pub fn run(
         .iter()
         .map(|r| format!("before comparing, {r}"))
         .collect();
+    if let Some(info) = &citus {
+        notes.push(format!(
+            "{info}: every figure is measured through the coordinator, as an application sees \
+             it; WAL per write is summed over the coordinator and the workers (where the shards' \
+             writes log), CHECKPOINT runs on every node, and sizes are summed over the shards"
+        ));
+    }
 
     progress.note("finding free slots for the write probe");
-    let plan = WritePlan::find(&mut client, req.bookings, req.cancellations)?;
+    let ids = req.dataset.profile.spec.ids.appointment;
+    let mut plan = WritePlan::find(&mut client, req.bookings, req.cancellations, ids)?;
+    plan.citus = citus.is_some();
     if plan.bookings.len() < req.bookings {
         notes.push(format!(
             "only {} free slots found for {} bookings requested: the write figures use {}",
@@ -168,7 +198,7 @@ pub fn run(
             progress.note("reading the calendar for the contention benchmark");
             // A run interrupted earlier may have left its committed bookings.
             contention::cleanup(&mut client)?;
-            Some(contention::Setup::find(&mut client)?)
+            Some(contention::Setup::find(&mut client, ids, &app_role)?)
         }
     } else {
         None
@@ -176,6 +206,7 @@ pub fn run(
     let probes = Probes {
         plan: &plan,
         checkpoint,
+        citus: citus.is_some(),
         contention: contention_setup
             .as_ref()
             .and_then(|s| req.contention.as_ref().map(|r| (s, r))),
@@ -229,7 +260,17 @@ pub fn run(
     let harness = if req.harness_runs == 0 {
         None
     } else {
-        harness_check(session, &mut client, req, &run_as, &recorded, &mut notes)?
+        match harness_check(session, &mut client, req, &run_as, &recorded, &mut notes) {
+            Ok(h) => h,
+            Err(e) if citus.is_some() => {
+                notes.push(format!(
+                    "harness check skipped, Citus refused its query: {}",
+                    one_line(&e.to_string())
+                ));
+                None
+            }
+            Err(e) => return Err(e),
+        }
     };
 
     let dataset = DatasetInfo {
@@ -240,8 +281,9 @@ pub fn run(
         digest: meta.digest.clone(),
         row_counts: meta.row_counts.clone(),
         partitions: meta.partitions,
-        table_bytes: table_bytes(&mut client)?,
-        constraint_index_bytes: constraint_index_bytes(&mut client)?,
+        table_bytes: table_bytes(&mut client, citus.is_some())?,
+        constraint_index_bytes: constraint_index_bytes(&mut client, citus.is_some())?,
+        seed_seconds,
     };
     Ok(Comparison {
         stamp,
@@ -297,18 +339,24 @@ fn method(req: &CompareRequest, run_as: &RunAs) -> Method {
             "Write cost: first the same writes once, unmeasured and rolled back, then VACUUM (so every \
              strategy writes into a warm cache); then {} passes, the median reported with every pass as the \
              spread, each: CHECKPOINT, and in one transaction the bookings (INSERT of 30-minute appointments \
-             into free slots found beforehand, so no exclusion violation) one round trip each through the \
+             into free slots found beforehand, so no exclusion violation, each with an id of the \
+             dataset's scheme ({}, as the application mints it)) one round trip each through the \
              audit and boundary triggers and every constraint and index; WAL = pg_current_wal_insert_lsn() \
              after minus before; ROLLBACK. The same again for the cancellations (UPDATE of booked future \
              appointments to cancelled). After every pass, VACUUM of the touched tables, so the next pass \
              and the next strategy find an all-visible heap.",
-            req.rounds.max(1)
+            req.rounds.max(1),
+            match req.dataset.profile.spec.ids.appointment {
+                crate::dataset::IdKind::V4 => "v4, random",
+                crate::dataset::IdKind::V7 => "v7, time-ordered",
+            }
         ),
     ];
     if let Some(c) = &req.contention {
         description.push(format!(
-            "Contention: at {} clients (one thread and one connection each, SET ROLE qcheck_app), each \
-             booking is BEGIN, set_config('app.tenant_id', tenant, true), the prepared INSERT, COMMIT; \
+            "Contention: at {} clients (one thread and one connection each, SET ROLE qcheck_app, on \
+             Citus a LOGIN member of it), each booking is BEGIN, SET LOCAL app.tenant_id, the \
+             prepared INSERT, COMMIT; \
              providers drawn from a Zipf distribution (s = {}) over the live providers ranked by booked \
              appointments, each fresh booking in the next free 30-minute slot of the provider. Every level \
              runs {} s without collisions, then {} s with {:.0}% of bookings aimed at one of the last 32 \
@@ -351,6 +399,8 @@ fn method(req: &CompareRequest, run_as: &RunAs) -> Method {
 struct Probes<'a> {
     plan: &'a WritePlan,
     checkpoint: bool,
+    /// The database is a Citus coordinator.
+    citus: bool,
     contention: Option<(&'a contention::Setup, &'a ContentionRequest)>,
 }
 
@@ -373,23 +423,40 @@ fn measure_strategy(
     phase.inc(1);
     phase.message("analyzing");
     analyze_expression_tables(client, &built)?;
-    let indexes = index_info(client, &built)?;
+    let indexes = index_info(client, &built, probes.citus)?;
     let mut runner = Runner::new(client, run_as.clone());
     let partitions = runner.partition_map()?;
     phase.inc(1);
-    let mut checked = Vec::with_capacity(req.queries.len());
+    let mut notes = Vec::new();
+    let (mut checks, mut statements) = (Vec::new(), Vec::new());
     for query in &req.queries {
         phase.message(&format!("{}: plans", query.name));
-        let check = runner.check(query, &[], &partitions)?;
-        let prepared = runner.prepare(query)?;
-        checked.push((check, prepared));
+        let checked = runner
+            .check(query, &[], &partitions)
+            .and_then(|check| Ok((check, runner.prepare(query)?)));
+        match checked {
+            Ok((check, statement)) => {
+                checks.push(check);
+                statements.push(statement);
+            }
+            // On Citus a query the coordinator cannot plan is a finding of the comparison, not the
+            // end of it: the report names it and the other queries are measured.
+            Err(e) if probes.citus => notes.push(format!(
+                "{}: `{}` was left out on this target, Citus refused it: {}",
+                strategy.name,
+                query.name,
+                one_line(&e.to_string())
+            )),
+            Err(e) => return Err(e),
+        }
         phase.inc(1);
     }
     // samples[query][mode][round]
-    let mut samples = vec![[Vec::new(), Vec::new()]; checked.len()];
+    let mut samples = vec![[Vec::new(), Vec::new()]; checks.len()];
     let (warmup, runs) = (req.warmup.div_ceil(rounds), req.runs.div_ceil(rounds));
     for round in 0..rounds {
-        for ((check, prepared), per_mode) in checked.iter().zip(samples.iter_mut()) {
+        for ((check, prepared), per_mode) in checks.iter().zip(&statements).zip(samples.iter_mut())
+        {
             phase.message(&format!("{}: round {}/{rounds}", check.name, round + 1));
             for (mode, out) in Mode::BOTH.into_iter().zip(per_mode.iter_mut()) {
                 out.push(runner.time(prepared, &check.params, mode, warmup, runs)?);
@@ -397,10 +464,10 @@ fn measure_strategy(
             phase.inc(1);
         }
     }
-    let queries = checked
+    let queries = checks
         .iter()
         .zip(&samples)
-        .map(|((check, _), [custom, generic])| {
+        .map(|(check, [custom, generic])| {
             QueryResult::new(
                 check,
                 Latency::from_rounds(custom),
@@ -408,11 +475,11 @@ fn measure_strategy(
             )
         })
         .collect();
-    drop(checked);
+    let baseline = Baseline::capture(&checks, &partitions, None, None);
+    drop(statements);
     phase.message("write probe");
     let writes = probes.plan.measure(client, probes.checkpoint, rounds)?;
     phase.inc(1);
-    let mut notes = Vec::new();
     let contention = match probes.contention {
         Some((setup, c)) => {
             phase.message("contention");
@@ -439,6 +506,7 @@ fn measure_strategy(
             writes,
             contention,
             queries,
+            baseline,
         },
         notes,
     ))
@@ -557,23 +625,34 @@ fn analyze_expression_tables(client: &mut Client, built: &[BuiltIndex]) -> Resul
     Ok(())
 }
 
+/// The size function of one relation: `pg_relation_size`, or on a Citus coordinator (whose tables
+/// are empty shells) `citus_relation_size`, which sums the relation's shards on the workers.
+fn size_fn(citus: bool) -> &'static str {
+    if citus {
+        "citus_relation_size"
+    } else {
+        "pg_relation_size"
+    }
+}
+
 /// Size, table and definition of each index a strategy built. A partitioned index (relkind `I`) has
 /// no storage: its size is the sum over its partition tree (pg_partition_tree lists nothing for an
 /// ordinary index, which is measured directly).
-fn index_info(client: &mut Client, built: &[BuiltIndex]) -> Result<Vec<IndexInfo>> {
+fn index_info(client: &mut Client, built: &[BuiltIndex], citus: bool) -> Result<Vec<IndexInfo>> {
+    let size = size_fn(citus);
+    let sql = format!(
+        "SELECT t.relname::text,
+                (CASE WHEN c.relkind = 'I'
+                      THEN (SELECT coalesce(sum({size}(p.relid)), 0) FROM pg_partition_tree(c.oid) p)
+                      ELSE {size}(c.oid) END)::bigint,
+                pg_get_indexdef(c.oid)
+           FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid JOIN pg_class t ON t.oid = i.indrelid
+          WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = $1"
+    );
     let mut out = Vec::with_capacity(built.len());
     for b in built {
         let row = client
-            .query_one(
-                "SELECT t.relname::text,
-                        (CASE WHEN c.relkind = 'I'
-                              THEN (SELECT coalesce(sum(pg_relation_size(p.relid)), 0) FROM pg_partition_tree(c.oid) p)
-                              ELSE pg_relation_size(c.oid) END)::bigint,
-                        pg_get_indexdef(c.oid)
-                   FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid JOIN pg_class t ON t.oid = i.indrelid
-                  WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = $1",
-                &[&b.name],
-            )
+            .query_one(&sql, &[&b.name])
             .db(format!("measuring index {}", b.name))?;
         out.push(IndexInfo {
             name: b.name.clone(),
@@ -588,36 +667,58 @@ fn index_info(client: &mut Client, built: &[BuiltIndex]) -> Result<Vec<IndexInfo
 
 /// Indexes no strategy owns (they back constraints), summed over partitions; qcheck's own
 /// bookkeeping tables are left out.
-fn constraint_index_bytes(client: &mut Client) -> Result<i64> {
+fn constraint_index_bytes(client: &mut Client, citus: bool) -> Result<i64> {
+    let size = size_fn(citus);
+    let sql = format!(
+        "SELECT coalesce(sum(s.bytes), 0)::bigint
+           FROM pg_class c
+           JOIN pg_index i ON i.indexrelid = c.oid
+           JOIN pg_class t ON t.oid = i.indrelid
+           CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'I'
+                                      THEN (SELECT sum({size}(p.relid)) FROM pg_partition_tree(c.oid) p)
+                                      ELSE {size}(c.oid) END AS bytes) s
+          WHERE c.relnamespace = current_schema()::regnamespace AND NOT c.relispartition
+            AND t.relname NOT LIKE 'qcheck\\_%'
+            AND c.relname NOT IN (SELECT index_name FROM qcheck_strategy_index)"
+    );
     let row = client
-        .query_one(
-            "SELECT coalesce(sum(s.bytes), 0)::bigint
-               FROM pg_class c
-               JOIN pg_index i ON i.indexrelid = c.oid
-               JOIN pg_class t ON t.oid = i.indrelid
-               CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'I'
-                                          THEN (SELECT sum(pg_relation_size(p.relid)) FROM pg_partition_tree(c.oid) p)
-                                          ELSE pg_relation_size(c.oid) END AS bytes) s
-              WHERE c.relnamespace = current_schema()::regnamespace AND NOT c.relispartition
-                AND t.relname NOT LIKE 'qcheck\\_%'
-                AND c.relname NOT IN (SELECT index_name FROM qcheck_strategy_index)",
-            &[],
-        )
+        .query_one(&sql, &[])
         .db("measuring the constraint indexes")?;
     Ok(row.get(0))
 }
 
-/// Heap (with TOAST, FSM, VM) of every table of the model, leaves of partitioned tables included.
-fn table_bytes(client: &mut Client) -> Result<i64> {
-    let row = client
-        .query_one(
-            "SELECT coalesce(sum(pg_table_size(c.oid)), 0)::bigint FROM pg_class c
-              WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace
-                AND c.relname NOT LIKE 'qcheck\\_%'",
-            &[],
-        )
-        .db("measuring the tables")?;
+/// Heap (with TOAST, FSM, VM) of every table of the model, leaves of partitioned tables included
+/// (on Citus summed over the shards with `citus_table_size`).
+fn table_bytes(client: &mut Client, citus: bool) -> Result<i64> {
+    let size = if citus {
+        "citus_table_size"
+    } else {
+        "pg_table_size"
+    };
+    let sql = format!(
+        "SELECT coalesce(sum({size}(c.oid)), 0)::bigint FROM pg_class c
+          WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace
+            AND c.relname NOT LIKE 'qcheck\\_%'"
+    );
+    let row = client.query_one(&sql, &[]).db("measuring the tables")?;
     Ok(row.get(0))
+}
+
+/// An error message as one line (a server's DETAIL and HINT can span several), for a note.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The identity on a Citus coordinator, and the role the contention clients book as: the runner's
+/// (on Citus a LOGIN member of `qcheck_app`, because Citus connects to the workers as the current
+/// role; the embedded topology creates `qcheck_citus_app`, see [`crate::runner::RunAs`]).
+fn citus_identity(client: &mut Client, req: &RunAsRequest) -> Result<(RunAs, String)> {
+    let run_as = RunAs::resolve(client, req)?;
+    let role = run_as
+        .role
+        .clone()
+        .unwrap_or_else(|| schema::APP_ROLE.to_string());
+    Ok((run_as, role))
 }
 
 /// The harness check alternates qcheck and pgbench this many times per plan mode.

@@ -104,6 +104,9 @@ pub struct DatasetInfo {
     pub table_bytes: i64,
     /// Indexes every strategy shares: primary keys, unique keys, the exclusion constraints.
     pub constraint_index_bytes: i64,
+    /// Seconds this run spent seeding the dataset, end to end (`None`: it was there already, from
+    /// an earlier run, and was reused).
+    pub seed_seconds: Option<f64>,
 }
 
 /// How the figures were measured (so a reader can reproduce them).
@@ -143,6 +146,11 @@ pub struct StrategyResult {
     pub contention: Option<Contention>,
     /// One result per query, in the query set's order.
     pub queries: Vec<QueryResult>,
+    /// The plans' signatures as a baseline records them (partitions folded with the run's
+    /// partition map), for comparing this strategy's plans across targets; the plans themselves
+    /// are in `queries`.
+    #[serde(skip)]
+    pub baseline: crate::baseline::Baseline,
 }
 
 impl StrategyResult {

@@ -525,7 +525,7 @@ fn seeding_through_the_coordinator_loads_the_same_rows_as_single_node_and_reache
 }
 
 /// The seed test's dataset (tiny, seed 4242, `tuned`), so that whichever test runs first seeds it
-/// and the others read it; held shared until the guard drops.
+/// and the others read it (the guard is dropped before a child `qcheck` runs).
 fn seeded_dataset(t: &Topology) -> qcheck::generate::DatasetLock {
     let request = qcheck::generate::SeedRequest::new("tiny", 1.0, 4242, "tuned").unwrap();
     let progress = qcheck::progress::Progress::quiet();
@@ -539,7 +539,9 @@ const DATASET: [&str; 6] = ["--profile", "tiny", "--seed", "4242", "--strategy",
 #[test]
 fn the_ten_pass_through_the_coordinator_with_their_distributed_expectations() {
     let Some(t) = topology() else { return };
-    let _dataset = seeded_dataset(t);
+    // Seeded here, released before the run: a `qcheck` child waits for the dataset lock itself, and
+    // holding it across the child would deadlock against a waiting reseed (the lock is fair).
+    drop(seeded_dataset(t));
     let mut args = vec!["--citus-workers", "2", "check", "--format", "json"];
     args.extend(DATASET);
     let out = common::qcheck(&args, &t.home);
@@ -620,7 +622,9 @@ fn the_ten_pass_through_the_coordinator_with_their_distributed_expectations() {
 #[test]
 fn a_wrong_expect_citus_line_fails_the_check_naming_its_file_and_line() {
     let Some(t) = topology() else { return };
-    let _dataset = seeded_dataset(t);
+    // Seeded here, released before the run: a `qcheck` child waits for the dataset lock itself, and
+    // holding it across the child would deadlock against a waiting reseed (the lock is fair).
+    drop(seeded_dataset(t));
     let original = include_str!("../../sql/queries/tenant_day_by_status.sql");
     let right = "-- expect-citus: tasks = 1";
     let line = 1 + original
@@ -657,7 +661,9 @@ fn a_wrong_expect_citus_line_fails_the_check_naming_its_file_and_line() {
 #[test]
 fn a_role_that_cannot_log_in_to_the_workers_is_refused_before_any_query_runs() {
     let Some(t) = topology() else { return };
-    let _dataset = seeded_dataset(t);
+    // Seeded here, released before the run: a `qcheck` child waits for the dataset lock itself, and
+    // holding it across the child would deadlock against a waiting reseed (the lock is fair).
+    drop(seeded_dataset(t));
     let mut args = vec![
         "--citus-workers",
         "2",
@@ -678,4 +684,110 @@ fn a_role_that_cannot_log_in_to_the_workers_is_refused_before_any_query_runs() {
     );
     assert!(last.contains("LOGIN IN ROLE qcheck_app"), "{err}");
     assert!(common::stdout(&out).is_empty(), "{}", common::stdout(&out));
+}
+
+/// `compare --topology single,citus-2` on `tiny`: the same comparison on the single node and through
+/// the coordinator of the shared two-worker topology (its home, so the topology is not started a
+/// second time), side by side: a section per topology with verdicts, latency, writes and the
+/// contention sweep through the coordinator, the plan differences between them (every plan on
+/// Citus runs under a Custom Scan), the same rows on both. Two queries, to keep it short (the ten
+/// pass through the coordinator in `the_ten_pass_through_the_coordinator_...`).
+#[test]
+fn compare_across_topologies_reports_each_with_verdicts_and_the_plan_differences() {
+    let Some(t) = topology() else { return };
+    let out_dir = t.home.parent().unwrap().join("compare-report");
+    // Not the seeding test's dataset (tiny, seed 4242): compare rebuilds the strategy's indexes, and
+    // that test reads the seed's own leaf index names on the shards. Each seeds its own; the dataset
+    // lock orders them.
+    let quick = crate::compare::quick(
+        &out_dir,
+        &[
+            "--topology",
+            "single,citus-2",
+            "--query",
+            "patient_by_mrn",
+            "--query",
+            "tenant_day_by_status",
+            "--contention-seconds",
+            "0.3",
+            "--contention-clients",
+            "2",
+        ],
+    );
+    let mut args = vec!["--format", "json"];
+    args.extend(quick.iter().map(String::as_str));
+    let out = common::qcheck(&args, &t.home);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::ci::assert_valid("compare", &doc);
+    assert_eq!(doc["kind"], "topology");
+    let targets = doc["targets"].as_array().unwrap();
+    let names: Vec<&str> = targets
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["single", "citus-2"]);
+    assert!(
+        targets[1]["report"]["stamp"]["target"]
+            .as_str()
+            .unwrap()
+            .contains("Citus (coordinator + 2 workers)"),
+        "{}",
+        targets[1]["report"]["stamp"]["target"]
+    );
+    for t in targets {
+        let report = &t["report"];
+        assert_eq!(
+            report["dataset"]["digest"], targets[0]["report"]["dataset"]["digest"],
+            "the same rows on both"
+        );
+        let s = &report["strategies"][0];
+        for q in s["queries"].as_array().unwrap() {
+            for mode in ["custom", "generic"] {
+                assert!(
+                    !q[mode]["verdicts"].as_array().unwrap().is_empty(),
+                    "{} {mode} on {}",
+                    q["name"],
+                    t["name"]
+                );
+                assert!(q[mode]["latency"]["p50_ms"].as_f64().unwrap() > 0.0);
+            }
+        }
+        assert!(s["writes"]["bookings"]["per_sec"].as_f64().unwrap() > 0.0);
+        assert!(
+            s["total_index_bytes"].as_i64().unwrap() > 0,
+            "sizes on {}",
+            t["name"]
+        );
+        let levels = s["contention"]["levels"].as_array().unwrap();
+        assert_eq!(levels.len(), 2, "{}", t["name"]);
+        for l in levels {
+            assert!(l["booked"].as_u64().unwrap() > 0, "{l}");
+            assert_eq!(l["other_errors"], 0, "{l}");
+        }
+    }
+    let diff = &doc["target_diffs"][0];
+    assert_eq!(
+        (diff["from"].as_str(), diff["to"].as_str()),
+        (Some("single"), Some("citus-2"))
+    );
+    assert_eq!(diff["compared_plans"], 4);
+    assert_eq!(
+        diff["changed_plans"], 4,
+        "every plan is distributed: {diff}"
+    );
+
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    for needle in [
+        "# qcheck compare across topologies: single vs citus-2",
+        "coordinator within 2× the single node's p50",
+        "citus-2: ",
+        "## Contention across targets",
+        "### single → citus-2, strategy `tuned`: 4 of 4 plans differ",
+        "Custom Scan",
+        "## Target citus-2",
+    ] {
+        assert!(md.contains(needle), "{needle:?} in\n{md}");
+    }
 }

@@ -40,6 +40,31 @@ fn compare(db: &str, tag: &str, extra: &[&str]) -> (std::process::Output, std::p
     (common::qcheck(&args, &home), out_dir)
 }
 
+/// `compare` on `tiny` under `tuned` with small, fast settings and no contention, race or harness
+/// check, writing into `out`: the arguments from `compare` on, `extra` appended (a flag in `extra`
+/// replaces its default). For the comparisons across targets (`it/versions`, `it/citus`).
+pub(crate) fn quick(out: &Path, extra: &[&str]) -> Vec<String> {
+    let defaults = [
+        ("--profile", "tiny"),
+        ("--strategy", "tuned"),
+        ("--runs", "10"),
+        ("--rounds", "2"),
+        ("--warmup", "2"),
+        ("--bookings", "20"),
+        ("--cancellations", "5"),
+        ("--harness-runs", "0"),
+        ("--contention-seconds", "0"),
+        ("--race-rounds", "0"),
+    ];
+    let mut args = vec!["compare".to_string()];
+    for (flag, value) in defaults.iter().filter(|(f, _)| !extra.contains(f)) {
+        args.extend([flag.to_string(), value.to_string()]);
+    }
+    args.extend(["--out".to_string(), out.to_str().unwrap().to_string()]);
+    args.extend(extra.iter().map(ToString::to_string));
+    args
+}
+
 fn positive(v: &Value, what: &str) -> f64 {
     let n = v
         .as_f64()
@@ -436,6 +461,18 @@ fn bad_arguments_exit_2_with_one_line() {
         (vec!["--collision-share", "1.5"], "--collision-share"),
         (vec!["--contention-clients", "0"], "--contention-clients"),
         (vec!["--scale", "0"], "invalid --scale 0"),
+        (
+            vec!["--topology", "multi"],
+            "expected `single` or `citus-N` with N from 1 to 8",
+        ),
+        (
+            vec!["--topology", "single,citus-1,single"],
+            "--topology single is given twice",
+        ),
+        (
+            vec!["--topology", "single,citus-1"],
+            "--topology compares qcheck's embedded topologies, but a server is named",
+        ),
     ] {
         let mut args = vec![
             "--database-url",

@@ -78,6 +78,14 @@ fn both() -> (String, String) {
     )
 }
 
+/// The home both version tests use (its folder's parent holds their other files): the clusters of
+/// PostgreSQL 15 and 18 are initialised and seeded with `tiny` once for both (each test waits for
+/// the other's dataset lock, never for a second seed).
+fn versions_home() -> &'static Path {
+    static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| common::temp_home("versions").join("home"))
+}
+
 fn json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
@@ -86,8 +94,8 @@ fn json(out: &std::process::Output) -> serde_json::Value {
 #[test]
 fn the_ten_pass_on_postgresql_15_and_18_and_the_plans_that_differ_are_named() {
     let (pg15, pg18) = both();
-    let home = common::temp_home("versions");
-    let home_arg = home.join("home");
+    let home_arg = versions_home().to_path_buf();
+    let home = home_arg.parent().unwrap().to_path_buf();
     let on_both = |more: &[&str]| {
         let mut args = vec!["--pg-bin-dir", &pg15, "--pg-bin-dir", &pg18, "check"];
         args.extend_from_slice(more);
@@ -285,6 +293,97 @@ fn the_ten_pass_on_postgresql_15_and_18_and_the_plans_that_differ_are_named() {
 }
 
 #[test]
+fn compare_on_postgresql_15_and_18_reports_each_version_and_the_plan_that_differs() {
+    let (pg15, pg18) = both();
+    let home = versions_home();
+    let out_dir = home.parent().unwrap().join("compare-report");
+    let mut args = vec![
+        "--pg-bin-dir",
+        &pg15,
+        "--pg-bin-dir",
+        &pg18,
+        "--format",
+        "json",
+    ];
+    let quick = crate::compare::quick(
+        &out_dir,
+        &["--query", "tenant_day_by_status", "--query", "provider_day"],
+    );
+    args.extend(quick.iter().map(String::as_str));
+    let out = qcheck(&args, home);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc, file, "stdout is report.json");
+    crate::ci::assert_valid("compare", &doc);
+    assert_eq!(doc["kind"], "version");
+
+    // A section per version: the whole strategy comparison, on the same rows.
+    let targets = doc["targets"].as_array().unwrap();
+    let names: Vec<&str> = targets
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names[0].starts_with("PostgreSQL 15."), "{names:?}");
+    assert_eq!(names[1], "PostgreSQL 18.4");
+    for t in targets {
+        let report = &t["report"];
+        assert_eq!(
+            report["dataset"]["digest"],
+            targets[0]["report"]["dataset"]["digest"]
+        );
+        let queries = report["strategies"][0]["queries"].as_array().unwrap();
+        assert_eq!(queries.len(), 2, "{}", t["name"]);
+        for q in queries {
+            // Verdicts on each version: the two pass on both, as `check` says.
+            assert_eq!(q["passed"], true, "{} on {}", q["name"], t["name"]);
+            assert!(!q["custom"]["verdicts"].as_array().unwrap().is_empty());
+            assert!(q["generic"]["latency"]["p50_ms"].as_f64().unwrap() > 0.0);
+        }
+        assert!(
+            report["strategies"][0]["writes"]["bookings"]["per_sec"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+    }
+    // The plan difference between the versions, as `check` finds it: 18 aggregates
+    // tenant_day_by_status's custom plan by hash.
+    let diffs = doc["target_diffs"].as_array().unwrap();
+    assert_eq!(diffs.len(), 1);
+    assert_eq!(diffs[0]["strategy"], "tuned");
+    assert_eq!(diffs[0]["compared_plans"], 4);
+    assert_eq!(diffs[0]["changed_plans"], 1, "{}", diffs[0]);
+    assert!(
+        doc["headline"]
+            .as_str()
+            .unwrap()
+            .starts_with("PostgreSQL 18.4 against PostgreSQL 15."),
+        "{}",
+        doc["headline"]
+    );
+
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    for needle in [
+        "# qcheck compare across PostgreSQL versions: PostgreSQL 15.",
+        "## Latency across targets, strategy `tuned`",
+        "## Verdicts across targets, strategy `tuned`",
+        "→ PostgreSQL 18.4, strategy `tuned`: 1 of 4 plans differ",
+        "a major-version upgrade",
+        "+ -> HashAggregate",
+        "## Target PostgreSQL 18.4",
+    ] {
+        assert!(md.contains(needle), "{needle:?} in\n{md}");
+    }
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("id=\"t1-latency\"") && html.contains("Plan differences between targets")
+    );
+}
+
+#[test]
 fn several_pg_bin_dirs_are_refused_where_they_cannot_apply() {
     let pg = common::pg_bin();
     let dir = pg.dir.to_str().unwrap();
@@ -304,11 +403,15 @@ fn several_pg_bin_dirs_are_refused_where_they_cannot_apply() {
     };
     refused(
         &with(&["compare", "--profile", "tiny"]),
-        "--pg-bin-dir is given 2 times: `qcheck compare` compares index strategies on one server",
+        &format!("are both PostgreSQL {}", pg.major),
+    );
+    refused(
+        &with(&["compare", "--topology", "single,citus-1"]),
+        "Citus runs on one PostgreSQL version",
     );
     refused(
         &with(&["cluster", "status"]),
-        "only `qcheck check` runs on several PostgreSQL versions",
+        "only `qcheck check` and `qcheck compare` run on several PostgreSQL versions",
     );
     refused(
         &with(&["check", "--profile", "tiny"]),

@@ -20,14 +20,32 @@ const CSS: &str = include_str!("style.css");
 
 /// `report.html`.
 pub fn html(c: &Comparison) -> String {
-    let mut out = String::with_capacity(256 * 1024);
-    let t = escape(&title(c));
+    page(&title(c), &body(c))
+}
+
+/// A whole page: the inlined stylesheet, `title` as its title and first heading, then `body`.
+pub(super) fn page(title: &str, body: &str) -> String {
+    let t = escape(title);
+    let mut out = String::with_capacity(body.len() + CSS.len() + 512);
     let _ = writeln!(
         out,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{t}</title><style>{CSS}:root {{ --ok:{}; --bad:{}; }}</style></head><body><main>\n<h1>{t}</h1>\n<p class=\"headline\">{}.</p>\n<p class=\"stamp\">{}</p>",
+         <title>{t}</title><style>{CSS}:root {{ --ok:{}; --bad:{}; }}</style></head><body><main>\n<h1>{t}</h1>",
         charts::hex(charts::PASS),
         charts::hex(charts::FAIL),
+    );
+    out.push_str(body);
+    out.push_str("</main></body></html>\n");
+    out
+}
+
+/// One comparison's content under its heading: headline, stamp, strategy chips, navigation and
+/// every section.
+pub(super) fn body(c: &Comparison) -> String {
+    let mut out = String::with_capacity(256 * 1024);
+    let _ = writeln!(
+        out,
+        "<p class=\"headline\">{}.</p>\n<p class=\"stamp\">{}</p>",
         escape(&noise::headline(c)),
         escape(&stamp_line(c).replace('`', ""))
     );
@@ -68,7 +86,6 @@ pub fn html(c: &Comparison) -> String {
     contention(&mut out, c);
     harness(&mut out, c);
     environment(&mut out, c);
-    out.push_str("</main></body></html>\n");
     out
 }
 
@@ -621,7 +638,7 @@ fn contention(out: &mut String, c: &Comparison) {
 }
 
 /// A table in a panel; `chip` adds a caption chip; columns in `numeric` are right-aligned.
-fn table(
+pub(super) fn table(
     out: &mut String,
     chip: Option<(usize, &str)>,
     header: &[&str],

@@ -9,6 +9,7 @@
 mod charts;
 mod html;
 pub mod noise;
+pub mod targets;
 #[cfg(test)]
 mod tests;
 
@@ -35,13 +36,19 @@ struct Document<'a> {
     judgements: noise::Judgements,
 }
 
+impl Document<'_> {
+    fn of(c: &Comparison) -> Document<'_> {
+        Document {
+            comparison: c,
+            judgements: noise::judgements(c),
+        }
+    }
+}
+
 /// `report.json`: every measurement, pretty-printed, as a versioned document (see
 /// [`crate::report::json`]).
 pub fn json(c: &Comparison) -> String {
-    crate::report::json::document(Document {
-        comparison: c,
-        judgements: noise::judgements(c),
-    })
+    crate::report::json::document(Document::of(c))
 }
 
 /// `1.23 – 1.48`: a spread's range in ms (`-` without rounds).
@@ -93,7 +100,7 @@ pub fn passes(w: &WriteBatch) -> String {
         .join(" / ")
 }
 
-fn writes_cells(w: &WriteBatch) -> [String; 2] {
+pub(crate) fn writes_cells(w: &WriteBatch) -> [String; 2] {
     [
         rate_with_range(w.per_sec, &w.per_sec_spread),
         bytes(w.wal_bytes_per_op),
@@ -696,6 +703,14 @@ pub fn strategy_index(c: &Comparison, s: &StrategyResult) -> usize {
         .unwrap_or(0)
 }
 
+/// How long seeding the dataset took in this run, or that it was reused.
+pub fn seeding(c: &Comparison) -> String {
+    c.dataset.seed_seconds.map_or_else(
+        || "reused (seeded by an earlier run)".into(),
+        |s| format!("{} in this run", fmt::duration_s(s)),
+    )
+}
+
 /// The environment a comparison ran in, as label/value rows: the same in every report format.
 pub(crate) fn environment_rows(c: &Comparison) -> Vec<(String, String)> {
     let m = &c.stamp.machine;
@@ -735,6 +750,7 @@ pub(crate) fn environment_rows(c: &Comparison) -> Vec<(String, String)> {
                 bytes(c.dataset.constraint_index_bytes as f64)
             ),
         ),
+        ("seeding".into(), seeding(c)),
         (
             "left in place".into(),
             format!("strategy `{}`", c.left_in_place),

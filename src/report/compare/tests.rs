@@ -28,16 +28,16 @@ fn strategy(name: &str, summary: &str, good: bool, scale: u64) -> StrategyResult
     } else {
         (SEQ_SCAN, INDEX_ONLY)
     };
-    let queries = ["patient_range", "patient_count"]
+    let checks: Vec<_> = ["patient_range", "patient_count"]
         .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let base = scale * (i as u64 + 1);
-            QueryResult::new(
-                &query_check(n, custom, generic),
-                latency(base * 150),
-                latency(base * 40),
-            )
+        .map(|n| query_check(n, custom, generic))
+        .collect();
+    let queries = checks
+        .iter()
+        .zip(1u64..)
+        .map(|(check, i)| {
+            let base = scale * i;
+            QueryResult::new(check, latency(base * 150), latency(base * 40))
         })
         .collect();
     let wal = |per: u64, n: usize| {
@@ -70,6 +70,12 @@ fn strategy(name: &str, summary: &str, good: bool, scale: u64) -> StrategyResult
         },
         contention: Some(contention(scale)),
         queries,
+        baseline: crate::baseline::Baseline::capture(
+            &checks,
+            &crate::plan::PartitionMap::none(),
+            None,
+            None,
+        ),
     }
 }
 
@@ -148,6 +154,7 @@ pub fn fixture() -> Comparison {
             partitions: 24,
             table_bytes: 300 * 1024 * 1024,
             constraint_index_bytes: 120 * 1024 * 1024,
+            seed_seconds: Some(12.5),
         },
         method: Method {
             runs: 100,
