@@ -17,12 +17,22 @@
 -- Adds the statistics to one leaf unless an equivalent object is there already (idempotent, like
 -- create_appointment_partition). Named after the leaf, cut so the name stays within 63 bytes and
 -- stays distinct (a hash of the full leaf name) when the leaf's own name is long.
+--
+-- Not on Citus: a partition of a distributed table is distributed itself, and Citus does not carry
+-- a CREATE STATISTICS on it to its shards (measured with Citus on PostgreSQL 15: the object exists on
+-- the coordinator's shell table only, none of the shards on the workers has it), while the shard
+-- queries are planned on the workers from the shards' own statistics. There the function does nothing.
 CREATE FUNCTION add_appointment_partition_statistics(part regclass) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     leaf text := (SELECT relname FROM pg_class WHERE oid = part);
     name text;
 BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        IF EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = part) THEN
+            RETURN;
+        END IF;
+    END IF;
     IF EXISTS (SELECT 1 FROM pg_statistic_ext s
                 WHERE s.stxrelid = part
                   AND s.stxkind = '{f}'::"char"[]

@@ -927,6 +927,19 @@ fn a_partition_made_by_plain_ddl_gets_its_guard() {
     let err = book(c, TENANT_A, a1, p2, "2026-05-04 10:15+00", 30).unwrap_err();
     assert_eq!(code(&err), Some(&SqlState::EXCLUSION_VIOLATION), "{err:?}");
     assert!(unguarded(c).is_empty());
+    // Both also got migration 0005's provider-tenant dependency statistics, like every other leaf.
+    let without_statistics: Vec<String> = c
+        .query(
+            "SELECT t.relid::text FROM pg_partition_tree('appointment') t
+              WHERE t.isleaf AND NOT EXISTS (SELECT FROM pg_statistic_ext s
+                                              WHERE s.stxrelid = t.relid AND s.stxkind = '{f}')",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(without_statistics.is_empty(), "{without_statistics:?}");
 
     // A bulk load's partition, made without its guard on purpose, is reported until it gets it; so is
     // a leaf whose constraint its owner dropped.
