@@ -217,7 +217,7 @@ fn timing_rows(t: &Timings) -> Vec<Vec<String>> {
             String::new(),
         ],
         vec![
-            "seed: appointment load (COPY FREEZE per leaf, generator overlapped)".into(),
+            "seed: appointment load (COPY FREEZE per detached leaf, generator overlapped; primary keys and re-attach included)".into(),
             format!(
                 "{} = {} raw binary COPY",
                 rows(t.seed_load_rows_per_sec()),
