@@ -417,6 +417,10 @@ pub fn migrate_down(client: &mut Client, to: u32) -> Result<Vec<u32>> {
     with_lock(client, |client| {
         let done = applied(client)?;
         let citus = crate::topology::detect(client)?.is_some();
+        if to == 0 && done.iter().any(|d| d.0 == 1) {
+            // A detached leaf left by a killed seed references provider and patient.
+            drop_scratch_tables(client)?;
+        }
         let mut reverted = Vec::new();
         for (version, name, _, _) in done.iter().rev().filter(|d| d.0 > to) {
             let m = all.iter().find(|m| m.version == *version).ok_or_else(|| {
@@ -473,8 +477,56 @@ pub const BOOKKEEPING_TABLES: [&str; 3] =
 /// The role the migrations create for applications (cluster-wide).
 pub const APP_ROLE: &str = "qcheck_app";
 
+/// The comment that marks a table qcheck creates for the length of one command: a month leaf of
+/// `appointment` while the seed loads it detached, the plain-slot twin of `seed --timings`. A run
+/// killed before it puts things back (or drops them) leaves such a table behind; the mark makes it
+/// qcheck's own (no reason to ask for `--yes`), and the next seed drops it
+/// ([`drop_scratch_tables`]), as does `migrate down` to nothing.
+pub const SCRATCH_COMMENT: &str = "qcheck scratch table";
+
+/// `COMMENT ON TABLE` marking `table` (an unquoted name) as scratch, saying why, for the caller's
+/// transaction: committed together with the table's creation or detachment, so that it is never
+/// unmarked while it exists.
+pub fn mark_scratch_sql(table: &str, why: &str) -> String {
+    format!(
+        "COMMENT ON TABLE {} IS '{SCRATCH_COMMENT}: {}'",
+        quote_ident(table),
+        why.replace('\'', "''")
+    )
+}
+
+/// The scratch tables of the current schema (tables carrying [`SCRATCH_COMMENT`]; their partitions
+/// go with them), by name.
+pub fn scratch_tables(client: &mut Client) -> Result<Vec<String>> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text
+               FROM pg_class c
+              WHERE c.relnamespace = coalesce(current_schema(), 'public')::regnamespace
+                AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+                AND starts_with(coalesce(obj_description(c.oid, 'pg_class'), ''), $1)
+              ORDER BY 1",
+            &[&SCRATCH_COMMENT],
+        )
+        .db("looking for qcheck's scratch tables")?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Drops every scratch table (see [`SCRATCH_COMMENT`]); returns their names.
+pub fn drop_scratch_tables(client: &mut Client) -> Result<Vec<String>> {
+    let tables = scratch_tables(client)?;
+    if !tables.is_empty() {
+        let list: Vec<String> = tables.iter().map(|t| quote_ident(t)).collect();
+        client
+            .batch_execute(&format!("DROP TABLE {}", list.join(", ")))
+            .db("dropping qcheck's scratch tables")?;
+    }
+    Ok(tables)
+}
+
 /// Tables, views and foreign tables in the current schema that qcheck did not create, by name: a
 /// database that holds them belongs to someone, and qcheck writes there only when told to (`--yes`).
+/// Scratch tables (see [`SCRATCH_COMMENT`]) and their partitions are qcheck's.
 pub fn foreign_tables(client: &mut Client) -> Result<Vec<String>> {
     let known: Vec<&str> = DATA_TABLES
         .iter()
@@ -495,8 +547,11 @@ pub fn foreign_tables(client: &mut Client) -> Result<Vec<String>> {
                 AND NOT (c.relispartition
                          AND (SELECT r.relname FROM pg_class r WHERE r.oid = pg_partition_root(c.oid))
                              = ANY($1))
+                AND NOT starts_with(
+                        coalesce(obj_description(coalesce(pg_partition_root(c.oid), c.oid), 'pg_class'), ''),
+                        $2)
               ORDER BY c.relname",
-            &[&known],
+            &[&known, &SCRATCH_COMMENT],
         )
         .db("listing the tables of the database")?;
     Ok(rows.iter().map(|r| r.get(0)).collect())

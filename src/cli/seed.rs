@@ -28,7 +28,7 @@ pub struct SeedArgs {
 
 pub(super) fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     let mut request = args.dataset.request()?;
-    request.force = args.force;
+    request.force = args.force.then_some("--force");
     let progress = g.progress();
     let target = Target::resolve(&g.target_options())?;
     let session = target.open()?;

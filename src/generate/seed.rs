@@ -46,8 +46,9 @@ pub struct SeedRequest {
     pub seed: u64,
     /// Index strategy (a name from `sql/strategies`).
     pub strategy: String,
-    /// Seed even if the database holds this dataset already.
-    pub force: bool,
+    /// Seed even if the database holds this dataset already: the option that asked for it
+    /// (`--force`, or `--timings`, which measures a seed), named in the note printed before seeding.
+    pub force: Option<&'static str>,
 }
 
 impl SeedRequest {
@@ -62,7 +63,7 @@ impl SeedRequest {
             scale,
             seed,
             strategy: strategy.to_string(),
-            force: false,
+            force: None,
         })
     }
 
@@ -200,7 +201,7 @@ pub fn hold_dataset(
 ) -> Result<(DatasetLock, Option<SeedOutcome>)> {
     let reading = format!("reading {}", request.describe());
     let mut lock = DatasetLock::shared(session, &reading)?;
-    if !request.force && dataset_mismatch(lock.client(), request, true)?.is_none() {
+    if request.force.is_none() && dataset_mismatch(lock.client(), request, true)?.is_none() {
         return Ok((lock, None));
     }
     drop(lock);
@@ -330,7 +331,7 @@ fn ensure_locked(
         completed_at: String::new(),
     };
     let cached = meta::current_dataset(client)?;
-    if !request.force {
+    if request.force.is_none() {
         if let Some(current) = cached.clone().filter(|c| c.same_data(&wanted)) {
             let status = schema::status(client)?;
             let applied = status.strategy;

@@ -114,7 +114,7 @@ impl Timings {
 /// file, which the server reads itself: it must run on this machine).
 pub fn measure(session: &Session, request: &SeedRequest, progress: &Progress) -> Result<Timings> {
     let mut forced = request.clone();
-    forced.force = true;
+    forced.force = Some("--timings");
     let seed = ensure_seeded(session, &forced, progress)?;
 
     progress.note("timings: the generator alone ...");
@@ -242,8 +242,8 @@ pub fn plain_slot_reference(session: &Session, client: &mut Client, w: &World) -
     let files = LeafFiles::write(w)?;
     let leaves = create_twin(client, w)?;
     let loaded = load_twin(session, &leaves, &files);
-    // Dropped whatever happened (a run killed outright leaves it to the next `--timings`, which
-    // drops it before creating it again).
+    // Dropped whatever happened. A run killed outright leaves it behind, marked as qcheck's scratch
+    // table: no later command takes it for somebody else's, and the next seed drops it.
     let dropped = client
         .batch_execute(&format!(
             "DROP TABLE IF EXISTS {}",
@@ -262,7 +262,12 @@ fn create_twin(client: &mut Client, w: &World) -> Result<Vec<String>> {
     let mut sql = format!(
         "DROP TABLE IF EXISTS {twin};
          CREATE TABLE {twin} (LIKE appointment INCLUDING ALL EXCLUDING GENERATED)
-             PARTITION BY RANGE (scheduled_at);"
+             PARTITION BY RANGE (scheduled_at);
+         {};",
+        schema::mark_scratch_sql(
+            PLAIN_SLOT_TWIN,
+            "the plain-slot reference of seed --timings"
+        )
     );
     let mut leaves = Vec::with_capacity(w.months.len());
     for m in &w.months {

@@ -9,17 +9,21 @@ use crate::generate::{DatasetMeta, SeedOutcome, SeedStatus, Timings};
 
 /// Why a command is about to seed, on one line: what the cache holds, what was asked for, and how
 /// long the seed should take — `cached: tiny scale 1 seed 42; requested: clinic scale 1 seed 42 —
-/// seeding, about 45 s`. `seconds` is the generator's estimate for the requested size.
+/// seeding, about 45 s`. `seconds` is the generator's estimate for the requested size. `force` is
+/// the option that forces a seed (`--force`, `--timings`): "again" only when the cache holds the
+/// requested data, so a forced seed on an empty database says nothing was cached.
 pub fn reseed_note(
     cached: Option<&DatasetMeta>,
     wanted: &DatasetMeta,
-    force: bool,
+    force: Option<&str>,
     seconds: f64,
 ) -> String {
     let describe = |m: &DatasetMeta| format!("{} scale {} seed {}", m.profile, m.scale, m.seed);
     let about = about(seconds);
-    if force {
-        return format!("--force: seeding {} again, {about}", describe(wanted));
+    if let (Some(flag), Some(cached)) = (force, cached) {
+        if cached.same_data(wanted) {
+            return format!("{flag}: seeding {} again, {about}", describe(wanted));
+        }
     }
     let Some(cached) = cached else {
         return format!(
@@ -213,7 +217,7 @@ fn timing_rows(t: &Timings) -> Vec<Vec<String>> {
             String::new(),
         ],
         vec![
-            "seed: appointment load (COPY FREEZE per leaf, generator overlapped)".into(),
+            "seed: appointment load (COPY FREEZE per detached leaf, generator overlapped; primary keys and re-attach included)".into(),
             format!(
                 "{} = {} raw binary COPY",
                 rows(t.seed_load_rows_per_sec()),
@@ -296,23 +300,34 @@ mod tests {
         let tiny = meta("tiny", 1.0, 42);
         let clinic = meta("clinic", 1.0, 42);
         assert_eq!(
-            reseed_note(Some(&tiny), &clinic, false, 42.5),
+            reseed_note(Some(&tiny), &clinic, None, 42.5),
             "cached: tiny scale 1 seed 42; requested: clinic scale 1 seed 42 — seeding, about 45 s"
         );
         assert_eq!(
-            reseed_note(None, &tiny, false, 1.62),
+            reseed_note(None, &tiny, None, 1.62),
             "no dataset cached yet; requested: tiny scale 1 seed 42 — seeding, about 2 s"
         );
         let mut edited = tiny.clone();
         edited.profile_hash = "another".into();
         assert_eq!(
-            reseed_note(Some(&tiny), &edited, false, 200.0),
+            reseed_note(Some(&tiny), &edited, None, 200.0),
             "cached: tiny scale 1 seed 42 (its profile file has changed since); requested: tiny \
              scale 1 seed 42 — seeding, about 3 min"
         );
         assert_eq!(
-            reseed_note(Some(&tiny), &tiny, true, 2.0),
+            reseed_note(Some(&tiny), &tiny, Some("--force"), 2.0),
             "--force: seeding tiny scale 1 seed 42 again, about 2 s"
+        );
+        // Forced on an empty database (`seed --timings` on a fresh home): nothing to seed again.
+        assert_eq!(
+            reseed_note(None, &tiny, Some("--timings"), 1.62),
+            "no dataset cached yet; requested: tiny scale 1 seed 42 — seeding, about 2 s"
+        );
+        // Forced, but the cache holds other data: said as for any other change.
+        assert_eq!(
+            reseed_note(Some(&tiny), &edited, Some("--timings"), 200.0),
+            "cached: tiny scale 1 seed 42 (its profile file has changed since); requested: tiny \
+             scale 1 seed 42 — seeding, about 3 min"
         );
     }
 

@@ -29,7 +29,7 @@ fn migrate_then_psql_then_down_on_the_embedded_cluster() {
     let out = qcheck(&["--pg-bin-dir", &bin_dir, "migrate"], &home);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("applied migrations 0001, 0002, 0003, 0004"),
+        stderr(&out).contains("applied migrations 0001, 0002, 0003, 0004, 0005"),
         "{}",
         stderr(&out)
     );
@@ -204,7 +204,7 @@ fn migrate_works_against_a_server_given_by_url() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["applied"], serde_json::json!([1, 2, 3, 4]));
+    assert_eq!(doc["applied"], serde_json::json!([1, 2, 3, 4, 5]));
     assert_eq!(doc["strategy"], "tuned");
     assert!(
         !base.join("home").exists(),

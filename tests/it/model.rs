@@ -87,7 +87,7 @@ fn migrations_apply_round_trip_and_leave_nothing_behind() {
     let (db, mut client) = common::fresh_db("roundtrip");
     assert_eq!(
         qcheck::schema::migrate_up(&mut client).unwrap(),
-        vec![1, 2, 3, 4]
+        vec![1, 2, 3, 4, 5]
     );
     assert!(
         qcheck::schema::migrate_up(&mut client).unwrap().is_empty(),
@@ -149,8 +149,8 @@ fn migrations_apply_round_trip_and_leave_nothing_behind() {
     );
     assert_eq!(
         qcheck::schema::migrate_down(&mut client, 3).unwrap(),
-        vec![4],
-        "down --to 3 reverts only 0004"
+        vec![5, 4],
+        "down --to 3 reverts 0005 and 0004, newest first"
     );
     assert_eq!(
         policy(&mut client),
@@ -180,7 +180,7 @@ fn migrations_apply_round_trip_and_leave_nothing_behind() {
 
     assert_eq!(
         qcheck::schema::migrate_up(&mut client).unwrap(),
-        vec![1, 2, 3, 4]
+        vec![1, 2, 3, 4, 5]
     );
     let after = dump(&mut client);
     let differing: Vec<(&str, &str)> = before
@@ -927,6 +927,19 @@ fn a_partition_made_by_plain_ddl_gets_its_guard() {
     let err = book(c, TENANT_A, a1, p2, "2026-05-04 10:15+00", 30).unwrap_err();
     assert_eq!(code(&err), Some(&SqlState::EXCLUSION_VIOLATION), "{err:?}");
     assert!(unguarded(c).is_empty());
+    // Both also got migration 0005's provider-tenant dependency statistics, like every other leaf.
+    let without_statistics: Vec<String> = c
+        .query(
+            "SELECT t.relid::text FROM pg_partition_tree('appointment') t
+              WHERE t.isleaf AND NOT EXISTS (SELECT FROM pg_statistic_ext s
+                                              WHERE s.stxrelid = t.relid AND s.stxkind = '{f}')",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(without_statistics.is_empty(), "{without_statistics:?}");
 
     // A bulk load's partition, made without its guard on purpose, is reported until it gets it; so is
     // a leaf whose constraint its owner dropped.
@@ -1132,7 +1145,7 @@ fn a_migration_that_cannot_get_its_locks_gives_up_instead_of_stalling_the_applic
     let (db, mut client) = common::migrated_db("locktimeout");
     assert_eq!(
         qcheck::schema::migrate_down(&mut client, 2).unwrap(),
-        vec![4, 3]
+        vec![5, 4, 3]
     );
     // A long transaction of the application has read appointment: 0003's CREATE TRIGGER needs a lock
     // that conflicts with none of the readers' but waits for this one.
@@ -1161,7 +1174,7 @@ fn a_migration_that_cannot_get_its_locks_gives_up_instead_of_stalling_the_applic
     app.batch_execute("COMMIT").unwrap();
     assert_eq!(
         qcheck::schema::migrate_up_with(&mut client, &timeouts).unwrap(),
-        vec![3, 4]
+        vec![3, 4, 5]
     );
     // The timeouts were the migration transaction's own.
     let lock: String = client

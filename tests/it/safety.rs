@@ -181,7 +181,7 @@ fn migrate_down_asks_before_deleting_rows_and_keeps_a_role_in_use() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
-        err.contains("reverted migrations 0004, 0003, 0002, 0001"),
+        err.contains("reverted migrations 0005, 0004, 0003, 0002, 0001"),
         "{err}"
     );
     assert!(

@@ -145,6 +145,21 @@ fn the_data_keeps_every_rule_of_the_schema() {
               WHERE p.deleted_at IS NOT NULL AND upper(a.slot) > p.deleted_at",
         ),
         (
+            // The booking guard's rule (migration 0003), which no trigger checked during the load.
+            "live booking of a deleted patient or provider",
+            "SELECT count(*) FROM appointment a
+               JOIN patient pa ON pa.id = a.patient_id JOIN provider pr ON pr.id = a.provider_id
+              WHERE a.status = 'booked' AND (pa.deleted_at IS NOT NULL OR pr.deleted_at IS NOT NULL)",
+        ),
+        (
+            "leaf without its exclusion constraint",
+            "SELECT count(*) FROM appointment_unguarded_partitions()",
+        ),
+        (
+            "scratch table left behind (a leaf still detached)",
+            "SELECT count(*) FROM pg_class WHERE obj_description(oid, 'pg_class') LIKE 'qcheck scratch%'",
+        ),
+        (
             "live MRN used twice",
             "SELECT count(*) FROM (SELECT tenant_id, mrn FROM patient WHERE deleted_at IS NULL
                                    GROUP BY 1, 2 HAVING count(*) > 1) d",
@@ -230,6 +245,136 @@ fn the_data_keeps_every_rule_of_the_schema() {
               WHERE u.operation = 'UPDATE' AND (a.status = 'booked' OR u.new_row->>'status' <> a.status::text)"
         ),
         0
+    );
+}
+
+/// The catalog entries of one leaf of `appointment` that make it a partition like any other: its
+/// columns, constraints, triggers, indexes and statistics objects, with the leaf's name replaced by
+/// `LEAF` (index names aside: PostgreSQL names the indexes it creates itself after their columns).
+fn leaf_catalog(c: &mut Client, leaf: &str) -> Vec<String> {
+    let sql = "
+        SELECT format('column %s local=%s inh=%s notnull=%s generated=%s', attname, attislocal,
+                      attinhcount, attnotnull, attgenerated)
+          FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped
+        UNION ALL
+        SELECT format('constraint %s %s local=%s inh=%s parent=%s valid=%s %s',
+                      replace(conname, $2, 'LEAF'), contype, conislocal, coninhcount,
+                      conparentid <> 0, convalidated, pg_get_constraintdef(oid))
+          FROM pg_constraint WHERE conrelid = $1::text::regclass
+        UNION ALL
+        SELECT format('trigger %s cloned=%s enabled=%s', tgname, tgparentid <> 0, tgenabled)
+          FROM pg_trigger WHERE tgrelid = $1::text::regclass AND NOT tgisinternal
+        UNION ALL
+        SELECT format('index primary=%s unique=%s exclusion=%s valid=%s attached=%s %s', i.indisprimary,
+                      i.indisunique, i.indisexclusion, i.indisvalid,
+                      EXISTS (SELECT FROM pg_inherits h WHERE h.inhrelid = i.indexrelid),
+                      regexp_replace(pg_get_indexdef(i.indexrelid), '^.* USING ', ''))
+          FROM pg_index i WHERE i.indrelid = $1::text::regclass
+        UNION ALL
+        SELECT format('statistics %s %s', replace(stxname, $2, 'LEAF'), stxkind)
+          FROM pg_statistic_ext WHERE stxrelid = $1::text::regclass
+        UNION ALL
+        SELECT format('relation partition=%s rls=%s comment=%s', relispartition, relrowsecurity,
+                      obj_description(oid, 'pg_class'))
+          FROM pg_class WHERE oid = $1::text::regclass
+        ORDER BY 1";
+    c.query(sql, &[&leaf, &leaf])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn seeded_leaves_are_partitions_like_the_ones_create_appointment_partition_makes() {
+    // The seed loads its leaves detached and attaches them back (see generate::load): afterwards each
+    // must be exactly what create_appointment_partition and the strategy give a new month, with the
+    // booking guard and the other triggers cloned back, constraints inherited, the primary key and
+    // the strategy's indexes attached to the parent's, and migration 0005's statistics filled.
+    let (name, s) = session("leaf_catalog");
+    seed(&s, 1.0, 42);
+    let mut c = common::connect(&name);
+    let leaves: Vec<String> = c
+        .query(
+            "SELECT relid::text FROM pg_partition_tree('appointment') WHERE isleaf ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(leaves.len(), 4, "{leaves:?}");
+    c.batch_execute("SELECT create_appointment_partition('2031-01-01')")
+        .unwrap();
+    let made = leaf_catalog(&mut c, "appointment_y2031m01");
+    assert!(
+        made.iter()
+            .any(|l| l == "trigger appointment_booking_guard cloned=t enabled=O"),
+        "{made:#?}"
+    );
+    assert!(
+        made.iter()
+            .any(|l| l == "statistics LEAF_provider_tenant {f}"),
+        "{made:#?}"
+    );
+    for leaf in &leaves {
+        assert_eq!(leaf_catalog(&mut c, leaf), made, "{leaf}");
+    }
+    // ANALYZE after the load filled the dependency statistics of every leaf.
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_stats_ext
+              WHERE tablename LIKE 'appointment\\_y%' AND statistics_name LIKE '%\\_provider\\_tenant'
+                AND dependencies IS NOT NULL"
+        ),
+        4
+    );
+}
+
+#[test]
+fn scratch_tables_are_qchecks_own_and_the_next_seed_drops_them() {
+    // What a `seed --timings` killed while loading its plain-slot reference leaves behind: the twin,
+    // marked as scratch when it was created. It is not a table of somebody else's (a plain seed must
+    // not ask for --yes because of it), and the next seed drops it. An unmarked table stays foreign.
+    let (name, s) = session("scratch");
+    seed(&s, 1.0, 42);
+    let mut c = common::connect(&name);
+    c.batch_execute(&format!(
+        "CREATE TABLE qcheck_timings_plain_slot (LIKE appointment INCLUDING ALL EXCLUDING GENERATED)
+             PARTITION BY RANGE (scheduled_at);
+         CREATE TABLE qcheck_timings_plain_slot_y2026m01 PARTITION OF qcheck_timings_plain_slot
+             FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00');
+         {};
+         CREATE TABLE someone_elses (id int);",
+        qcheck::schema::mark_scratch_sql(
+            "qcheck_timings_plain_slot",
+            "the plain-slot reference of seed --timings"
+        )
+    ))
+    .unwrap();
+    assert_eq!(
+        qcheck::schema::foreign_tables(&mut c).unwrap(),
+        ["someone_elses"]
+    );
+    assert_eq!(
+        qcheck::schema::scratch_tables(&mut c).unwrap(),
+        ["qcheck_timings_plain_slot"]
+    );
+    let mut forced = request(1.0, 42);
+    forced.force = Some("--force");
+    ensure_seeded(&s, &forced, &Progress::quiet()).unwrap();
+    assert!(qcheck::schema::scratch_tables(&mut c).unwrap().is_empty());
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_class WHERE relname LIKE 'qcheck\\_timings%'"
+        ),
+        0
+    );
+    assert_eq!(
+        qcheck::schema::foreign_tables(&mut c).unwrap(),
+        ["someone_elses"]
     );
 }
 
@@ -471,6 +616,19 @@ fn a_seed_killed_during_copy_is_detected_and_redone() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(current_dataset(&mut watcher).unwrap().is_none());
+    // The leaves it had detached for the load are left behind, marked as qcheck's scratch tables:
+    // not somebody else's tables (a plain `qcheck seed` must not ask for --yes), dropped by the
+    // next seed.
+    assert!(
+        !qcheck::schema::scratch_tables(&mut watcher)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        qcheck::schema::foreign_tables(&mut watcher)
+            .unwrap()
+            .is_empty()
+    );
 
     let s = Target::Server(
         Box::new(common::cluster().session.config(Some(&name))),
