@@ -580,21 +580,33 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// Rows (as recorded), partitions and sizes of every dataset table. A partitioned table's own size
-/// is 0: the leaves of `pg_partition_tree` are summed.
+/// is 0: the leaves of `pg_partition_tree` are summed. On a Citus coordinator the tables there are
+/// empty shells: the sizes are summed over the shards on the workers (`citus_table_size`,
+/// `citus_total_relation_size`), which is where the data is.
 pub fn summary(client: &mut Client, rows: &BTreeMap<String, u64>) -> Result<Vec<TableSummary>> {
     let names: Vec<String> = TABLES.iter().rev().map(ToString::to_string).collect();
+    let (table_size, index_size) = if crate::topology::detect(client)?.is_some() {
+        (
+            "citus_table_size(p.relid)",
+            "citus_total_relation_size(p.relid) - citus_table_size(p.relid)",
+        )
+    } else {
+        ("pg_table_size(p.relid)", "pg_indexes_size(p.relid)")
+    };
     let result = client
         .query(
-            "SELECT t.name, count(*)::int4,
-                    coalesce(sum(pg_table_size(p.relid)), 0)::int8,
-                    coalesce(sum(pg_indexes_size(p.relid)), 0)::int8
+            &format!(
+                "SELECT t.name, count(*)::int4,
+                    coalesce(sum({table_size}), 0)::int8,
+                    coalesce(sum({index_size}), 0)::int8
                FROM unnest($1::text[]) WITH ORDINALITY AS t(name, ord)
                CROSS JOIN LATERAL (
                      SELECT relid FROM pg_partition_tree(t.name::regclass) WHERE isleaf
                      UNION ALL -- pg_partition_tree lists nothing for an unpartitioned table
                      SELECT oid FROM pg_class WHERE oid = t.name::regclass AND relkind = 'r'
                     ) AS p
-              GROUP BY t.name, t.ord ORDER BY t.ord",
+              GROUP BY t.name, t.ord ORDER BY t.ord"
+            ),
             &[&names],
         )
         .db("measuring table sizes")?;

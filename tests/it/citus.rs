@@ -491,6 +491,16 @@ fn seeding_through_the_coordinator_loads_the_same_rows_as_single_node_and_reache
     // audit's identity ids and changed_at/jsonb images are derived on the server: compared whole.
     assert_eq!(citus, one, "the same rows on Citus and on one node");
     assert!(citus.iter().all(|(_, n, _)| *n > 0), "{citus:?}");
+    // The seed's summary measures the shards, not the coordinator's empty shells (8 kB each).
+    let sizes =
+        qcheck::generate::seed::summary(&mut c, &std::collections::BTreeMap::new()).unwrap();
+    let appointment = sizes.iter().find(|t| t.table == "appointment").unwrap();
+    assert!(
+        appointment.table_bytes > 256 * 1024 && appointment.index_bytes > 256 * 1024,
+        "appointment on the shards: {} table bytes, {} index bytes",
+        appointment.table_bytes,
+        appointment.index_bytes
+    );
 
     // On a worker: every month partition shard has its exclusion constraint, the strategy's
     // indexes, and was vacuumed and analyzed.
