@@ -1050,24 +1050,49 @@ fn is_planned(client: &mut Client, strategy: &Strategy) -> Result<bool> {
 /// itself), it drops the indexes recorded before and records the new ones first. Which indexes belong to a strategy is recorded, not guessed, so the
 /// constraint-backing and rule indexes of the migrations are never touched; an index created by a
 /// statement that is not a plain `CREATE INDEX` is recorded right after it.
+///
+/// An index on the partitioned `appointment` is built leaf by leaf under
+/// [`IndexDef::leaf_index_name`] before its parent index attaches them (its build time covers
+/// both), never named by PostgreSQL: its own leaf names (`appointment_y2026m01_provider_id_..._idx`)
+/// differ from the seeder's, so a dataset would look different after a strategy switch than after a
+/// seed, and on Citus they break the shard index names (a shard appends its id to the leaf
+/// index's name, and PostgreSQL's generated names are cut at 63 bytes, not hashed).
 pub fn apply_strategy(client: &mut Client, strategy: &Strategy) -> Result<Vec<BuiltIndex>> {
     with_lock(client, |client| {
         ensure_bookkeeping(client)?;
-        if !is_planned(client, strategy)? {
-            record_plan(client, strategy, &[])?;
-        }
+        // Built here (not by the seeder, which planned and built them itself): the leaves of
+        // `appointment` whose copies of each index this function names and builds.
+        let leaves = if is_planned(client, strategy)? {
+            Vec::new()
+        } else {
+            let leaves = crate::generate::load::existing_leaves(client)?;
+            record_plan(client, strategy, &leaves)?;
+            leaves
+        };
         let mut built = Vec::new();
         for stmt in &strategy.statements {
             let sql = stmt.sql();
             let before = top_level_indexes(client)?;
             let start = std::time::Instant::now();
-            client.batch_execute(&sql).db(format!(
+            let what = format!(
                 "strategy {} (sql/strategies/{}.sql:{}): {}",
                 strategy.name,
                 strategy.name,
                 stmt.line(),
                 sql.lines().next().unwrap_or_default()
-            ))?;
+            );
+            if let StrategyStatement::Index(index) = stmt {
+                if crate::generate::post::on_appointment(index) {
+                    for leaf in &leaves {
+                        client
+                            .batch_execute(&crate::generate::post::leaf_index_statement(
+                                index, leaf,
+                            ))
+                            .db(format!("{what}, on partition {leaf}"))?;
+                    }
+                }
+            }
+            client.batch_execute(&sql).db(what)?;
             let build_ms = start.elapsed().as_secs_f64() * 1e3;
             for name in top_level_indexes(client)?
                 .into_iter()
@@ -1085,6 +1110,55 @@ pub fn apply_strategy(client: &mut Client, strategy: &Strategy) -> Result<Vec<Bu
         }
         Ok(built)
     })
+}
+
+/// `strategy`'s indexes as recorded when they were built, if the strategy is in place: it is the
+/// recorded one, each index it names exists with the definition its file gives, and nothing is
+/// stray, missing or invalid (see [`strategy_drift`]: judged by definition, not by name alone).
+/// `None` when anything differs, and for a strategy holding a statement other than a named
+/// `CREATE INDEX`, whose effect cannot be judged by definition. Reads only: what lets `compare`
+/// measure a strategy already in place without building it again.
+pub fn strategy_in_place(
+    client: &mut Client,
+    strategy: &Strategy,
+) -> Result<Option<Vec<BuiltIndex>>> {
+    if strategy
+        .statements
+        .iter()
+        .any(|s| matches!(s, StrategyStatement::Other(_)))
+    {
+        return Ok(None);
+    }
+    let drift = strategy_drift(client)?;
+    if drift.strategy.as_deref() != Some(strategy.name.as_str()) || !drift.is_clean() {
+        return Ok(None);
+    }
+    let recorded: Vec<(String, f64)> = client
+        .query(
+            "SELECT index_name, build_ms FROM qcheck_strategy_index q
+              WHERE to_jsonb(q)->>'parent' IS NULL",
+            &[],
+        )
+        .db("reading qcheck_strategy_index")?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    if recorded.len() != strategy.indexes().count() {
+        return Ok(None);
+    }
+    let built: Option<Vec<BuiltIndex>> = strategy
+        .indexes()
+        .map(|def| {
+            recorded
+                .iter()
+                .find(|(name, _)| *name == def.name)
+                .map(|(name, ms)| BuiltIndex {
+                    name: name.clone(),
+                    build_ms: *ms,
+                })
+        })
+        .collect();
+    Ok(built)
 }
 
 /// Indexes of qcheck's tables that do not match the recorded strategy: what an interrupted strategy
