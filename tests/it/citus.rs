@@ -817,3 +817,86 @@ fn compare_across_topologies_reports_each_with_verdicts_and_the_plan_differences
         assert!(md.contains(needle), "{needle:?} in\n{md}");
     }
 }
+
+/// `seed --timings --citus-workers 2` on `tiny`: the same dataset seeded through the coordinator and
+/// on the single node of the same home in one run; per phase both targets' rows/s and their
+/// quotient, the same digest on both, and the single-node-only references said, not refused.
+#[test]
+fn seed_timings_through_the_coordinator_compare_each_phase_with_the_single_node() {
+    let Some(t) = topology() else { return };
+    // No dataset lock is held here: the child takes the exclusive one on each target itself, and
+    // a lock held across it would deadlock behind it. It reseeds the shared dataset (tiny, 4242,
+    // tuned) with the same rows the other tests read.
+    let mut args = vec![
+        "--citus-workers",
+        "2",
+        "--format",
+        "json",
+        "seed",
+        "--timings",
+    ];
+    args.extend(DATASET);
+    let out = common::qcheck(&args, &t.home);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{err}", common::stdout(&out)));
+    crate::ci::assert_valid("seed", &doc);
+    let citus = &doc["citus"];
+    let target = citus["target"].as_str().unwrap();
+    assert!(
+        target.contains("Citus (coordinator + 2 workers)"),
+        "{target}"
+    );
+    let single_target = doc["seed"]["target"].as_str().unwrap();
+    assert!(
+        single_target.starts_with("embedded PostgreSQL") && !single_target.contains("Citus"),
+        "{single_target}"
+    );
+    let digest = doc["seed"]["dataset"]["digest"].as_str().unwrap();
+    assert_eq!(digest.len(), 64, "{digest}");
+    assert_eq!(citus["seed"]["dataset"]["digest"], digest, "the same rows");
+    assert_eq!(citus["same_digest"], true);
+    assert_eq!(citus["seed"]["status"], "seeded");
+    assert_eq!(doc["seed"]["status"], "seeded");
+    let rows = citus["rows"].as_f64().unwrap();
+    assert!(rows > 0.0);
+    let phases = citus["phases"].as_array().unwrap();
+    let names: Vec<&str> = phases
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"load"), "{names:?}");
+    assert_eq!(names.last(), Some(&"total"), "{names:?}");
+    for p in phases {
+        let f = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k} in {p}"));
+        let (single, citus_rate) = (f("single_rows_per_sec"), f("citus_rows_per_sec"));
+        assert!(single > 0.0 && citus_rate > 0.0, "{p}");
+        assert!(
+            (single - rows / f("single_seconds")).abs() <= 1e-9 * single
+                && (citus_rate - rows / f("citus_seconds")).abs() <= 1e-9 * citus_rate,
+            "rows/s is the dataset's rows over the phase's seconds: {p}"
+        );
+        let quotient = citus_rate / single;
+        assert!(
+            (f("citus_to_single") - quotient).abs() <= 1e-9 * quotient,
+            "the ratio is the quotient of the two rates: {p}"
+        );
+    }
+    let total = phases.last().unwrap();
+    assert_eq!(
+        total["citus_seconds"], citus["seed"]["total_seconds"],
+        "{total}"
+    );
+    assert_eq!(total["single_seconds"], doc["seed"]["total_seconds"]);
+    assert!(
+        citus["single_node_only"]
+            .as_str()
+            .unwrap()
+            .contains("single node only"),
+        "{citus}"
+    );
+    // The single node's own references are there, as seed --timings measures them.
+    assert!(doc["plain_slot_rows_per_sec"].as_f64().unwrap() > 0.0);
+    assert!(doc["copy_binary_rows_per_sec"].as_f64().unwrap() > 0.0);
+}
