@@ -1083,12 +1083,17 @@ pub fn apply_strategy(client: &mut Client, strategy: &Strategy) -> Result<Vec<Bu
             );
             if let StrategyStatement::Index(index) = stmt {
                 if crate::generate::post::on_appointment(index) {
+                    // One statement at a time: Citus refuses several in one string.
                     for leaf in &leaves {
-                        client
-                            .batch_execute(&crate::generate::post::leaf_index_statement(
-                                index, leaf,
-                            ))
-                            .db(format!("{what}, on partition {leaf}"))?;
+                        let name = quote_ident(&index.leaf_index_name(leaf));
+                        for sql in [
+                            format!("DROP INDEX IF EXISTS {name}"),
+                            index.leaf_create_sql(leaf),
+                        ] {
+                            client
+                                .batch_execute(&sql)
+                                .db(format!("{what}, on partition {leaf}"))?;
+                        }
                     }
                 }
             }

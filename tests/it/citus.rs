@@ -900,3 +900,65 @@ fn seed_timings_through_the_coordinator_compare_each_phase_with_the_single_node(
     assert!(doc["plain_slot_rows_per_sec"].as_f64().unwrap() > 0.0);
     assert!(doc["copy_binary_rows_per_sec"].as_f64().unwrap() > 0.0);
 }
+
+/// A strategy switch through the coordinator (what `compare` and `migrate --strategy` run) builds
+/// the leaf indexes of `appointment` one statement at a time (Citus refuses several in one string:
+/// it failed with 42601 "cannot insert multiple commands into a prepared statement") under the
+/// seed's names, so each shard index is that name and its shard id; the strategy is then in place.
+#[test]
+fn a_strategy_built_through_the_coordinator_names_leaf_and_shard_indexes_as_the_seed_does() {
+    let Some(t) = topology() else { return };
+    let (db, mut client) = distributed_db(t, "strategy");
+    client
+        .batch_execute("SELECT create_appointment_partitions('2026-01-01', '2026-03-01')")
+        .unwrap();
+    let tuned = qcheck::schema::strategy("tuned").unwrap();
+    let fk_only = qcheck::schema::strategy("fk-only").unwrap();
+    qcheck::schema::apply_strategy(&mut client, &fk_only).unwrap();
+    assert!(
+        qcheck::schema::strategy_in_place(&mut client, &tuned)
+            .unwrap()
+            .is_none()
+    );
+    qcheck::schema::apply_strategy(&mut client, &tuned).unwrap();
+    crate::compare::assert_leaf_indexes_named_as_the_seed_does(&mut client);
+    let in_place = qcheck::schema::strategy_in_place(&mut client, &tuned)
+        .unwrap()
+        .expect("tuned is in place");
+    assert_eq!(in_place.len(), tuned.indexes().count());
+
+    // On a worker: every shard of a leaf index is the leaf index's name and a shard id.
+    let mut cfg = postgres::Config::new();
+    cfg.host_path(t.cluster.followers[0].socket_dir())
+        .port(qcheck::cluster::PORT)
+        .user(qcheck::cluster::SUPERUSER)
+        .dbname(&db);
+    let mut w = qcheck::db::connect(&cfg).unwrap();
+    w.batch_execute("SET citus.override_table_visibility = off")
+        .unwrap();
+    // Strategy indexes end in `_idx`, and so would PostgreSQL's own names for them.
+    let names: Vec<String> = w
+        .query(
+            r"SELECT c.relname::text FROM pg_class c
+               WHERE c.relkind = 'i' AND c.relname ~ '^appointment_y\d{4}m\d{2}_.*_idx_\d+$'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let leaves = qcheck::generate::load::existing_leaves(&mut client).unwrap();
+    let expected: Vec<String> = tuned
+        .indexes()
+        .filter(|i| qcheck::generate::post::on_appointment(i))
+        .flat_map(|i| leaves.iter().map(|leaf| i.leaf_index_name(leaf)))
+        .collect();
+    assert!(!names.is_empty());
+    for name in &names {
+        let leaf_index = name.rsplit_once('_').map_or("", |(head, _)| head);
+        assert!(
+            expected.iter().any(|e| e == leaf_index),
+            "shard index {name} is not a leaf index name ({expected:?}) and a shard id"
+        );
+    }
+}

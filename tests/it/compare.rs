@@ -521,7 +521,7 @@ fn strategy_index_oids(client: &mut postgres::Client) -> Vec<(String, i64)> {
 /// Each leaf copy of every `tuned` index on `appointment` is named as the seed names it
 /// (`IndexDef::leaf_index_name`), not as PostgreSQL would name it (which breaks the shard index
 /// names on Citus).
-fn assert_leaf_indexes_named_as_the_seed_does(client: &mut qcheck::db::Conn) {
+pub(crate) fn assert_leaf_indexes_named_as_the_seed_does(client: &mut qcheck::db::Conn) {
     let tuned = qcheck::schema::strategy("tuned").unwrap();
     let mut checked = 0;
     for index in tuned.indexes().filter(|i| i.table.name == "appointment") {
