@@ -1117,11 +1117,26 @@ pub fn apply_strategy(client: &mut Client, strategy: &Strategy) -> Result<Vec<Bu
     })
 }
 
+/// Records the build time (milliseconds) of indexes built outside [`apply_strategy`] (the seeder's
+/// leaf index builds), by name.
+pub fn record_build_times(client: &mut Client, built: &[(String, f64)]) -> Result<()> {
+    let (names, ms): (Vec<String>, Vec<f64>) = built.iter().cloned().unzip();
+    client
+        .execute(
+            "UPDATE qcheck_strategy_index q SET build_ms = b.ms
+               FROM unnest($1::text[], $2::float8[]) AS b(name, ms) WHERE q.index_name = b.name",
+            &[&names, &ms],
+        )
+        .db("recording the build times of the leaf indexes")?;
+    Ok(())
+}
+
 /// `strategy`'s indexes as recorded when they were built, if the strategy is in place: it is the
 /// recorded one, each index it names exists with the definition its file gives, and nothing is
 /// stray, missing or invalid (see [`strategy_drift`]: judged by definition, not by name alone).
 /// `None` when anything differs, and for a strategy holding a statement other than a named
-/// `CREATE INDEX`, whose effect cannot be judged by definition. Reads only: what lets `compare`
+/// `CREATE INDEX`, whose effect cannot be judged by definition. Each index's build time is its
+/// own plus its leaf indexes' when the seeder built those apart. Reads only: what lets `compare`
 /// measure a strategy already in place without building it again.
 pub fn strategy_in_place(
     client: &mut Client,
@@ -1138,9 +1153,13 @@ pub fn strategy_in_place(
     if drift.strategy.as_deref() != Some(strategy.name.as_str()) || !drift.is_clean() {
         return Ok(None);
     }
+    // A parent's build time with its leaves' (the seeder builds them apart, then attaches them).
     let recorded: Vec<(String, f64)> = client
         .query(
-            "SELECT index_name, build_ms FROM qcheck_strategy_index q
+            "SELECT index_name,
+                    build_ms + coalesce((SELECT sum(l.build_ms) FROM qcheck_strategy_index l
+                                          WHERE to_jsonb(l)->>'parent' = q.index_name), 0)
+               FROM qcheck_strategy_index q
               WHERE to_jsonb(q)->>'parent' IS NULL",
             &[],
         )

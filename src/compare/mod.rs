@@ -424,7 +424,7 @@ fn measure_strategy(
         phase.message("in place");
         notes.push(format!(
             "{}: in place (the dataset's indexes are this strategy's, by definition): not rebuilt; \
-             its build time is the one recorded when it was built",
+             its build time is the one recorded when it was built, its leaf index builds included",
             strategy.name
         ));
         built

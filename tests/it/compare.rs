@@ -568,6 +568,21 @@ fn compare_measures_the_strategy_in_place_without_rebuilding_it() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     let notes = doc["notes"].to_string();
     assert!(notes.contains("tuned: in place"), "{notes}");
+    // Its build time is the one recorded by the seed, the leaf builds included (each recorded).
+    let row = client
+        .query_one(
+            "SELECT sum(build_ms), count(*) FILTER (WHERE parent IS NOT NULL AND build_ms <= 0)
+               FROM qcheck_strategy_index",
+            &[],
+        )
+        .unwrap();
+    let (recorded_ms, unrecorded_leaves): (f64, i64) = (row.get(0), row.get(1));
+    assert_eq!(unrecorded_leaves, 0, "every leaf build's time is recorded");
+    let reported_ms = positive(&doc["strategies"][0]["build_ms"], "tuned build ms");
+    assert!(
+        (reported_ms - recorded_ms).abs() <= 1e-6 * recorded_ms,
+        "reported {reported_ms} ms, recorded {recorded_ms} ms"
+    );
     assert_eq!(
         strategy_index_oids(&mut client),
         before,
