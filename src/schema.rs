@@ -1050,24 +1050,54 @@ fn is_planned(client: &mut Client, strategy: &Strategy) -> Result<bool> {
 /// itself), it drops the indexes recorded before and records the new ones first. Which indexes belong to a strategy is recorded, not guessed, so the
 /// constraint-backing and rule indexes of the migrations are never touched; an index created by a
 /// statement that is not a plain `CREATE INDEX` is recorded right after it.
+///
+/// An index on the partitioned `appointment` is built leaf by leaf under
+/// [`IndexDef::leaf_index_name`] before its parent index attaches them (its build time covers
+/// both), never named by PostgreSQL: its own leaf names (`appointment_y2026m01_provider_id_..._idx`)
+/// differ from the seeder's, so a dataset would look different after a strategy switch than after a
+/// seed, and on Citus they break the shard index names (a shard appends its id to the leaf
+/// index's name, and PostgreSQL's generated names are cut at 63 bytes, not hashed).
 pub fn apply_strategy(client: &mut Client, strategy: &Strategy) -> Result<Vec<BuiltIndex>> {
     with_lock(client, |client| {
         ensure_bookkeeping(client)?;
-        if !is_planned(client, strategy)? {
-            record_plan(client, strategy, &[])?;
-        }
+        // Built here (not by the seeder, which planned and built them itself): the leaves of
+        // `appointment` whose copies of each index this function names and builds.
+        let leaves = if is_planned(client, strategy)? {
+            Vec::new()
+        } else {
+            let leaves = crate::generate::load::existing_leaves(client)?;
+            record_plan(client, strategy, &leaves)?;
+            leaves
+        };
         let mut built = Vec::new();
         for stmt in &strategy.statements {
             let sql = stmt.sql();
             let before = top_level_indexes(client)?;
             let start = std::time::Instant::now();
-            client.batch_execute(&sql).db(format!(
+            let what = format!(
                 "strategy {} (sql/strategies/{}.sql:{}): {}",
                 strategy.name,
                 strategy.name,
                 stmt.line(),
                 sql.lines().next().unwrap_or_default()
-            ))?;
+            );
+            if let StrategyStatement::Index(index) = stmt {
+                if crate::generate::post::on_appointment(index) {
+                    // One statement at a time: Citus refuses several in one string.
+                    for leaf in &leaves {
+                        let name = quote_ident(&index.leaf_index_name(leaf));
+                        for sql in [
+                            format!("DROP INDEX IF EXISTS {name}"),
+                            index.leaf_create_sql(leaf),
+                        ] {
+                            client
+                                .batch_execute(&sql)
+                                .db(format!("{what}, on partition {leaf}"))?;
+                        }
+                    }
+                }
+            }
+            client.batch_execute(&sql).db(what)?;
             let build_ms = start.elapsed().as_secs_f64() * 1e3;
             for name in top_level_indexes(client)?
                 .into_iter()
@@ -1085,6 +1115,74 @@ pub fn apply_strategy(client: &mut Client, strategy: &Strategy) -> Result<Vec<Bu
         }
         Ok(built)
     })
+}
+
+/// Records the build time (milliseconds) of indexes built outside [`apply_strategy`] (the seeder's
+/// leaf index builds), by name.
+pub fn record_build_times(client: &mut Client, built: &[(String, f64)]) -> Result<()> {
+    let (names, ms): (Vec<String>, Vec<f64>) = built.iter().cloned().unzip();
+    client
+        .execute(
+            "UPDATE qcheck_strategy_index q SET build_ms = b.ms
+               FROM unnest($1::text[], $2::float8[]) AS b(name, ms) WHERE q.index_name = b.name",
+            &[&names, &ms],
+        )
+        .db("recording the build times of the leaf indexes")?;
+    Ok(())
+}
+
+/// `strategy`'s indexes as recorded when they were built, if the strategy is in place: it is the
+/// recorded one, each index it names exists with the definition its file gives, and nothing is
+/// stray, missing or invalid (see [`strategy_drift`]: judged by definition, not by name alone).
+/// `None` when anything differs, and for a strategy holding a statement other than a named
+/// `CREATE INDEX`, whose effect cannot be judged by definition. Each index's build time is its
+/// own plus its leaf indexes' when the seeder built those apart. Reads only: what lets `compare`
+/// measure a strategy already in place without building it again.
+pub fn strategy_in_place(
+    client: &mut Client,
+    strategy: &Strategy,
+) -> Result<Option<Vec<BuiltIndex>>> {
+    if strategy
+        .statements
+        .iter()
+        .any(|s| matches!(s, StrategyStatement::Other(_)))
+    {
+        return Ok(None);
+    }
+    let drift = strategy_drift(client)?;
+    if drift.strategy.as_deref() != Some(strategy.name.as_str()) || !drift.is_clean() {
+        return Ok(None);
+    }
+    // A parent's build time with its leaves' (the seeder builds them apart, then attaches them).
+    let recorded: Vec<(String, f64)> = client
+        .query(
+            "SELECT index_name,
+                    build_ms + coalesce((SELECT sum(l.build_ms) FROM qcheck_strategy_index l
+                                          WHERE to_jsonb(l)->>'parent' = q.index_name), 0)
+               FROM qcheck_strategy_index q
+              WHERE to_jsonb(q)->>'parent' IS NULL",
+            &[],
+        )
+        .db("reading qcheck_strategy_index")?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    if recorded.len() != strategy.indexes().count() {
+        return Ok(None);
+    }
+    let built: Option<Vec<BuiltIndex>> = strategy
+        .indexes()
+        .map(|def| {
+            recorded
+                .iter()
+                .find(|(name, _)| *name == def.name)
+                .map(|(name, ms)| BuiltIndex {
+                    name: name.clone(),
+                    build_ms: *ms,
+                })
+        })
+        .collect();
+    Ok(built)
 }
 
 /// Indexes of qcheck's tables that do not match the recorded strategy: what an interrupted strategy

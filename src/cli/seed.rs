@@ -21,7 +21,9 @@ pub struct SeedArgs {
     #[arg(long)]
     pub yes: bool,
     /// Seed (forced), then measure the baselines and print the performance ratios: load throughput
-    /// vs raw server-side COPY, generator rows/s, end to end vs the serial sum of the steps.
+    /// vs raw server-side COPY, generator rows/s, end to end vs the serial sum of the steps. On
+    /// Citus (--citus-workers N, or --database-url naming a coordinator) the same dataset is also
+    /// seeded on the home's embedded single node, and each seed phase's rows/s is compared.
     #[arg(long)]
     pub timings: bool,
 }
@@ -35,15 +37,10 @@ pub(super) fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     // An absurd scale is refused before anything is announced or written.
     generate::preflight(&session, &request)?;
     super::safety::before_writing(&target, &mut *session.connect()?, "seeding", args.yes)?;
-    if args.timings && crate::topology::detect(&mut *session.connect()?)?.is_some() {
-        return Err(crate::error::Error::Topology(
-            "seed --timings compares COPY forms with server-side files on one server, which a Citus \
-             coordinator cannot do; seed without --timings (its phase table gives the load's rows/s) \
-             and compare with the same seed on one node"
-                .into(),
-        ));
-    }
     if args.timings {
+        if crate::topology::detect(&mut *session.connect()?)?.is_some() {
+            return timings_on_citus(g, args, &request, session, &progress);
+        }
         let timings = generate::measure(&session, &request, &progress)?;
         session.close()?;
         if g.format != Format::Json {
@@ -58,5 +55,46 @@ pub(super) fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
         eprintln!("{}", report::seed::status_line(&outcome));
     }
     print!("{}", report::seed::outcome(g.format, &outcome));
+    Ok(Outcome::Success)
+}
+
+/// `seed --timings` on a Citus coordinator (`session`): the forced seed through it, then, with that
+/// topology stopped again when this command started it (one topology runs at a time), the same
+/// dataset measured on the embedded single node of the same home, whose dataset it replaces.
+fn timings_on_citus(
+    g: &Global,
+    args: &SeedArgs,
+    request: &generate::SeedRequest,
+    session: crate::db::Session,
+    progress: &crate::progress::Progress,
+) -> Result<Outcome> {
+    let citus = generate::seed_forced(&session, request, progress)?;
+    session.close()?;
+    let opts = crate::db::TargetOptions {
+        database_url: None,
+        citus_workers: None,
+        ..g.target_options()
+    };
+    let single = Target::Embedded(Target::embedded_cluster(&opts)?);
+    if g.format != Format::Json {
+        eprintln!("{}", report::seed::status_line(&citus));
+        eprintln!(
+            "qcheck: the same dataset on the single node, for the Citus/single ratios: {}",
+            single.describe()
+        );
+    }
+    let session = single.open()?;
+    generate::preflight(&session, request)?;
+    super::safety::before_writing(&single, &mut *session.connect()?, "seeding", args.yes)?;
+    let timings = generate::measure(&session, request, progress)?;
+    session.close()?;
+    if g.format != Format::Json {
+        eprintln!("{}", report::seed::status_line(&timings.seed));
+    }
+    let both = generate::TopologyTimings {
+        single: timings,
+        citus,
+    };
+    print!("{}", report::seed::topology_timings(g.format, &both));
     Ok(Outcome::Success)
 }

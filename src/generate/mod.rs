@@ -39,5 +39,5 @@ pub use seed::{
     DEFAULT_SEED, PhaseTiming, SeedOutcome, SeedRequest, SeedStatus, TableSummary,
     dataset_mismatch, ensure_seeded, ensure_seeded_under, hold_dataset, preflight,
 };
-pub use timings::{Timings, measure};
+pub use timings::{PhaseRates, Timings, TopologyTimings, measure, seed_forced};
 pub use world::World;

@@ -28,11 +28,12 @@ use postgres::Client;
 use serde::Serialize;
 
 use super::load::{existing_leaves, in_transaction};
+use super::lock::DatasetLock;
 use super::meta;
 use super::post::prepare_session;
 use super::produce::{Segment, generate_only};
 use super::rows::{APPOINTMENT_COLUMNS, Appointment};
-use super::seed::{SeedOutcome, SeedRequest, ensure_seeded};
+use super::seed::{SeedOutcome, SeedRequest, ensure_seeded, ensure_seeded_under};
 use super::world::World;
 use crate::db::Session;
 use crate::error::{DbContext, Error, IoContext, Result};
@@ -110,12 +111,104 @@ impl Timings {
     }
 }
 
-/// Seeds `request` (forced) and measures the baselines. Needs a superuser (server-side COPY FROM a
-/// file, which the server reads itself: it must run on this machine).
-pub fn measure(session: &Session, request: &SeedRequest, progress: &Progress) -> Result<Timings> {
+/// `request` as `--timings` seeds it: forced, so the seed is measured even when cached.
+fn forced(request: &SeedRequest) -> SeedRequest {
     let mut forced = request.clone();
     forced.force = Some("--timings");
-    let seed = ensure_seeded(session, &forced, progress)?;
+    forced
+}
+
+/// Seeds `request` (forced) on the session's Citus coordinator, the seed `seed --timings` measures
+/// through it (the single node's side is [`measure`]).
+pub fn seed_forced(
+    session: &Session,
+    request: &SeedRequest,
+    progress: &Progress,
+) -> Result<SeedOutcome> {
+    ensure_seeded(session, &forced(request), progress)
+}
+
+/// `qcheck seed --timings` on Citus: the same dataset (profile, scale, seed) seeded through the
+/// coordinator and on the single node of the same home, in one run, so that the Citus/single ratios
+/// compare two seeds on the same machine under the same load.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopologyTimings {
+    /// The single node's [`measure`]: its seed and the server-file references, which a coordinator
+    /// cannot take (they COPY files the server reads itself into the partitions it holds, and a
+    /// coordinator's partitions are empty shells whose rows live on the workers' shards).
+    pub single: Timings,
+    /// The forced seed through the coordinator.
+    pub citus: SeedOutcome,
+}
+
+/// One seed phase on both targets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseRates {
+    /// The phase (`load`, `constraints+indexes`, ..., `total`).
+    pub phase: String,
+    /// Seconds on the single node.
+    pub single_seconds: f64,
+    /// The dataset's rows per second of the phase on the single node.
+    pub single_rows_per_sec: f64,
+    /// Seconds through the coordinator.
+    pub citus_seconds: f64,
+    /// The dataset's rows per second of the phase through the coordinator.
+    pub citus_rows_per_sec: f64,
+    /// Citus rows/s divided by single-node rows/s (above 1: Citus is faster).
+    pub citus_to_single: f64,
+}
+
+impl TopologyTimings {
+    /// Rows of the dataset (every table), the numerator of every phase's rows/s.
+    pub fn rows(&self) -> u64 {
+        self.single.seed.dataset.row_counts.values().sum()
+    }
+
+    /// Whether both targets hold the same rows (the same dataset digest).
+    pub fn same_digest(&self) -> bool {
+        self.single.seed.dataset.digest == self.citus.dataset.digest
+    }
+
+    /// Every phase both seeds ran, in the single node's order, then the total.
+    pub fn phases(&self) -> Vec<PhaseRates> {
+        let rows = self.rows() as f64;
+        let rates = |phase: &str, single: f64, citus: f64| PhaseRates {
+            phase: phase.to_string(),
+            single_seconds: single,
+            single_rows_per_sec: rows / single,
+            citus_seconds: citus,
+            citus_rows_per_sec: rows / citus,
+            citus_to_single: (rows / citus) / (rows / single),
+        };
+        let mut out: Vec<PhaseRates> = self
+            .single
+            .seed
+            .phases
+            .iter()
+            .filter_map(|s| {
+                let c = self.citus.phases.iter().find(|c| c.phase == s.phase)?;
+                Some(rates(&s.phase, s.seconds, c.seconds))
+            })
+            .collect();
+        out.push(rates(
+            "total",
+            self.single.seed.total_seconds,
+            self.citus.total_seconds,
+        ));
+        out
+    }
+}
+
+/// Seeds `request` (forced) and measures the baselines. Needs a superuser (server-side COPY FROM a
+/// file, which the server reads itself: it must run on this machine).
+/// Holds the exclusive dataset lock from the seed to the end: the baselines drop and reload the
+/// appointments, which no other process may read (nor reseed) in between.
+pub fn measure(session: &Session, request: &SeedRequest, progress: &Progress) -> Result<Timings> {
+    let mut lock = DatasetLock::exclusive(
+        session,
+        &format!("measuring seed --timings of {}", request.describe()),
+    )?;
+    let seed = ensure_seeded_under(session, &mut lock, &forced(request), progress)?;
 
     progress.note("timings: the generator alone ...");
     let world = World::plan(&request.profile, request.scale, request.seed)?;

@@ -5,7 +5,7 @@
 
 use super::{Format, fmt, table};
 use crate::generate::timings::SerialStep;
-use crate::generate::{DatasetMeta, SeedOutcome, SeedStatus, Timings};
+use crate::generate::{DatasetMeta, SeedOutcome, SeedStatus, Timings, TopologyTimings};
 
 /// Why a command is about to seed, on one line: what the cache holds, what was asked for, and how
 /// long the seed should take — `cached: tiny scale 1 seed 42; requested: clinic scale 1 seed 42 —
@@ -148,29 +148,106 @@ pub fn outcome(format: Format, o: &SeedOutcome) -> String {
 /// one (measure, value, target) row per ratio.
 pub fn timings(format: Format, t: &Timings) -> String {
     if format == Format::Json {
-        let doc = serde_json::json!({
-            "profile": t.seed.dataset.profile,
-            "scale": t.seed.dataset.scale,
-            "appointments": t.appointments,
-            "generator_rows_per_sec": t.generator_rows_per_sec(),
-            "digest_bytes_per_sec": t.digest_bytes_per_sec,
-            "seed_load_rows_per_sec": t.seed_load_rows_per_sec(),
-            "copy_binary_rows_per_sec": t.copy_binary_rows_per_sec(),
-            "copy_text_rows_per_sec": t.copy_text_rows_per_sec(),
-            "load_ratio": t.load_ratio(),
-            "plain_slot_rows_per_sec": t.plain_slot_rows_per_sec(),
-            "plain_slot_ratio": t.plain_slot_ratio(),
-            "serial_sum_seconds": t.serial_sum(),
-            "end_to_end_seconds": t.seed.total_seconds,
-            "end_to_end_ratio": t.end_to_end_ratio(),
-            "seed": t.seed,
-            "serial": t.serial,
-        });
-        return format!("{doc:#}\n");
+        return pretty_json(&timings_json(t));
     }
+    timings_text(format, t)
+}
+
+/// The seed's tables and the ratio rows of one server's `seed --timings`.
+fn timings_text(format: Format, t: &Timings) -> String {
     let mut out = outcome(format, &t.seed);
     out.push_str(&table(format, &["measure", "value", "target"], &t.rows()));
     out.push('\n');
+    out
+}
+
+/// Every figure of one server's `seed --timings`, as the JSON document's fields.
+fn timings_json(t: &Timings) -> serde_json::Value {
+    serde_json::json!({
+        "profile": t.seed.dataset.profile,
+        "scale": t.seed.dataset.scale,
+        "appointments": t.appointments,
+        "generator_seconds": t.generator_seconds,
+        "generator_rows_per_sec": t.generator_rows_per_sec(),
+        "digest_bytes_per_sec": t.digest_bytes_per_sec,
+        "seed_load_rows_per_sec": t.seed_load_rows_per_sec(),
+        "copy_binary_rows_per_sec": t.copy_binary_rows_per_sec(),
+        "copy_text_rows_per_sec": t.copy_text_rows_per_sec(),
+        "load_ratio": t.load_ratio(),
+        "plain_slot_rows_per_sec": t.plain_slot_rows_per_sec(),
+        "plain_slot_ratio": t.plain_slot_ratio(),
+        "serial_sum_seconds": t.serial_sum(),
+        "end_to_end_seconds": t.seed.total_seconds,
+        "end_to_end_ratio": t.end_to_end_ratio(),
+        "seed": t.seed,
+        "serial": t.serial,
+    })
+}
+
+/// Why the single node's references have no Citus counterpart (said in every format).
+pub const SINGLE_NODE_ONLY: &str = "the generator, raw server-side COPY, plain-slot reference and \
+    serial-sum figures are measured on the single node only: they COPY files the server reads itself \
+    into the partitions it holds, and a Citus coordinator's partitions are empty shells whose rows \
+    live on the workers' shards";
+
+/// `qcheck seed --timings` on Citus: the single node's timings as [`timings`] renders them, then
+/// per seed phase the seconds and rows/s of both targets and the Citus/single ratio, the digests,
+/// and why the references are the single node's only. JSON: the single node's document with a
+/// `citus` object beside.
+pub fn topology_timings(format: Format, t: &TopologyTimings) -> String {
+    let phases = t.phases();
+    if format == Format::Json {
+        let mut doc = timings_json(&t.single);
+        doc["citus"] = serde_json::json!({
+            "target": t.citus.target,
+            "rows": t.rows(),
+            "same_digest": t.same_digest(),
+            "phases": phases,
+            "seed": t.citus,
+            "single_node_only": SINGLE_NODE_ONLY,
+        });
+        return pretty_json(&doc);
+    }
+    let mut out = timings_text(format, &t.single);
+    out.push_str(&format!(
+        "\nThrough the coordinator ({}) vs the single node, same run; rows/s = the dataset's {} rows \
+         / the phase's seconds:\n",
+        t.citus.target,
+        fmt::count_u64(t.rows())
+    ));
+    let rows: Vec<Vec<String>> = phases
+        .iter()
+        .map(|p| {
+            let at = |seconds: f64, rate: f64| {
+                format!("{}, {}", fmt::duration_s(seconds), fmt::rate(rate, "rows"))
+            };
+            vec![
+                p.phase.clone(),
+                at(p.single_seconds, p.single_rows_per_sec),
+                at(p.citus_seconds, p.citus_rows_per_sec),
+                fmt::ratio(p.citus_to_single),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        format,
+        &["phase", "single node", "Citus", "Citus / single (rows/s)"],
+        &rows,
+    ));
+    out.push('\n');
+    if t.same_digest() {
+        out.push_str(&format!(
+            "dataset digest on Citus: sha256:{} (the same rows as the single node)\n",
+            t.citus.dataset.digest
+        ));
+    } else {
+        out.push_str(&format!(
+            "dataset digest on Citus: sha256:{} differs from the single node's: the figures are not \
+             comparable\n",
+            t.citus.dataset.digest
+        ));
+    }
+    out.push_str(&format!("note: {SINGLE_NODE_ONLY}\n"));
     out
 }
 
@@ -388,9 +465,8 @@ mod tests {
         assert_eq!(json["tables"][0]["rows"], 1_234_567);
     }
 
-    #[test]
-    fn timings_show_rates_and_ratios_against_targets() {
-        let t = Timings {
+    fn timings_fixture() -> Timings {
+        Timings {
             seed: seeded(),
             appointments: 1_000_000,
             generator_seconds: 0.25,
@@ -408,7 +484,12 @@ mod tests {
                     seconds: 30.0,
                 },
             ],
-        };
+        }
+    }
+
+    #[test]
+    fn timings_show_rates_and_ratios_against_targets() {
+        let t = timings_fixture();
         let rows = timing_rows(&t);
         assert_eq!(rows[0][1..], ["4.00M rows/s", ">= 3.00M rows/s"]);
         assert_eq!(
@@ -431,5 +512,67 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&timings(Format::Json, &t)).unwrap();
         assert_eq!(json["load_ratio"], 1.25);
         assert_eq!(json["plain_slot_ratio"], 0.5);
+    }
+
+    /// On Citus: per phase both targets' seconds and rows/s (the dataset's rows over the phase's
+    /// seconds) and their quotient, then the digests and the single-node-only note.
+    #[test]
+    fn citus_timings_compare_each_phase_with_the_single_node() {
+        let mut single = timings_fixture();
+        single.seed.dataset.row_counts =
+            std::collections::BTreeMap::from([("appointment".into(), 800), ("tenant".into(), 200)]);
+        single.seed.phases = vec![
+            PhaseTiming {
+                phase: "load".into(),
+                seconds: 0.5,
+            },
+            PhaseTiming {
+                phase: "record".into(),
+                seconds: 0.1,
+            },
+        ];
+        single.seed.total_seconds = 1.0;
+        let mut citus = single.seed.clone();
+        citus.target = "embedded Citus (coordinator + 2 workers)".into();
+        // `record` missing on Citus: only the phases both ran are compared.
+        citus.phases = vec![PhaseTiming {
+            phase: "load".into(),
+            seconds: 2.0,
+        }];
+        citus.total_seconds = 4.0;
+        let t = TopologyTimings { single, citus };
+        let text = topology_timings(Format::Markdown, &t);
+        assert!(
+            text.contains("| load | 500 ms, 2.00k rows/s | 2.00 s, 500 rows/s | 0.250× |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| total | 1.00 s, 1.00k rows/s | 4.00 s, 250 rows/s | 0.250× |"),
+            "{text}"
+        );
+        let (_, compared) = text.split_once("Through the coordinator").unwrap();
+        assert!(!compared.contains("| record |"), "{text}");
+        assert!(text.contains("the dataset's 1,000 rows"), "{text}");
+        assert!(
+            text.contains("(the same rows as the single node)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("note: {SINGLE_NODE_ONLY}")),
+            "{text}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&topology_timings(Format::Json, &t)).unwrap();
+        assert_eq!(json["schema_version"], 1);
+        assert_eq!(json["citus"]["phases"][0]["citus_to_single"], 0.25);
+        assert_eq!(json["citus"]["phases"][1]["phase"], "total");
+        assert_eq!(json["citus"]["same_digest"], true);
+        assert_eq!(json["load_ratio"], 1.25);
+        let mut other = t.clone();
+        other.citus.dataset.digest = "def".into();
+        assert!(
+            topology_timings(Format::Table, &other).contains("differs from the single node's"),
+            "a digest mismatch is said"
+        );
     }
 }

@@ -817,3 +817,148 @@ fn compare_across_topologies_reports_each_with_verdicts_and_the_plan_differences
         assert!(md.contains(needle), "{needle:?} in\n{md}");
     }
 }
+
+/// `seed --timings --citus-workers 2` on `tiny`: the same dataset seeded through the coordinator and
+/// on the single node of the same home in one run; per phase both targets' rows/s and their
+/// quotient, the same digest on both, and the single-node-only references said, not refused.
+#[test]
+fn seed_timings_through_the_coordinator_compare_each_phase_with_the_single_node() {
+    let Some(t) = topology() else { return };
+    // No dataset lock is held here: the child takes the exclusive one on each target itself, and
+    // a lock held across it would deadlock behind it. It reseeds the shared dataset (tiny, 4242,
+    // tuned) with the same rows the other tests read.
+    let mut args = vec![
+        "--citus-workers",
+        "2",
+        "--format",
+        "json",
+        "seed",
+        "--timings",
+    ];
+    args.extend(DATASET);
+    let out = common::qcheck(&args, &t.home);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{err}", common::stdout(&out)));
+    crate::ci::assert_valid("seed", &doc);
+    let citus = &doc["citus"];
+    let target = citus["target"].as_str().unwrap();
+    assert!(
+        target.contains("Citus (coordinator + 2 workers)"),
+        "{target}"
+    );
+    let single_target = doc["seed"]["target"].as_str().unwrap();
+    assert!(
+        single_target.starts_with("embedded PostgreSQL") && !single_target.contains("Citus"),
+        "{single_target}"
+    );
+    let digest = doc["seed"]["dataset"]["digest"].as_str().unwrap();
+    assert_eq!(digest.len(), 64, "{digest}");
+    assert_eq!(citus["seed"]["dataset"]["digest"], digest, "the same rows");
+    assert_eq!(citus["same_digest"], true);
+    assert_eq!(citus["seed"]["status"], "seeded");
+    assert_eq!(doc["seed"]["status"], "seeded");
+    let rows = citus["rows"].as_f64().unwrap();
+    assert!(rows > 0.0);
+    let phases = citus["phases"].as_array().unwrap();
+    let names: Vec<&str> = phases
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"load"), "{names:?}");
+    assert_eq!(names.last(), Some(&"total"), "{names:?}");
+    for p in phases {
+        let f = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k} in {p}"));
+        let (single, citus_rate) = (f("single_rows_per_sec"), f("citus_rows_per_sec"));
+        assert!(single > 0.0 && citus_rate > 0.0, "{p}");
+        assert!(
+            (single - rows / f("single_seconds")).abs() <= 1e-9 * single
+                && (citus_rate - rows / f("citus_seconds")).abs() <= 1e-9 * citus_rate,
+            "rows/s is the dataset's rows over the phase's seconds: {p}"
+        );
+        let quotient = citus_rate / single;
+        assert!(
+            (f("citus_to_single") - quotient).abs() <= 1e-9 * quotient,
+            "the ratio is the quotient of the two rates: {p}"
+        );
+    }
+    let total = phases.last().unwrap();
+    assert_eq!(
+        total["citus_seconds"], citus["seed"]["total_seconds"],
+        "{total}"
+    );
+    assert_eq!(total["single_seconds"], doc["seed"]["total_seconds"]);
+    assert!(
+        citus["single_node_only"]
+            .as_str()
+            .unwrap()
+            .contains("single node only"),
+        "{citus}"
+    );
+    // The single node's own references are there, as seed --timings measures them.
+    assert!(doc["plain_slot_rows_per_sec"].as_f64().unwrap() > 0.0);
+    assert!(doc["copy_binary_rows_per_sec"].as_f64().unwrap() > 0.0);
+}
+
+/// A strategy switch through the coordinator (what `compare` and `migrate --strategy` run) builds
+/// the leaf indexes of `appointment` one statement at a time (Citus refuses several in one string:
+/// it failed with 42601 "cannot insert multiple commands into a prepared statement") under the
+/// seed's names, so each shard index is that name and its shard id; the strategy is then in place.
+#[test]
+fn a_strategy_built_through_the_coordinator_names_leaf_and_shard_indexes_as_the_seed_does() {
+    let Some(t) = topology() else { return };
+    let (db, mut client) = distributed_db(t, "strategy");
+    client
+        .batch_execute("SELECT create_appointment_partitions('2026-01-01', '2026-03-01')")
+        .unwrap();
+    let tuned = qcheck::schema::strategy("tuned").unwrap();
+    let fk_only = qcheck::schema::strategy("fk-only").unwrap();
+    qcheck::schema::apply_strategy(&mut client, &fk_only).unwrap();
+    assert!(
+        qcheck::schema::strategy_in_place(&mut client, &tuned)
+            .unwrap()
+            .is_none()
+    );
+    qcheck::schema::apply_strategy(&mut client, &tuned).unwrap();
+    crate::compare::assert_leaf_indexes_named_as_the_seed_does(&mut client);
+    let in_place = qcheck::schema::strategy_in_place(&mut client, &tuned)
+        .unwrap()
+        .expect("tuned is in place");
+    assert_eq!(in_place.len(), tuned.indexes().count());
+
+    // On a worker: every shard of a leaf index is the leaf index's name and a shard id.
+    let mut cfg = postgres::Config::new();
+    cfg.host_path(t.cluster.followers[0].socket_dir())
+        .port(qcheck::cluster::PORT)
+        .user(qcheck::cluster::SUPERUSER)
+        .dbname(&db);
+    let mut w = qcheck::db::connect(&cfg).unwrap();
+    w.batch_execute("SET citus.override_table_visibility = off")
+        .unwrap();
+    // Strategy indexes end in `_idx`, and so would PostgreSQL's own names for them.
+    let names: Vec<String> = w
+        .query(
+            r"SELECT c.relname::text FROM pg_class c
+               WHERE c.relkind = 'i' AND c.relname ~ '^appointment_y\d{4}m\d{2}_.*_idx_\d+$'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let leaves = qcheck::generate::load::existing_leaves(&mut client).unwrap();
+    let expected: Vec<String> = tuned
+        .indexes()
+        .filter(|i| qcheck::generate::post::on_appointment(i))
+        .flat_map(|i| leaves.iter().map(|leaf| i.leaf_index_name(leaf)))
+        .collect();
+    assert!(!names.is_empty());
+    for name in &names {
+        let leaf_index = name.rsplit_once('_').map_or("", |(head, _)| head);
+        assert!(
+            expected.iter().any(|e| e == leaf_index),
+            "shard index {name} is not a leaf index name ({expected:?}) and a shard id"
+        );
+    }
+}

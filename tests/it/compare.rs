@@ -386,10 +386,11 @@ fn cleanup(report_dir: &Path) {
     }
 }
 
-#[test]
-fn the_recorded_strategy_is_restored_when_it_is_not_compared() {
-    let (db, mut client) = common::fresh_db("compare_restore");
-    let home = common::temp_home("compare_restore_seed");
+/// A fresh database seeded by `qcheck seed --profile tiny --strategy tuned` through its URL, and
+/// the home that command used.
+fn seeded_tuned(tag: &str) -> (String, qcheck::db::Conn, std::path::PathBuf) {
+    let (db, client) = common::fresh_db(tag);
+    let home = common::temp_home(&format!("{tag}_seed"));
     let url = common::url(&db);
     let seeded = common::qcheck(
         &[
@@ -404,6 +405,12 @@ fn the_recorded_strategy_is_restored_when_it_is_not_compared() {
         &home,
     );
     assert_eq!(seeded.status.code(), Some(0), "{}", common::stderr(&seeded));
+    (db, client, home)
+}
+
+#[test]
+fn the_recorded_strategy_is_restored_when_it_is_not_compared() {
+    let (db, mut client, home) = seeded_tuned("compare_restore");
 
     let (out, dir) = compare(
         &db,
@@ -434,6 +441,8 @@ fn the_recorded_strategy_is_restored_when_it_is_not_compared() {
         "{:?}",
         status.strategy_indexes
     );
+    // Restored by a build of compare's own (not the seed's): its leaf indexes named as the seed's.
+    assert_leaf_indexes_named_as_the_seed_does(&mut client);
     assert!(Path::new(&dir.join("report.html")).is_file());
     cleanup(&dir);
     let _ = std::fs::remove_dir_all(home);
@@ -491,5 +500,94 @@ fn bad_arguments_exit_2_with_one_line() {
         assert!(err.contains(expect), "{extra:?}: {err}");
         assert!(!dir.exists(), "no report on bad input");
     }
+    let _ = std::fs::remove_dir_all(home);
+}
+
+/// The strategy indexes of the test's database with their oids (a rebuilt index gets a new one).
+fn strategy_index_oids(client: &mut postgres::Client) -> Vec<(String, i64)> {
+    client
+        .query(
+            "SELECT q.index_name, c.oid::bigint FROM qcheck_strategy_index q
+               JOIN pg_class c ON c.relname = q.index_name AND c.relkind IN ('i', 'I')
+              ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+/// Each leaf copy of every `tuned` index on `appointment` is named as the seed names it
+/// (`IndexDef::leaf_index_name`), not as PostgreSQL would name it (which breaks the shard index
+/// names on Citus).
+pub(crate) fn assert_leaf_indexes_named_as_the_seed_does(client: &mut qcheck::db::Conn) {
+    let tuned = qcheck::schema::strategy("tuned").unwrap();
+    let mut checked = 0;
+    for index in tuned.indexes().filter(|i| i.table.name == "appointment") {
+        let leaves = client
+            .query(
+                "SELECT c.relname::text, t.relname::text
+                   FROM pg_partition_tree($1::text::regclass) p
+                   JOIN pg_class c ON c.oid = p.relid
+                   JOIN pg_index i ON i.indexrelid = p.relid
+                   JOIN pg_class t ON t.oid = i.indrelid
+                  WHERE p.isleaf",
+                &[&index.name],
+            )
+            .unwrap();
+        assert!(!leaves.is_empty(), "{} has leaf indexes", index.name);
+        for row in leaves {
+            let (name, leaf): (String, String) = (row.get(0), row.get(1));
+            assert_eq!(name, index.leaf_index_name(&leaf), "{}", index.name);
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+}
+
+/// `compare` of the strategy already in place measures it as it stands: its indexes are not built
+/// again (same oids), and the report says so.
+#[test]
+fn compare_measures_the_strategy_in_place_without_rebuilding_it() {
+    let (db, mut client, home) = seeded_tuned("compare_in_place");
+    let before = strategy_index_oids(&mut client);
+    assert!(before.len() > 3, "{before:?}");
+
+    let only_in_place = [
+        "--strategy",
+        "tuned",
+        "--query",
+        "provider_day",
+        "--harness-runs",
+        "0",
+    ];
+    let (out, dir) = compare(&db, "compare_in_place", &only_in_place);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let notes = doc["notes"].to_string();
+    assert!(notes.contains("tuned: in place"), "{notes}");
+    // Its build time is the one recorded by the seed, the leaf builds included (each recorded).
+    let row = client
+        .query_one(
+            "SELECT sum(build_ms), count(*) FILTER (WHERE parent IS NOT NULL AND build_ms <= 0)
+               FROM qcheck_strategy_index",
+            &[],
+        )
+        .unwrap();
+    let (recorded_ms, unrecorded_leaves): (f64, i64) = (row.get(0), row.get(1));
+    assert_eq!(unrecorded_leaves, 0, "every leaf build's time is recorded");
+    let reported_ms = positive(&doc["strategies"][0]["build_ms"], "tuned build ms");
+    assert!(
+        (reported_ms - recorded_ms).abs() <= 1e-6 * recorded_ms,
+        "reported {reported_ms} ms, recorded {recorded_ms} ms"
+    );
+    assert_eq!(
+        strategy_index_oids(&mut client),
+        before,
+        "the strategy in place was not rebuilt"
+    );
+    cleanup(&dir);
     let _ = std::fs::remove_dir_all(home);
 }
