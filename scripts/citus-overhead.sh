@@ -24,6 +24,11 @@
 #   coord-generic   ... plan_cache_mode = force_generic_plan (deferred pruning from the first execution)
 #   coord-nofast    ... citus.enable_fast_path_router_planner = off (the full router planner)
 #   coord-nocache   ... citus.max_cached_conns_per_worker = 0 (a new worker connection per transaction)
+#   coord-delegated the coordinator, the query wrapped in a PL/pgSQL function distributed by its
+#                   tenant argument (create_distributed_function ... colocate_with): Citus delegates
+#                   the call to the tenant's worker, whose function body runs there by local
+#                   execution, the path Citus's local plan cache serves (the script creates the
+#                   function qcheck_bench_<query> and drops it at the end)
 #   worker-local    the shard's worker, the distributed table (metadata is synced to the workers, the
 #                   shard is local: local execution, no second connection)
 #   worker-nolocal  ... citus.enable_local_execution = off (the worker connects to itself)
@@ -73,9 +78,16 @@ bench_variant() {
     [[ ${6:-} == simple ]] && quote="s/:(tenant|mrn|provider|day)\\b/':\\1'/g"
     sed -E -e "s/TABLE_patient/patient${5:-}/" -e "s/TABLE_appointment/appointment${5:-}/" \
         -e "${quote:-s/^//}" "$BENCH_DIR/$1.tpl" > "$file"
-    local vars="tenant=$TENANT mrn=$MRN"
-    [[ $1 == provider_day ]] && vars="tenant=$P_TENANT provider=$PROVIDER day=$DAY"
-    bench_add "$1" "$2" "$3" "$4" "$file" "$vars" "${6:-prepared}"
+    bench_add "$1" "$2" "$3" "$4" "$file" "$(query_vars "$1")" "${6:-prepared}"
+}
+
+# query_vars QUERY: its pgbench variables (the fixed parameters).
+query_vars() {
+    if [[ $1 == provider_day ]]; then
+        echo "tenant=$P_TENANT provider=$PROVIDER day=$DAY"
+    else
+        echo "tenant=$TENANT mrn=$MRN"
+    fi
 }
 
 declare -A COORD HOST_P HOST_A SHARD_P SHARD_A
@@ -88,6 +100,39 @@ for n in "${WORKERS[@]}"; do
     IFS='|' read -r "HOST_P[$n]" "SHARD_P[$n]" <<< "$(shard_of patient "$TENANT")"
     IFS='|' read -r "HOST_A[$n]" "SHARD_A[$n]" <<< "$(shard_of appointment "$P_TENANT")"
 done
+
+# Function call delegation: the query as a PL/pgSQL function of the same parameters, distributed by
+# its tenant argument and colocated with the table it reads.
+delegated_sql() { # query -> CREATE FUNCTION ...; SELECT create_distributed_function(...)
+    local types cols body table
+    if [[ $1 == patient_by_mrn ]]; then
+        types="uuid, text" table=patient
+        cols="id uuid, given_name text, family_name text, birth_date date"
+        body=$(sed -E -e 's/:tenant\b/$1/g' -e 's/:mrn\b/$2/g' "$BENCH_DIR/$1.tpl")
+    else
+        types="uuid, uuid, timestamptz" table=appointment
+        cols="scheduled_at timestamptz, duration_min smallint, status appointment_status,
+              patient_id uuid, id uuid"
+        body=$(sed -E -e 's/:tenant\b/$1/g' -e 's/:provider\b/$2/g' -e 's/:day\b/$3/g' \
+            "$BENCH_DIR/$1.tpl")
+    fi
+    body=$(sed -E -e "s/TABLE_$table/$table/" -e 's/;$//' <<< "$body")
+    echo "CREATE OR REPLACE FUNCTION qcheck_bench_$1($types) RETURNS TABLE ($cols)
+          LANGUAGE plpgsql STABLE AS \$f\$ BEGIN RETURN QUERY $body; END \$f\$;
+          SELECT create_distributed_function('qcheck_bench_$1($types)', '\$1',
+                                             colocate_with := '$table')"
+}
+DELEGATED=()
+drop_delegated() {
+    local q n
+    for q in "${DELEGATED[@]}"; do
+        for n in "${WORKERS[@]}"; do
+            sql "${COORD[$n]}" "DROP FUNCTION IF EXISTS qcheck_bench_$q" > /dev/null || true
+        done
+    done
+    rm -rf "$BENCH_DIR"
+}
+trap drop_delegated EXIT
 
 for q in ${QUERIES:-patient_by_mrn provider_day}; do
     bench_variant "$q" single "$SINGLE" ""
@@ -107,6 +152,15 @@ for q in ${QUERIES:-patient_by_mrn provider_day}; do
         bench_variant "$q" "${n}w coord-generic" "$c" "-c plan_cache_mode=force_generic_plan"
         bench_variant "$q" "${n}w coord-nofast" "$c" "-c citus.enable_fast_path_router_planner=off"
         bench_variant "$q" "${n}w coord-nocache" "$c" "-c citus.max_cached_conns_per_worker=0"
+        if [[ -z ${ONLY:-} || "${n}w coord-delegated" =~ $ONLY ]]; then
+            sql "$c" "$(delegated_sql "$q")" > /dev/null
+            DELEGATED+=("$q")
+            printf 'SELECT * FROM qcheck_bench_%s(%s);\n' "$q" \
+                "$([[ $q == patient_by_mrn ]] && echo ":tenant, :mrn" || echo ":tenant, :provider, :day")" \
+                > "$BENCH_DIR/delegated_$q.sql"
+            bench_add "$q" "${n}w coord-delegated" "$c" "" "$BENCH_DIR/delegated_$q.sql" \
+                "$(query_vars "$q")"
+        fi
         bench_variant "$q" "${n}w worker-local" "$worker" ""
         bench_variant "$q" "${n}w worker-nolocal" "$worker" "-c citus.enable_local_execution=off"
     done

@@ -245,6 +245,9 @@ pub(super) fn run(g: &Global, args: &CompareArgs) -> Result<Outcome> {
                     d.from, d.to, d.strategy, d.changed_plans, d.compared_plans
                 );
             }
+            for c in targets_report::coordinator_targets(&tc) {
+                println!("{}", targets_report::coordinator_line(&c));
+            }
             for t in &tc.targets {
                 for n in &t.comparison.notes {
                     println!("note: {}: {n}", t.name);

@@ -804,10 +804,22 @@ fn compare_across_topologies_reports_each_with_verdicts_and_the_plan_differences
         "every plan is distributed: {diff}"
     );
 
+    // Issue 13's coordinator target, counted over both plans of the three queries.
+    let target = &doc["coordinator_target"][0];
+    assert_eq!(
+        (target["target"].as_str(), target["against"].as_str()),
+        (Some("citus-2"), Some("single")),
+        "{target}"
+    );
+    assert_eq!(target["plans"], 6, "{target}");
+    assert!(target["within"].as_u64().unwrap() <= 6, "{target}");
+
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     for needle in [
         "# qcheck compare across topologies: single vs citus-2",
         "coordinator within 2× the single node's p50",
+        "## Coordinator target",
+        "- citus-2: coordinator within 2× of single's p50 (issue 13's target): ",
         "citus-2: ",
         "## Contention across targets",
         "### single → citus-2, strategy `tuned`: 6 of 6 plans differ",

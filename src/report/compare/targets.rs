@@ -78,6 +78,114 @@ pub fn within_target(tc: &TargetComparison, t: &TargetRun) -> Option<(usize, usi
     Some((within, ratios.len(), ratios[ratios.len() / 2]))
 }
 
+/// Issue 13's coordinator target on one later target of a topology comparison, under the base
+/// strategy: every plan (custom and generic) of every query timed on both targets, its p50 here
+/// against the first target's. The coordinator adds a floor of fixed cost per query, and to a
+/// generic plan also the worker's planning (it plans the text it receives every time), so the added
+/// milliseconds say more than the ratio: a query is within the target only when it costs at least
+/// that much on one node.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CoordinatorTarget {
+    /// The later target (`citus-2`).
+    pub target: String,
+    /// The target it is measured against (the first: `single`).
+    pub against: String,
+    /// Plans whose p50 is within [`COORDINATOR_TARGET`] of the first target's.
+    pub within: usize,
+    /// Plans compared: two per query (custom and generic).
+    pub plans: usize,
+    /// Median over the plans of this target's p50 minus the first target's, ms.
+    pub median_added_ms: f64,
+    /// Median over the plans of the p50 ratio.
+    pub median_ratio: f64,
+    /// The queries both of whose plans are within the target, in the first target's order.
+    pub queries_within: Vec<String>,
+}
+
+/// The median of `v` (the mean of the two middle values for an even count); `None` when empty.
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some(f64::midpoint(v[n / 2 - 1], v[n / 2])),
+    }
+}
+
+/// [`CoordinatorTarget`] of `t` against the first target; `None` for a comparison across versions
+/// or when no plan was timed on both (the first target itself included).
+pub fn coordinator_target(tc: &TargetComparison, t: &TargetRun) -> Option<CoordinatorTarget> {
+    if tc.kind != TargetKind::Topology {
+        return None;
+    }
+    let name = base_strategy(tc)?;
+    let first_run = tc.targets.first()?;
+    if first_run.name == t.name {
+        return None;
+    }
+    let (first, s) = (strategy(first_run, name)?, strategy(t, name)?);
+    let (mut ratios, mut added, mut queries_within) = (Vec::new(), Vec::new(), Vec::new());
+    for f in &first.queries {
+        let Some(q) = s.query(&f.name) else { continue };
+        let mut all_within = true;
+        for (here, there) in [
+            (&q.custom.latency, &f.custom.latency),
+            (&q.generic.latency, &f.generic.latency),
+        ] {
+            if there.p50_ms <= 0.0 || here.p50_ms <= 0.0 {
+                all_within = false;
+                continue;
+            }
+            let r = here.p50_ms / there.p50_ms;
+            all_within &= r <= COORDINATOR_TARGET;
+            ratios.push(r);
+            added.push(here.p50_ms - there.p50_ms);
+        }
+        if all_within {
+            queries_within.push(f.name.clone());
+        }
+    }
+    let plans = ratios.len();
+    Some(CoordinatorTarget {
+        target: t.name.clone(),
+        against: first_run.name.clone(),
+        within: ratios.iter().filter(|r| **r <= COORDINATOR_TARGET).count(),
+        plans,
+        median_ratio: median(ratios)?,
+        median_added_ms: median(added)?,
+        queries_within,
+    })
+}
+
+/// Every later target's [`CoordinatorTarget`] (none across versions).
+pub fn coordinator_targets(tc: &TargetComparison) -> Vec<CoordinatorTarget> {
+    tc.targets
+        .iter()
+        .filter_map(|t| coordinator_target(tc, t))
+        .collect()
+}
+
+/// `citus-2: coordinator within 2× of single's p50 (issue 13's target): 6 of 20 plans (both plans
+/// of patient_name_search); median added latency 542 µs, median 3.92×`.
+pub fn coordinator_line(c: &CoordinatorTarget) -> String {
+    let queries = if c.queries_within.is_empty() {
+        "no query with both plans".to_string()
+    } else {
+        format!("both plans of {}", c.queries_within.join(", "))
+    };
+    format!(
+        "{}: coordinator within {COORDINATOR_TARGET}× of {}'s p50 (issue 13's target): {} of {} \
+         plans ({queries}); median added latency {}, median {}",
+        c.target,
+        c.against,
+        c.within,
+        c.plans,
+        fmt::duration_ms(c.median_added_ms),
+        fmt::ratio(c.median_ratio)
+    )
+}
+
 /// One sentence per later target: plan differences, the prepared p50 against the first target,
 /// bookings/s against the first target.
 pub fn headline(tc: &TargetComparison) -> String {
@@ -361,20 +469,37 @@ fn latency_legend(tc: &TargetComparison) -> String {
         let _ = write!(
             s,
             " Target (reported, not asserted): a tenant-scoped prepared query through the \
-             coordinator within {COORDINATOR_TARGET}× the single node's p50."
+             coordinator within {COORDINATOR_TARGET}× the single node's p50 (see the \
+             coordinator target above)."
         );
-        for t in tc.targets.iter().skip(1) {
-            if let Some((within, n, median)) = within_target(tc, t) {
-                let _ = write!(
-                    s,
-                    " {}: {within} of {n} queries within {COORDINATOR_TARGET}× (median {}).",
-                    t.name,
-                    fmt::ratio(median)
-                );
-            }
-        }
     }
     s
+}
+
+/// The paragraph under the coordinator target's heading: what is counted, then one line per
+/// later target; `None` across versions.
+fn coordinator_lines(tc: &TargetComparison) -> Option<(String, Vec<String>)> {
+    let lines: Vec<String> = coordinator_targets(tc)
+        .iter()
+        .map(coordinator_line)
+        .collect();
+    (!lines.is_empty()).then(|| {
+        (
+            format!(
+                "Issue 13's target (reported, not asserted): a tenant-scoped prepared query \
+                 through the coordinator within {COORDINATOR_TARGET}× the single node's p50. \
+                 Counted over every plan (custom and generic) of every query timed on both \
+                 targets under `{}`; the added latency is the p50 here minus the first \
+                 target's. The coordinator adds a fixed cost per query (a second backend, the \
+                 worker parsing and planning the shard query it receives as text, Citus's \
+                 planner and executor), and to a generic plan also the planning a single node's \
+                 cached plan skips, so only a query that costs at least that much on one node \
+                 can be within {COORDINATOR_TARGET}×.",
+                base_strategy(tc).unwrap_or_default()
+            ),
+            lines,
+        )
+    })
 }
 
 /// Every note: the comparison's own, then each target's, named.
@@ -430,6 +555,12 @@ pub fn markdown(tc: &TargetComparison) -> String {
          time {}.",
         fmt::duration_s(tc.wall_seconds)
     );
+    if let Some((legend, lines)) = coordinator_lines(tc) {
+        let _ = writeln!(out, "\n## Coordinator target\n\n{legend}\n");
+        for l in &lines {
+            let _ = writeln!(out, "- {l}");
+        }
+    }
     for name in strategy_names(tc) {
         let _ = writeln!(
             out,
@@ -528,6 +659,18 @@ pub fn html(tc: &TargetComparison) -> String {
     out.push_str("<a href=\"#plan-diffs\">Plan differences</a></nav>\n<h2>Targets</h2>\n");
     let (h, rows) = summary_rows(tc);
     super::html::table(&mut out, None, &h, &rows, &[4, 6]);
+    if let Some((legend, lines)) = coordinator_lines(tc) {
+        let _ = writeln!(
+            out,
+            "<h2>Coordinator target</h2>\n<p>{}</p>",
+            escape(&legend)
+        );
+        out.push_str("<ul>");
+        for l in &lines {
+            let _ = write!(out, "<li>{}</li>", escape(l));
+        }
+        out.push_str("</ul>\n");
+    }
     for name in strategy_names(tc) {
         let _ = writeln!(
             out,
@@ -605,6 +748,8 @@ pub fn json(tc: &TargetComparison) -> String {
         kind: TargetKind,
         targets: Vec<TargetDocument<'a>>,
         target_diffs: &'a [crate::compare::targets::TargetDiff],
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        coordinator_target: Vec<CoordinatorTarget>,
         notes: &'a [String],
         wall_seconds: f64,
     }
@@ -621,6 +766,7 @@ pub fn json(tc: &TargetComparison) -> String {
             })
             .collect(),
         target_diffs: &tc.diffs,
+        coordinator_target: coordinator_targets(tc),
         notes: &tc.notes,
         wall_seconds: tc.wall_seconds,
     })
@@ -669,6 +815,61 @@ mod tests {
         )
     }
 
+    /// The fixture with the second target's p50 set to the first's plus `added(custom?)` ms, on
+    /// first-target p50s of 0.15 · 0.04 ms (`patient_range`) and 0.30 · 0.08 ms
+    /// (`patient_count`) under the base strategy.
+    fn with_added(added: impl Fn(bool) -> f64) -> TargetComparison {
+        let mut tc = fixture();
+        let firsts = [(0.15, 0.04), (0.30, 0.08)];
+        for (t, offset) in tc.targets.iter_mut().zip([false, true]) {
+            for (q, (c, g)) in t.comparison.strategies[0].queries.iter_mut().zip(firsts) {
+                q.custom.latency.p50_ms = c + if offset { added(true) } else { 0.0 };
+                q.generic.latency.p50_ms = g + if offset { added(false) } else { 0.0 };
+            }
+        }
+        tc
+    }
+
+    #[test]
+    fn the_coordinator_target_counts_plans_within_2x_and_the_median_added_latency() {
+        // 0.1 ms more on a custom plan, 0.2 ms on a generic one: ratios 1.67 · 6.00 and
+        // 1.33 · 3.50, so 2 of 4 plans within 2× and no query with both.
+        let tc = with_added(|custom| if custom { 0.1 } else { 0.2 });
+        let c = coordinator_target(&tc, &tc.targets[1]).unwrap();
+        assert_eq!((c.within, c.plans), (2, 4));
+        assert!((c.median_added_ms - 0.15).abs() < 1e-9, "{c:?}");
+        assert!((c.median_ratio - f64::midpoint(0.25 / 0.15, 0.28 / 0.08)).abs() < 1e-9);
+        assert!(c.queries_within.is_empty());
+        assert_eq!(coordinator_target(&tc, &tc.targets[0]), None);
+        // A fixed 0.05 ms: ratios 1.33 · 2.25 and 1.17 · 1.63, so patient_count's generic plan
+        // (0.08 ms) lands within 2× too, and with it both of its plans.
+        let tc = with_added(|_| 0.05);
+        let c = coordinator_target(&tc, &tc.targets[1]).unwrap();
+        assert_eq!((c.within, c.plans), (3, 4));
+        assert_eq!(c.queries_within, ["patient_count"]);
+        assert_eq!(
+            coordinator_line(&c),
+            "citus-2: coordinator within 2× of single's p50 (issue 13's target): 3 of 4 plans \
+             (both plans of patient_count); median added latency 50 µs, median 1.48×"
+        );
+        let md = markdown(&tc);
+        assert!(
+            md.contains(&format!("- {}\n", coordinator_line(&c))),
+            "{md}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&json(&tc)).unwrap();
+        assert_eq!(v["coordinator_target"][0]["within"], 3);
+        assert_eq!(
+            v["coordinator_target"][0]["queries_within"][0],
+            "patient_count"
+        );
+        // Across versions there is no coordinator.
+        let mut versions = tc;
+        versions.kind = TargetKind::Version;
+        assert!(coordinator_targets(&versions).is_empty());
+        assert!(!markdown(&versions).contains("## Coordinator target"));
+    }
+
     #[test]
     fn the_report_puts_targets_side_by_side_with_ratios_verdicts_and_plan_diffs() {
         let tc = fixture();
@@ -677,7 +878,9 @@ mod tests {
             "# qcheck compare across topologies: single vs citus-2",
             "## Latency across targets, strategy `fk-only`",
             "(3.00× · 3.00×)",
-            "0 of 2 queries within 2× (median 3.00×)",
+            "## Coordinator target",
+            "- citus-2: coordinator within 2× of single's p50 (issue 13's target): 0 of 4 plans \
+             (no query with both plans); median added latency",
             "## Verdicts across targets, strategy `tuned`",
             "### single → citus-2, strategy `tuned`: 2 of 4 plans differ",
             "## Target single",
